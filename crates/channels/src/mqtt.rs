@@ -1,0 +1,229 @@
+//! The MQTT backend: any MQTT 3.1.1 broker (the embedded one, Mosquitto, ...).
+
+use crate::router::{RemoteBackend, RemoteSink};
+use anyhow::{bail, Context};
+use bytes::Bytes;
+use parking_lot::{Condvar, Mutex};
+use rumqttc::{Client, Connection, Event, Incoming, MqttOptions, Outgoing, QoS};
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Where and how to connect. `new()` equals `Default` (localhost:1883).
+#[derive(Debug, Clone)]
+pub struct MqttConfig {
+    host: String,
+    port: u16,
+    client_id: String,
+    keep_alive: Duration,
+    queue_capacity: usize,
+    connect_timeout: Duration,
+}
+
+impl Default for MqttConfig {
+    fn default() -> Self {
+        MqttConfig {
+            host: "127.0.0.1".into(),
+            port: 1883,
+            client_id: format!("silverline-{}", std::process::id()),
+            keep_alive: Duration::from_secs(5),
+            queue_capacity: 4096,
+            connect_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+impl MqttConfig {
+    /// Same as `Default`.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Parse `mqtt://HOST:PORT` (or `HOST:PORT`).
+    pub fn from_url(url: &str) -> anyhow::Result<Self> {
+        let rest = url.strip_prefix("mqtt://").or_else(|| url.strip_prefix("tcp://")).unwrap_or(url);
+        let rest = rest.trim_end_matches('/');
+        let (host, port) = match rest.rsplit_once(':') {
+            Some((h, p)) => (h, p.parse::<u16>().with_context(|| format!("bad port in broker URL `{url}`"))?),
+            None => (rest, 1883),
+        };
+        if host.is_empty() {
+            bail!("broker URL `{url}` has no host; expected mqtt://HOST:PORT");
+        }
+        Ok(MqttConfig { host: host.to_string(), port, ..Self::default() })
+    }
+
+    /// The client id the broker sees; must be unique per connection.
+    pub fn client_id(&mut self, id: impl Into<String>) -> &mut Self {
+        self.client_id = id.into();
+        self
+    }
+
+    /// How many outgoing messages may wait for the network before publishes are dropped.
+    /// Larger absorbs bursts; smaller bounds memory and staleness.
+    pub fn queue_capacity(&mut self, n: usize) -> &mut Self {
+        self.queue_capacity = n.max(1);
+        self
+    }
+
+    /// MQTT keep-alive; the broker notices a dead client after about 1.5x this.
+    pub fn keep_alive(&mut self, d: Duration) -> &mut Self {
+        self.keep_alive = d;
+        self
+    }
+
+    /// How long [`MqttBackend::connect`] waits for the broker's CONNACK.
+    pub fn connect_timeout(&mut self, d: Duration) -> &mut Self {
+        self.connect_timeout = d;
+        self
+    }
+
+    /// `host:port` of the broker.
+    pub fn address(&self) -> String {
+        format!("{}:{}", self.host, self.port)
+    }
+
+    fn options(&self) -> MqttOptions {
+        let mut o = MqttOptions::new(self.client_id.clone(), self.host.clone(), self.port);
+        o.set_keep_alive(self.keep_alive);
+        o.set_clean_session(true);
+        o.set_max_packet_size(2 << 20, 2 << 20);
+        o
+    }
+}
+
+#[derive(Default)]
+struct State {
+    connected: bool,
+    filters: BTreeSet<String>,
+    subscribe_requested: u64,
+    subscribe_acked: u64,
+    last_error: Option<String>,
+}
+
+/// A [`RemoteBackend`] over MQTT, QoS 0 (real-time data: fresh beats complete).
+pub struct MqttBackend {
+    client: Client,
+    state: Arc<(Mutex<State>, Condvar)>,
+}
+
+impl MqttBackend {
+    /// Connect and wait for the broker to accept; incoming messages go to `sink`.
+    pub fn connect(config: &MqttConfig, sink: RemoteSink) -> anyhow::Result<Arc<MqttBackend>> {
+        let (client, connection) = Client::new(config.options(), config.queue_capacity);
+        let state = Arc::new((Mutex::new(State::default()), Condvar::new()));
+        let backend = Arc::new(MqttBackend { client: client.clone(), state: state.clone() });
+        std::thread::Builder::new()
+            .name(format!("mqtt-{}", config.client_id))
+            .spawn(move || event_loop(connection, client, state, sink))?;
+        backend.wait_connected(config.connect_timeout).with_context(|| {
+            format!("cannot connect to the MQTT broker at {}", config.address())
+        })?;
+        Ok(backend)
+    }
+
+    fn wait_connected(&self, timeout: Duration) -> anyhow::Result<()> {
+        let (lock, cond) = &*self.state;
+        let deadline = Instant::now() + timeout;
+        let mut state = lock.lock();
+        while !state.connected {
+            if cond.wait_until(&mut state, deadline).timed_out() {
+                bail!("no CONNACK within {timeout:?} ({})", state.last_error.as_deref().unwrap_or("no answer"));
+            }
+        }
+        Ok(())
+    }
+
+    /// Wait until every subscription requested so far is acknowledged by the broker.
+    /// Returns false on timeout.
+    pub fn wait_subscribed(&self, timeout: Duration) -> bool {
+        let (lock, cond) = &*self.state;
+        let deadline = Instant::now() + timeout;
+        let mut state = lock.lock();
+        while !(state.connected && state.subscribe_acked >= state.subscribe_requested) {
+            if cond.wait_until(&mut state, deadline).timed_out() {
+                return false;
+            }
+        }
+        true
+    }
+
+    /// Is the connection to the broker up?
+    pub fn is_connected(&self) -> bool {
+        self.state.0.lock().connected
+    }
+
+    /// Disconnect; the event-loop thread ends.
+    pub fn disconnect(&self) {
+        let _ = self.client.try_disconnect();
+    }
+}
+
+impl RemoteBackend for MqttBackend {
+    fn publish(&self, topic: &str, payload: &Bytes) -> Result<(), String> {
+        self.client
+            .try_publish(topic, QoS::AtMostOnce, false, payload.to_vec())
+            .map_err(|e| e.to_string())
+    }
+
+    fn subscribe(&self, filter: &str) {
+        let mut state = self.state.0.lock();
+        if state.filters.insert(filter.to_string()) && state.connected {
+            state.subscribe_requested += 1;
+            let _ = self.client.try_subscribe(filter, QoS::AtMostOnce);
+        }
+    }
+
+    fn unsubscribe(&self, filter: &str) {
+        let mut state = self.state.0.lock();
+        if state.filters.remove(filter) && state.connected {
+            let _ = self.client.try_unsubscribe(filter);
+        }
+    }
+}
+
+impl Drop for MqttBackend {
+    fn drop(&mut self) {
+        self.disconnect();
+    }
+}
+
+fn event_loop(mut connection: Connection, client: Client, state: Arc<(Mutex<State>, Condvar)>, sink: RemoteSink) {
+    for event in connection.iter() {
+        match event {
+            Ok(Event::Incoming(Incoming::Publish(p))) => sink(&p.topic, p.payload),
+            Ok(Event::Incoming(Incoming::ConnAck(_))) => on_connected(&client, &state),
+            Ok(Event::Incoming(Incoming::SubAck(_))) => {
+                state.0.lock().subscribe_acked += 1;
+                state.1.notify_all();
+            }
+            Ok(Event::Outgoing(Outgoing::Disconnect)) => break,
+            Ok(_) => {}
+            Err(e) => {
+                let mut s = state.0.lock();
+                let was_connected = std::mem::replace(&mut s.connected, false);
+                s.last_error = Some(e.to_string());
+                drop(s);
+                state.1.notify_all();
+                if was_connected {
+                    tracing::warn!("MQTT connection lost: {e}; reconnecting");
+                }
+                // rumqttc reconnects on the next poll; do not spin on a dead broker.
+                std::thread::sleep(Duration::from_millis(200));
+            }
+        }
+    }
+}
+
+/// With a clean session every (re)connect starts without subscriptions: send them again.
+fn on_connected(client: &Client, state: &Arc<(Mutex<State>, Condvar)>) {
+    let mut s = state.0.lock();
+    s.connected = true;
+    s.subscribe_acked = 0;
+    s.subscribe_requested = s.filters.len() as u64;
+    for filter in &s.filters {
+        let _ = client.try_subscribe(filter.clone(), QoS::AtMostOnce);
+    }
+    drop(s);
+    state.1.notify_all();
+}

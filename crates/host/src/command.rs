@@ -1,0 +1,68 @@
+//! Running a bare WASI command module once, the way `wasmtime run` does: inherited stdio,
+//! granted args, env and directories, the module's exit code as the result.
+
+use crate::abi::{self, ChannelTable, ModuleCtx};
+use crate::engine::{Allocation, EngineConfig, SlEngine};
+use crate::output::{print_sink, LineWriter, Stream};
+use anyhow::bail;
+use std::path::PathBuf;
+use std::sync::Arc;
+use wasmtime::{Linker, Module, Store, StoreLimitsBuilder};
+use wasmtime_wasi::{FsPerms, WasiCtxBuilder};
+
+/// What a command module may see. `Default` grants nothing but stdio, clocks and randomness.
+#[derive(Debug, Clone, Default)]
+pub struct CommandGrants {
+    /// `argv`, including `argv[0]`.
+    pub args: Vec<String>,
+    /// Environment variables.
+    pub env: Vec<(String, String)>,
+    /// Preopened directories: (host path, guest path).
+    pub dirs: Vec<(PathBuf, String)>,
+}
+
+/// Run `wasm` (binary or WAT) as a WASI command and return its exit code.
+pub fn run_command(wasm: &[u8], grants: &CommandGrants) -> anyhow::Result<i32> {
+    let engine = SlEngine::new(EngineConfig::new().allocation(Allocation::OnDemand))?;
+    let wasm = crate::cache::wasm_from_bytes(wasm)?;
+    let module = Module::new(engine.engine(), &wasm).map_err(|e| anyhow::anyhow!("compiling the module: {e:#}"))?;
+    let mut linker = Linker::new(engine.engine());
+    wasmtime_wasi::p1::add_to_linker_sync(&mut linker, |c: &mut ModuleCtx| &mut c.wasi)?;
+    abi::add_to_linker(&mut linker)?;
+    let mut store = Store::new(engine.engine(), context(grants)?);
+    store.limiter(|c| &mut c.limits);
+    store.set_fuel(u64::MAX)?;
+    store.epoch_deadline_callback(|_| Ok(wasmtime::UpdateDeadline::Continue(u64::MAX / 2)));
+    let instance = linker.instantiate(&mut store, &module)?;
+    store.data_mut().memory = instance.get_memory(&mut store, "memory");
+    let Ok(start) = instance.get_typed_func::<(), ()>(&mut store, "_start") else {
+        bail!("the module exports no `_start`: it is not a WASI command (reactor modules run from a manifest)");
+    };
+    match start.call(&mut store, ()) {
+        Ok(()) => Ok(0),
+        Err(e) => match e.downcast_ref::<wasmtime_wasi::I32Exit>() {
+            Some(exit) => Ok(exit.0),
+            None => Err(anyhow::Error::from(e).context("the module trapped")),
+        },
+    }
+}
+
+fn context(g: &CommandGrants) -> anyhow::Result<ModuleCtx> {
+    let mut b = WasiCtxBuilder::new();
+    b.inherit_stdio().args(&g.args);
+    for (k, v) in &g.env {
+        b.env(k, v);
+    }
+    for (host, guest) in &g.dirs {
+        b.preopened_dir(host, guest, FsPerms::ReadWrite)
+            .map_err(|e| anyhow::anyhow!("preopening {} as {guest}: {e}", host.display()))?;
+    }
+    Ok(ModuleCtx {
+        wasi: b.build_p1(),
+        limits: StoreLimitsBuilder::new().build(),
+        memory: None,
+        channels: ChannelTable::default(),
+        activation: 0,
+        log: LineWriter::new(Arc::from("command"), Stream::Log, print_sink()),
+    })
+}

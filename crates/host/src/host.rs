@@ -1,0 +1,494 @@
+//! The Host: deploys module instances, triggers them, contains their failures, reports on them.
+
+use crate::abi::{self, ModuleCtx};
+use crate::cache::{ModuleCache, Digest256};
+use crate::engine::{EngineConfig, SlEngine};
+use crate::module::{ModuleParts, ModuleRuntime, PeriodicClock};
+use crate::output::{print_sink, OutputSink};
+use crate::schedule::{TimerKind, TimerQueue};
+use crate::status::*;
+use anyhow::Context;
+use crossbeam_channel::{Receiver, Sender};
+use parking_lot::{Condvar, Mutex, RwLock};
+use silverline_channels::{InputQueue, Router, RoutingMode};
+use silverline_manifest::{ApplicationManifest, ModuleSpec, RestartMode, Trigger};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use wasmtime::Linker;
+
+/// Host settings. `new()` equals `Default`.
+#[derive(Clone)]
+pub struct HostConfig {
+    name: String,
+    engine: EngineConfig,
+    workers: usize,
+    cache_dir: Option<PathBuf>,
+    routing: RoutingMode,
+    watchdog: Duration,
+    output: OutputSink,
+}
+
+impl Default for HostConfig {
+    fn default() -> Self {
+        HostConfig {
+            name: "host".into(),
+            engine: EngineConfig::default(),
+            workers: std::thread::available_parallelism().map_or(2, |n| n.get()),
+            cache_dir: None,
+            routing: RoutingMode::LoopbackFirst,
+            watchdog: Duration::from_secs(1),
+            output: print_sink(),
+        }
+    }
+}
+
+impl HostConfig {
+    /// Same as `Default`.
+    pub fn new() -> Self {
+        Self::default()
+    }
+    /// The Host's name (as in its host manifest).
+    pub fn name(&mut self, name: impl Into<String>) -> &mut Self {
+        self.name = name.into();
+        self
+    }
+    /// Engine settings (allocation, pool size, memory reservation, epoch tick).
+    pub fn engine(&mut self, engine: EngineConfig) -> &mut Self {
+        self.engine = engine;
+        self
+    }
+    /// Worker threads for activations; defaults to the number of cores.
+    pub fn workers(&mut self, n: usize) -> &mut Self {
+        self.workers = n.max(1);
+        self
+    }
+    /// Keep compiled modules on disk here, so a restarted Host does not compile again.
+    pub fn cache_dir(&mut self, dir: impl Into<PathBuf>) -> &mut Self {
+        self.cache_dir = Some(dir.into());
+        self
+    }
+    /// Loopback first (default) or everything through the broker.
+    pub fn routing(&mut self, mode: RoutingMode) -> &mut Self {
+        self.routing = mode;
+        self
+    }
+    /// Wall-clock limit of an activation whose manifest sets no deadline. A module running
+    /// longer is interrupted and fails with `deadline-exceeded`.
+    pub fn watchdog(&mut self, d: Duration) -> &mut Self {
+        self.watchdog = d;
+        self
+    }
+    /// Where module output lines go (default: printed with the module's name).
+    pub fn output(&mut self, sink: OutputSink) -> &mut Self {
+        self.output = sink;
+        self
+    }
+}
+
+/// Why a deployment was refused. Nothing was changed on the Host.
+#[derive(Debug, thiserror::Error)]
+pub enum DeployError {
+    /// A module with that id already runs here.
+    #[error("module `{0}` is already deployed on this Host")]
+    AlreadyDeployed(ModuleId),
+    /// The Wasm could not be compiled or linked.
+    #[error("module `{id}` cannot be loaded: {message}")]
+    Load {
+        /// Module id.
+        id: ModuleId,
+        /// What went wrong (compile error, unknown import, ...).
+        message: String,
+    },
+    /// Instantiation or initialisation failed.
+    #[error("module `{id}` failed to start: {failure}")]
+    Start {
+        /// Module id.
+        id: ModuleId,
+        /// Why.
+        failure: Failure,
+    },
+}
+
+/// Work for the worker threads.
+enum Job {
+    Activate { module: Arc<ModuleRuntime>, k: i64, scheduled: Option<Instant> },
+    Restart(Arc<ModuleRuntime>),
+}
+
+pub(crate) struct Shared {
+    config: HostConfig,
+    engine: SlEngine,
+    cache: ModuleCache,
+    linker: Linker<ModuleCtx>,
+    router: Arc<Router>,
+    modules: RwLock<BTreeMap<ModuleId, Arc<ModuleRuntime>>>,
+    timers: Arc<TimerQueue>,
+    jobs: Sender<Job>,
+    subscribers: Mutex<Vec<Sender<HostEvent>>>,
+    changed: (Mutex<u64>, Condvar),
+    waiters: AtomicUsize,
+    epoch: Instant,
+}
+
+/// A silverline Host: runs many Wasm modules with the channel API.
+///
+/// Cloning gives another handle to the same Host.
+#[derive(Clone)]
+pub struct Host {
+    shared: Arc<Shared>,
+}
+
+impl Host {
+    /// Start a Host: engine, timer thread and worker pool.
+    pub fn new(config: HostConfig) -> anyhow::Result<Host> {
+        let engine = SlEngine::new(&config.engine)?;
+        let cache = ModuleCache::new(engine.engine().clone(), config.cache_dir.clone())?;
+        let mut linker = Linker::new(engine.engine());
+        wasmtime_wasi::p1::add_to_linker_sync(&mut linker, |c: &mut ModuleCtx| &mut c.wasi)?;
+        abi::add_to_linker(&mut linker)?;
+        let (jobs, job_rx) = crossbeam_channel::unbounded();
+        let shared = Arc::new(Shared {
+            router: Router::new(config.routing),
+            config,
+            engine,
+            cache,
+            linker,
+            modules: RwLock::new(BTreeMap::new()),
+            timers: Arc::new(TimerQueue::default()),
+            jobs,
+            subscribers: Mutex::new(Vec::new()),
+            changed: (Mutex::new(0), Condvar::new()),
+            waiters: AtomicUsize::new(0),
+            epoch: Instant::now(),
+        });
+        spawn_threads(&shared, job_rx)?;
+        Ok(Host { shared })
+    }
+
+    /// The Host's channel router (attach a remote backend here).
+    pub fn router(&self) -> &Arc<Router> {
+        &self.shared.router
+    }
+
+    /// The Host's name.
+    pub fn name(&self) -> &str {
+        &self.shared.config.name
+    }
+
+    /// Compile (or fetch from the cache) and return the sha256 of `wasm`.
+    pub fn precompile(&self, wasm: &[u8]) -> anyhow::Result<Digest256> {
+        Ok(self.shared.cache.get_or_compile(wasm)?.0)
+    }
+
+    /// Deploy every module of an application, reading their files; all or nothing.
+    pub fn deploy_app(&self, app: &ApplicationManifest) -> anyhow::Result<Vec<ModuleId>> {
+        let mut deployed = Vec::new();
+        for spec in &app.modules {
+            let wasm = crate::cache::read_wasm_file(&spec.file)
+                .with_context(|| format!("module `{}`", spec.name.as_str()))?;
+            let id = ModuleId::new(app.name.as_str(), spec.name.as_str());
+            match self.deploy(id, app.name.as_str(), spec, &wasm) {
+                Ok(id) => deployed.push(id),
+                Err(e) => {
+                    deployed.iter().for_each(|id| {
+                        self.remove(id);
+                    });
+                    return Err(e.into());
+                }
+            }
+        }
+        Ok(deployed)
+    }
+
+    /// Deploy one module instance. On error nothing changed.
+    pub fn deploy(&self, id: ModuleId, app: &str, spec: &ModuleSpec, wasm: &[u8]) -> Result<ModuleId, DeployError> {
+        let s = &self.shared;
+        if s.modules.read().contains_key(&id) {
+            return Err(DeployError::AlreadyDeployed(id));
+        }
+        let load_err = |e: anyhow::Error| DeployError::Load { id: id.clone(), message: format!("{e:#}") };
+        let wasm = crate::cache::wasm_from_bytes(wasm).map_err(load_err)?;
+        let (digest, module) = s.cache.get_or_compile(&wasm).map_err(load_err)?;
+        let pre = s.linker.instantiate_pre(&module).map_err(|e| load_err(e.into()))?;
+        let runtime = Arc::new(ModuleRuntime::new(ModuleParts {
+            id: id.clone(),
+            app: app.to_string(),
+            spec: spec.clone(),
+            sha256: digest.0,
+            pre,
+            inputs: spec.inputs.iter().map(|c| (c.name.as_str().to_string(), Arc::new(InputQueue::new(c.queue_depth)))).collect(),
+            outputs: spec.outputs.iter().map(|c| (c.name.as_str().to_string(), s.router.output_port(c.endpoint.as_str(), c.active))).collect(),
+            sink: s.config.output.clone(),
+            host_epoch: s.epoch,
+            watchdog: s.config.watchdog,
+        }));
+        let live = runtime.instantiate(&s.engine, false).map_err(|failure| DeployError::Start { id: id.clone(), failure })?;
+        *runtime.live.lock() = Some(live);
+        self.connect_inputs(&runtime);
+        s.modules.write().insert(id.clone(), runtime.clone());
+        s.start(&runtime);
+        Ok(id)
+    }
+
+    fn connect_inputs(&self, runtime: &Arc<ModuleRuntime>) {
+        for ((_, queue), spec) in runtime.inputs.iter().zip(&runtime.spec.inputs) {
+            self.shared.router.subscribe(spec.endpoint.as_str(), queue.clone());
+        }
+        if let Some(queue) = &runtime.trigger_queue {
+            let module = Arc::downgrade(runtime);
+            let host = Arc::downgrade(&self.shared);
+            queue.set_waker(move || {
+                if let (Some(m), Some(h)) = (module.upgrade(), host.upgrade()) {
+                    h.dispatch_event(&m);
+                }
+            });
+        }
+    }
+
+    /// Stop and remove a module instance. Returns false if there was none.
+    pub fn remove(&self, id: &ModuleId) -> bool {
+        let Some(runtime) = self.shared.modules.write().remove(id) else { return false };
+        runtime.removed.store(true, Ordering::Release);
+        for (_, port) in &runtime.outputs {
+            port.set_active(false);
+        }
+        for ((_, queue), spec) in runtime.inputs.iter().zip(&runtime.spec.inputs) {
+            self.shared.router.unsubscribe(spec.endpoint.as_str(), queue);
+        }
+        *runtime.state.lock() = ModuleState::Stopped;
+        *runtime.live.lock() = None; // waits for a running activation to end
+        self.shared.emit(id, EventKind::Stopped);
+        true
+    }
+
+    /// Activate or deactivate an output channel of a module. Returns the previous state.
+    pub fn set_channel_active(&self, id: &ModuleId, channel: &str, active: bool) -> anyhow::Result<bool> {
+        let modules = self.shared.modules.read();
+        let runtime = modules.get(id).with_context(|| format!("no module `{id}` on this Host"))?;
+        let (_, port) = runtime
+            .outputs
+            .iter()
+            .find(|(n, _)| n == channel)
+            .with_context(|| format!("module `{id}` has no output channel `{channel}`"))?;
+        Ok(port.set_active(active))
+    }
+
+    /// State and profile of every module.
+    pub fn status(&self) -> HostStatus {
+        let s = &self.shared;
+        HostStatus {
+            name: s.config.name.clone(),
+            pooled_allocation: s.engine.is_pooled(),
+            workers: s.config.workers,
+            cached_modules: s.cache.len(),
+            modules: s.modules.read().values().map(|m| m.status()).collect(),
+        }
+    }
+
+    /// The most recent periodic activations of a module, as scheduled and run.
+    pub fn activation_log(&self, id: &ModuleId) -> Vec<ActivationRecord> {
+        self.shared.modules.read().get(id).map(|m| m.activation_log()).unwrap_or_default()
+    }
+
+    /// Receive every [`HostEvent`] from now on.
+    pub fn events(&self) -> Receiver<HostEvent> {
+        let (tx, rx) = crossbeam_channel::unbounded();
+        self.shared.subscribers.lock().push(tx);
+        rx
+    }
+
+    /// Wait until `pred` holds for the Host's status, re-checking after every activation and
+    /// event. Returns false on timeout.
+    pub fn wait_for(&self, timeout: Duration, pred: impl Fn(&HostStatus) -> bool) -> bool {
+        // Far enough to mean "forever" without overflowing `Instant`.
+        let deadline = Instant::now() + timeout.min(Duration::from_secs(100 * 365 * 86400));
+        let (lock, cond) = &self.shared.changed;
+        self.shared.waiters.fetch_add(1, Ordering::SeqCst);
+        let result = loop {
+            let seen = *lock.lock();
+            if pred(&self.status()) {
+                break true;
+            }
+            let mut generation = lock.lock();
+            if *generation == seen && cond.wait_until(&mut generation, deadline).timed_out() {
+                break pred(&self.status());
+            }
+        };
+        self.shared.waiters.fetch_sub(1, Ordering::SeqCst);
+        result
+    }
+
+    /// Remove every module and stop the Host's threads.
+    pub fn shutdown(&self) {
+        let ids: Vec<ModuleId> = self.shared.modules.read().keys().cloned().collect();
+        for id in ids {
+            self.remove(&id);
+        }
+        self.shared.timers.stop();
+    }
+}
+
+impl Shared {
+    /// Begin triggering a freshly instantiated module.
+    fn start(self: &Arc<Self>, m: &Arc<ModuleRuntime>) {
+        *m.state.lock() = ModuleState::Running;
+        self.emit(&m.id, EventKind::Started);
+        match &m.spec.trigger {
+            Trigger::Periodic { period, offset } => {
+                let clock = PeriodicClock::starting_now(*period, *offset);
+                *m.clock.lock() = Some(clock);
+                self.timers.push(clock.at(clock.first()), m, TimerKind::Tick(clock.first()));
+            }
+            Trigger::Event { .. } => self.dispatch_event(m),
+            Trigger::Command => self.spawn_command(m.clone()),
+        }
+    }
+
+    /// A timer fired (runs on the timer thread: keep it short).
+    fn on_timer(&self, m: Arc<ModuleRuntime>, kind: TimerKind, at: Instant) {
+        if m.removed.load(Ordering::Acquire) {
+            return;
+        }
+        match kind {
+            TimerKind::Restart => {
+                let _ = self.jobs.send(Job::Restart(m));
+            }
+            TimerKind::Tick(k) => {
+                if *m.state.lock() != ModuleState::Running {
+                    return; // a restart re-arms the clock
+                }
+                if let Some(clock) = *m.clock.lock() {
+                    self.timers.push(clock.at(k + 1), &m, TimerKind::Tick(k + 1));
+                }
+                if m.busy.compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire).is_ok() {
+                    let _ = self.jobs.send(Job::Activate { module: m, k, scheduled: Some(at) });
+                } else {
+                    m.profile.overruns.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        }
+    }
+
+    /// Queue an event activation if a message waits and the module is idle.
+    fn dispatch_event(&self, m: &Arc<ModuleRuntime>) {
+        let Some(queue) = &m.trigger_queue else { return };
+        if queue.is_empty() || m.removed.load(Ordering::Acquire) || *m.state.lock() != ModuleState::Running {
+            return;
+        }
+        if m.busy.compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire).is_ok() {
+            let k = m.next_event_index.fetch_add(1, Ordering::Relaxed);
+            let _ = self.jobs.send(Job::Activate { module: m.clone(), k, scheduled: None });
+        }
+    }
+
+    fn run_job(self: &Arc<Self>, job: Job) {
+        match job {
+            Job::Activate { module, k, scheduled } => {
+                let result = module.activate(&self.engine, k, scheduled);
+                module.busy.store(false, Ordering::Release);
+                match result {
+                    Ok(()) => self.dispatch_event(&module),
+                    Err(failure) => self.fail(&module, failure),
+                }
+            }
+            Job::Restart(module) => match module.instantiate(&self.engine, false) {
+                Ok(live) if !module.removed.load(Ordering::Acquire) => {
+                    *module.live.lock() = Some(live);
+                    module.restarts.fetch_add(1, Ordering::Relaxed);
+                    self.start(&module);
+                }
+                Ok(_) => {}
+                Err(failure) => self.fail(&module, failure),
+            },
+        }
+        self.notify_changed();
+    }
+
+    /// A module failed: drop its instance and restart it after a back-off if its policy allows.
+    fn fail(&self, m: &Arc<ModuleRuntime>, failure: Failure) {
+        if m.removed.load(Ordering::Acquire) {
+            return;
+        }
+        *m.live.lock() = None;
+        tracing::warn!(module = %m.id, "module failed: {failure}");
+        self.emit(&m.id, EventKind::Failed { failure: failure.clone() });
+        let policy = &m.spec.restart;
+        let attempt = m.restarts.load(Ordering::Relaxed) + 1;
+        let allowed = match policy.policy {
+            RestartMode::Never => false,
+            RestartMode::OnFailure | RestartMode::Always => attempt <= policy.max_restarts,
+        };
+        if !allowed {
+            *m.state.lock() = ModuleState::Failed { failure };
+            return;
+        }
+        let backoff = policy.backoff.saturating_mul(1 << (attempt - 1).min(16));
+        *m.state.lock() = ModuleState::Restarting { failure, attempt };
+        self.emit(&m.id, EventKind::Restarting { attempt, backoff_ns: backoff.as_nanos() as u64 });
+        self.timers.push(Instant::now() + backoff, m, TimerKind::Restart);
+    }
+
+    /// Command modules run once, on a thread of their own: they may block for long.
+    fn spawn_command(self: &Arc<Self>, m: Arc<ModuleRuntime>) {
+        let shared = self.clone();
+        let spawned = std::thread::Builder::new().name(format!("cmd-{}", m.id)).spawn(move || {
+            match m.run_command() {
+                Ok(code) => {
+                    *m.state.lock() = ModuleState::Completed { exit_code: code };
+                    shared.emit(&m.id, EventKind::Completed { exit_code: code });
+                }
+                Err(failure) => shared.fail(&m, failure),
+            }
+            shared.notify_changed();
+        });
+        if let Err(e) = spawned {
+            tracing::error!("cannot start a thread for a command module: {e}");
+        }
+    }
+
+    fn emit(&self, module: &ModuleId, kind: EventKind) {
+        let event = HostEvent { module: module.clone(), kind };
+        self.subscribers.lock().retain(|tx| tx.send(event.clone()).is_ok());
+        self.notify_changed();
+    }
+
+    fn notify_changed(&self) {
+        if self.waiters.load(Ordering::SeqCst) > 0 {
+            *self.changed.0.lock() += 1;
+            self.changed.1.notify_all();
+        }
+    }
+}
+
+impl Drop for Shared {
+    fn drop(&mut self) {
+        self.timers.stop();
+    }
+}
+
+fn spawn_threads(shared: &Arc<Shared>, jobs: Receiver<Job>) -> anyhow::Result<()> {
+    for i in 0..shared.config.workers {
+        let jobs = jobs.clone();
+        let weak = Arc::downgrade(shared);
+        std::thread::Builder::new().name(format!("worker-{i}")).spawn(move || {
+            while let Ok(job) = jobs.recv() {
+                let Some(shared) = weak.upgrade() else { break };
+                shared.run_job(job);
+            }
+        })?;
+    }
+    // The timer thread holds the Host weakly: dropping the last `Host` handle stops everything.
+    let weak = Arc::downgrade(shared);
+    let timers = shared.timers.clone();
+    std::thread::Builder::new().name("timer".into()).spawn(move || {
+        timers.run(|m, kind, at| {
+            if let Some(shared) = weak.upgrade() {
+                shared.on_timer(m, kind, at);
+            }
+        });
+    })?;
+    Ok(())
+}

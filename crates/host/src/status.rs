@@ -1,0 +1,311 @@
+//! What a Host reports about itself and its modules: states, events and profiles.
+//!
+//! These types are serialisable so that the same structure feeds `silverline run --status`, the
+//! control plane and the dashboard.
+
+use serde::{Deserialize, Serialize};
+use std::collections::VecDeque;
+use std::time::Duration;
+
+/// Identity of one module instance on a Host (e.g. `pipeline/filter`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct ModuleId(pub String);
+
+impl ModuleId {
+    /// The id `app/module`.
+    pub fn new(app: &str, module: &str) -> ModuleId {
+        ModuleId(format!("{app}/{module}"))
+    }
+    /// The id as a string.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for ModuleId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Why a module stopped running.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum Failure {
+    /// The module executed a trapping instruction (unreachable, out-of-bounds access, ...).
+    Trap {
+        /// wasmtime's description of the trap.
+        message: String,
+    },
+    /// The activation used up its fuel budget.
+    FuelExhausted {
+        /// The budget it had.
+        budget: u64,
+    },
+    /// The activation ran past its wall-clock deadline and was interrupted.
+    DeadlineExceeded {
+        /// The deadline, in nanoseconds.
+        deadline_ns: u64,
+    },
+    /// The module tried to grow its memory past its limit.
+    MemoryLimit {
+        /// The limit in bytes.
+        limit_bytes: u64,
+    },
+    /// The call stack overflowed (runaway recursion).
+    StackOverflow,
+    /// Instantiation or `sl_init` failed.
+    InitFailed {
+        /// What went wrong.
+        message: String,
+    },
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Failure::Trap { message } => write!(f, "trap: {message}"),
+            Failure::FuelExhausted { budget } => write!(f, "fuel budget of {budget} exhausted"),
+            Failure::DeadlineExceeded { deadline_ns } => {
+                write!(f, "deadline of {:?} exceeded; interrupted", Duration::from_nanos(*deadline_ns))
+            }
+            Failure::MemoryLimit { limit_bytes } => write!(f, "memory limit of {limit_bytes} bytes exceeded"),
+            Failure::StackOverflow => write!(f, "stack overflow"),
+            Failure::InitFailed { message } => write!(f, "initialisation failed: {message}"),
+        }
+    }
+}
+
+/// Lifecycle state of a module instance.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "kebab-case")]
+pub enum ModuleState {
+    /// Being instantiated.
+    Starting,
+    /// Instantiated and being activated.
+    Running,
+    /// Stopped by a failure; waiting for a restart.
+    Restarting {
+        /// The failure.
+        failure: Failure,
+        /// Restart attempt number (1-based) that is pending.
+        attempt: u32,
+    },
+    /// Stopped by a failure for good (restart policy exhausted or `never`).
+    Failed {
+        /// The failure.
+        failure: Failure,
+    },
+    /// A command module that ran to its end.
+    Completed {
+        /// Its exit code.
+        exit_code: i32,
+    },
+    /// Removed by request.
+    Stopped,
+}
+
+/// Something that happened to a module.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HostEvent {
+    /// The module.
+    pub module: ModuleId,
+    /// What happened.
+    pub kind: EventKind,
+}
+
+/// Kinds of [`HostEvent`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "kebab-case")]
+pub enum EventKind {
+    /// The module is running.
+    Started,
+    /// The module failed.
+    Failed {
+        /// Why.
+        failure: Failure,
+    },
+    /// A restart is scheduled after a back-off.
+    Restarting {
+        /// Attempt number, 1-based.
+        attempt: u32,
+        /// Back-off before it, in nanoseconds.
+        backoff_ns: u64,
+    },
+    /// A command module ended.
+    Completed {
+        /// Exit code.
+        exit_code: i32,
+    },
+    /// The module was removed.
+    Stopped,
+    /// An activation finished after its deadline.
+    DeadlineMiss {
+        /// Activation index.
+        activation: i64,
+        /// How late it finished, in nanoseconds.
+        late_ns: u64,
+    },
+}
+
+/// Summary of a set of durations, in nanoseconds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct Summary {
+    /// Samples summarised (the percentiles cover the most recent ones).
+    pub count: u64,
+    /// Smallest.
+    pub min: u64,
+    /// Mean.
+    pub mean: u64,
+    /// Median of the recent samples.
+    pub p50: u64,
+    /// 99th percentile of the recent samples.
+    pub p99: u64,
+    /// Largest.
+    pub max: u64,
+}
+
+/// Running statistics over all samples plus a window of recent ones for percentiles.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Stats {
+    count: u64,
+    sum: u128,
+    min: u64,
+    max: u64,
+    recent: VecDeque<u64>,
+}
+
+const RECENT: usize = 1024;
+
+impl Stats {
+    pub(crate) fn add(&mut self, v: u64) {
+        self.min = if self.count == 0 { v } else { self.min.min(v) };
+        self.max = self.max.max(v);
+        self.count += 1;
+        self.sum += v as u128;
+        if self.recent.len() == RECENT {
+            self.recent.pop_front();
+        }
+        self.recent.push_back(v);
+    }
+
+    pub(crate) fn summary(&self) -> Summary {
+        if self.count == 0 {
+            return Summary::default();
+        }
+        let mut sorted: Vec<u64> = self.recent.iter().copied().collect();
+        sorted.sort_unstable();
+        let pct = |p: f64| sorted[((sorted.len() - 1) as f64 * p).round() as usize];
+        Summary {
+            count: self.count,
+            min: self.min,
+            mean: (self.sum / self.count as u128) as u64,
+            p50: pct(0.50),
+            p99: pct(0.99),
+            max: self.max,
+        }
+    }
+}
+
+/// One channel of a module as seen in its status.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChannelStatus {
+    /// Name in the manifest.
+    pub name: String,
+    /// `in` or `out`.
+    pub direction: String,
+    /// Endpoint (topic).
+    pub endpoint: String,
+    /// Output channels: active or not. Inputs: always true.
+    pub active: bool,
+    /// Messages received (inputs) or published (outputs).
+    pub messages: u64,
+    /// Dropped: queue overflow (inputs) or publishing while inactive (outputs).
+    pub dropped: u64,
+    /// Inputs: messages waiting now.
+    pub queued: u64,
+}
+
+/// Profile and state of one module instance.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModuleStatus {
+    /// Instance id.
+    pub id: ModuleId,
+    /// Application name.
+    pub app: String,
+    /// Module name in the application.
+    pub module: String,
+    /// sha256 of the module's Wasm.
+    pub sha256: String,
+    /// Lifecycle state.
+    #[serde(flatten)]
+    pub state: ModuleState,
+    /// `periodic`, `event` or `command`.
+    pub trigger: String,
+    /// Activations run.
+    pub activations: u64,
+    /// Activations whose `sl_step` returned a negative value.
+    pub step_errors: u64,
+    /// Periodic activations skipped because the previous one was still running.
+    pub overruns: u64,
+    /// Activations that finished after their deadline.
+    pub deadline_misses: u64,
+    /// Failures (traps, budget and limit violations).
+    pub traps: u64,
+    /// Restarts performed.
+    pub restarts: u32,
+    /// Execution time per activation.
+    pub exec_ns: Summary,
+    /// Start lateness (actual start minus scheduled start) of periodic activations.
+    pub start_jitter_ns: Summary,
+    /// Fuel used by the last activation.
+    pub fuel_last: u64,
+    /// Fuel used by all activations.
+    pub fuel_total: u64,
+    /// Current linear memory size.
+    pub memory_bytes: u64,
+    /// Messages received over all inputs.
+    pub messages_in: u64,
+    /// Messages published over all outputs.
+    pub messages_out: u64,
+    /// Messages dropped (queue overflow plus inactive outputs).
+    pub messages_dropped: u64,
+    /// Channels.
+    pub channels: Vec<ChannelStatus>,
+}
+
+/// What a Host reports.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HostStatus {
+    /// Host name.
+    pub name: String,
+    /// Whether instances come from the pooling allocator.
+    pub pooled_allocation: bool,
+    /// Worker threads running activations.
+    pub workers: usize,
+    /// Modules compiled and cached in memory.
+    pub cached_modules: usize,
+    /// Modules.
+    pub modules: Vec<ModuleStatus>,
+}
+
+impl HostStatus {
+    /// The status of one module.
+    pub fn module(&self, id: &str) -> Option<&ModuleStatus> {
+        self.modules.iter().find(|m| m.id.0 == id)
+    }
+}
+
+/// One periodic activation as the Host scheduled and ran it (kept for the most recent ones).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ActivationRecord {
+    /// Activation index k.
+    pub index: i64,
+    /// When it was scheduled, in nanoseconds on the Host's monotonic clock.
+    pub scheduled_ns: u64,
+    /// When it started, same clock.
+    pub started_ns: u64,
+    /// How long it ran.
+    pub exec_ns: u64,
+}

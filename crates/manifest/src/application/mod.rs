@@ -1,0 +1,296 @@
+//! The application manifest (Fig. 5 of the paper): the modules of one application, how each is
+//! triggered, its channels, resource limits, restart policy, WASI grants and placement
+//! constraints.
+
+mod raw;
+mod validate;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize, Serializer};
+
+use crate::error::{at, join, Errors, ManifestErrors};
+use crate::ids::{AppName, ChannelName, Endpoint, ModuleName};
+use crate::parse;
+
+/// Queue depth of an input channel when the manifest gives none.
+pub const DEFAULT_QUEUE_DEPTH: usize = 16;
+/// Restarts allowed by a restart policy that does not say.
+pub const DEFAULT_MAX_RESTARTS: u32 = 3;
+/// Initial restart back-off when the manifest gives none.
+pub const DEFAULT_BACKOFF: Duration = Duration::from_millis(100);
+/// Shortest accepted period: below 10 µs the activation overhead dominates.
+pub const MIN_PERIOD: Duration = Duration::from_micros(10);
+
+/// A validated application manifest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApplicationManifest {
+    /// The application's name.
+    pub name: AppName,
+    /// Its modules, in manifest order (never empty).
+    pub modules: Vec<ModuleSpec>,
+    /// Directory that relative paths in the manifest were resolved against (absolute when it
+    /// could be made so). Not serialized.
+    pub base_dir: PathBuf,
+}
+
+/// One module of an application.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ModuleSpec {
+    /// Name, unique within the application.
+    pub name: ModuleName,
+    /// The `.wasm` or `.wat` file, resolved against the manifest's directory.
+    pub file: PathBuf,
+    /// `file` exactly as written in the manifest (what gets serialized).
+    pub file_as_written: String,
+    /// Expected SHA-256 of the file, 64 lowercase hex characters, when given.
+    pub sha256: Option<String>,
+    /// When the module runs.
+    pub trigger: Trigger,
+    /// Input channels (topic filters; wildcards allowed).
+    pub inputs: Vec<ChannelSpec>,
+    /// Output channels (topics; no wildcards).
+    pub outputs: Vec<ChannelSpec>,
+    /// Resource limits.
+    pub resources: Resources,
+    /// Real-time or best effort.
+    pub criticality: Criticality,
+    /// What to do after a trap.
+    pub restart: RestartPolicy,
+    /// WASI grants beyond stdout/stderr/clock/random.
+    pub wasi: WasiGrants,
+    /// Constraints for the Orchestrator.
+    pub placement: Placement,
+    /// Number of instances (at least 1).
+    pub replicas: u32,
+}
+
+/// When a module runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Trigger {
+    /// Every `period`, starting `offset` after the period boundary.
+    Periodic {
+        /// Activation period (at least [`MIN_PERIOD`]).
+        period: Duration,
+        /// Phase offset, less than `period`.
+        offset: Duration,
+    },
+    /// Whenever a message arrives on the named input channel.
+    Event {
+        /// One of the module's input channels.
+        channel: ChannelName,
+    },
+    /// A WASI command: `_start` runs once.
+    Command,
+}
+
+/// One input or output channel of a module.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChannelSpec {
+    /// Name, unique within the module across inputs and outputs.
+    pub name: ChannelName,
+    /// MQTT topic (outputs) or topic filter (inputs).
+    pub endpoint: Endpoint,
+    /// Declared payload size in bytes (1..=1 MiB), when given.
+    pub payload_size: Option<u32>,
+    /// Messages an input channel buffers (1..=65536). Outputs do not queue and always carry
+    /// [`DEFAULT_QUEUE_DEPTH`] here.
+    pub queue_depth: usize,
+    /// Effective flag: the channel's own `active` if given, else its group's, else true.
+    pub active: bool,
+}
+
+/// Resource limits of a module; `None` means no limit (best effort).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Resources {
+    /// Linear-memory limit in bytes (64 KiB..=4 GiB).
+    pub memory_bytes: Option<u64>,
+    /// CPU budget per activation.
+    pub budget: Option<Duration>,
+    /// Relative deadline of each activation.
+    pub deadline: Option<Duration>,
+    /// Fuel per activation.
+    pub fuel: Option<u64>,
+}
+
+/// How the Host treats a module's timing.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Criticality {
+    /// Has timing requirements that the Host must reserve for.
+    Realtime,
+    /// Runs when there is room (the default, as in the paper).
+    #[default]
+    BestEffort,
+}
+
+/// When a trapped module is restarted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RestartMode {
+    /// Never (the default).
+    #[default]
+    Never,
+    /// After a trap or a non-zero exit.
+    OnFailure,
+    /// Whenever it stops.
+    Always,
+}
+
+/// Restart policy of a module.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RestartPolicy {
+    /// When to restart.
+    pub policy: RestartMode,
+    /// Restarts allowed before giving up.
+    pub max_restarts: u32,
+    /// First back-off; doubles on each further restart.
+    pub backoff: Duration,
+}
+
+impl Default for RestartPolicy {
+    fn default() -> Self {
+        RestartPolicy {
+            policy: RestartMode::Never,
+            max_restarts: DEFAULT_MAX_RESTARTS,
+            backoff: DEFAULT_BACKOFF,
+        }
+    }
+}
+
+/// WASI capabilities granted to a module beyond the defaults (stdout, stderr, clocks, random).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WasiGrants {
+    /// Command-line arguments after the program name.
+    pub args: Vec<String>,
+    /// Environment variables.
+    pub env: BTreeMap<String, String>,
+    /// Preopened directories.
+    pub dirs: Vec<PreopenDir>,
+}
+
+/// A host directory made visible to the module.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PreopenDir {
+    /// Host directory, resolved against the manifest's directory.
+    pub host: PathBuf,
+    /// `host` as written in the manifest.
+    pub host_as_written: String,
+    /// Path the module sees.
+    pub guest: String,
+    /// Read-only (the default) or read-write.
+    pub readonly: bool,
+}
+
+/// Placement constraints, used by the Orchestrator.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Placement {
+    /// Host name the module is pinned to.
+    pub host: Option<String>,
+    /// Tags the Host must have.
+    pub tags: Vec<String>,
+    /// APIs the Host must provide (`ns:name`).
+    pub apis: Vec<String>,
+    /// Modules of this application that must not share a Host with this one.
+    pub anti_affinity: Vec<ModuleName>,
+}
+
+impl ApplicationManifest {
+    /// Parses and validates a manifest (YAML, or JSON if it starts with `{`); relative paths
+    /// are resolved against `base_dir`. Referenced files need not exist (see
+    /// [`ApplicationManifest::check_files`]).
+    #[allow(clippy::should_implement_trait)] // takes a base directory, unlike `FromStr`
+    pub fn from_str(text: &str, base_dir: &Path) -> Result<Self, ManifestErrors> {
+        let raw: raw::RawApplication = parse::from_text(text)?;
+        validate::application(raw, &absolute(base_dir))
+    }
+
+    /// Reads, parses and validates the manifest at `path`; relative paths in it are resolved
+    /// against the file's directory. Errors carry the file name.
+    pub fn from_file(path: &Path) -> Result<Self, ManifestErrors> {
+        let text = parse::read_file(path)?;
+        Self::from_str(&text, &manifest_dir(path)).map_err(|e| e.in_file(path))
+    }
+
+    /// The module named `name`.
+    pub fn module(&self, name: &str) -> Option<&ModuleSpec> {
+        self.modules.iter().find(|m| m.name == name)
+    }
+
+    /// Reports every module file and preopened directory that does not exist, so a deploy
+    /// fails before anything starts.
+    pub fn check_files(&self) -> Result<(), ManifestErrors> {
+        let mut errs = Errors::default();
+        for (i, m) in self.modules.iter().enumerate() {
+            let path = at("modules", i);
+            if !m.file.is_file() {
+                let found = format!("no file at {}", m.file.display());
+                errs.push(&join(&path, "file"), found, "an existing .wasm or .wat file");
+            }
+            for (k, d) in m.wasi.dirs.iter().enumerate() {
+                if !d.host.is_dir() {
+                    let found = format!("no directory at {}", d.host.display());
+                    errs.push(&format!("{path}.wasi.dirs[{k}].host"), found, "an existing directory");
+                }
+            }
+        }
+        errs.finish(())
+    }
+
+    /// The manifest as JSON in the manifest schema (files as written, no base directory);
+    /// `from_str` accepts it back.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).expect("manifest types always serialize")
+    }
+
+    /// The manifest as YAML in the manifest schema.
+    pub fn to_yaml(&self) -> String {
+        serde_norway::to_string(self).expect("manifest types always serialize")
+    }
+}
+
+impl ModuleSpec {
+    /// The input channel named `name`.
+    pub fn input(&self, name: &str) -> Option<&ChannelSpec> {
+        self.inputs.iter().find(|c| c.name == name)
+    }
+
+    /// The output channel named `name`.
+    pub fn output(&self, name: &str) -> Option<&ChannelSpec> {
+        self.outputs.iter().find(|c| c.name == name)
+    }
+}
+
+impl Serialize for ApplicationManifest {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.to_raw().serialize(s)
+    }
+}
+
+impl Serialize for ModuleSpec {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.to_raw().serialize(s)
+    }
+}
+
+impl Serialize for Trigger {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.to_raw().serialize(s)
+    }
+}
+
+/// The directory of a manifest file ("." for a bare file name).
+pub(crate) fn manifest_dir(path: &Path) -> PathBuf {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}
+
+/// `dir` made absolute without touching the file system, so resolved paths stay valid if the
+/// process changes directory later; unchanged if the current directory is unknown.
+pub(crate) fn absolute(dir: &Path) -> PathBuf {
+    std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf())
+}

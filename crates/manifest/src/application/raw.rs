@@ -1,0 +1,256 @@
+//! The application manifest exactly as written: serde structs with the manifest's camelCase
+//! keys, unknown keys rejected, numbers kept as `i64` so that validation can report the value
+//! that was actually written (`-5`) instead of serde's "expected u64".
+//!
+//! The same structs serialize the validated manifest back (see `to_raw`), which is what makes
+//! `to_json()` output acceptable to `from_str`.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::{ApplicationManifest, ChannelSpec, ModuleSpec, Trigger};
+use super::{Criticality, RestartMode};
+
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[serde(expecting = "an application manifest (a mapping with `name` and `modules`)")]
+pub(crate) struct RawApplication {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
+    pub name: String,
+    pub modules: Vec<RawModule>,
+}
+
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[serde(expecting = "a module (a mapping with `name`, `file` and `trigger`)")]
+pub(crate) struct RawModule {
+    pub name: String,
+    pub file: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
+    pub trigger: RawTrigger,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input_channels: Option<RawChannelGroup>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output_channels: Option<RawChannelGroup>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resources: Option<RawResources>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub criticality: Option<Criticality>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restart: Option<RawRestart>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wasi: Option<RawWasi>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub placement: Option<RawPlacement>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replicas: Option<i64>,
+}
+
+/// The trigger kinds; serde's "unknown variant" error lists them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub(crate) enum TriggerType {
+    Periodic,
+    Event,
+    Command,
+}
+
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[serde(expecting = "a trigger (a mapping with `type`)")]
+pub(crate) struct RawTrigger {
+    #[serde(rename = "type")]
+    pub kind: TriggerType,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub period_in_ns: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub offset_in_ns: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub channel: Option<String>,
+}
+
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[serde(expecting = "a channel group (a mapping with `channels`)")]
+pub(crate) struct RawChannelGroup {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub active: Option<bool>,
+    #[serde(default)]
+    pub channels: Vec<RawChannel>,
+}
+
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[serde(expecting = "a channel (a mapping with `name` and `endpoint`)")]
+pub(crate) struct RawChannel {
+    pub name: String,
+    pub endpoint: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payload_size_in_bytes: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub queue_depth: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub active: Option<bool>,
+}
+
+#[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[serde(expecting = "a mapping of resource limits")]
+pub(crate) struct RawResources {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory_bytes: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub budget_in_ns: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deadline_in_ns: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fuel: Option<i64>,
+}
+
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[serde(expecting = "a restart policy (a mapping)")]
+pub(crate) struct RawRestart {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy: Option<RestartMode>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_restarts: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backoff_in_ns: Option<i64>,
+}
+
+#[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[serde(expecting = "WASI grants (a mapping)")]
+pub(crate) struct RawWasi {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub args: Vec<String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub env: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dirs: Vec<RawDir>,
+}
+
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[serde(expecting = "a preopened directory (a mapping with `host` and `guest`)")]
+pub(crate) struct RawDir {
+    pub host: String,
+    pub guest: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub readonly: Option<bool>,
+}
+
+#[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[serde(expecting = "placement constraints (a mapping)")]
+pub(crate) struct RawPlacement {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub apis: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub anti_affinity: Vec<String>,
+}
+
+/// Nanoseconds as written in the manifest; durations that overflow `i64` (292 years) saturate,
+/// and validation never produces them.
+fn ns(d: std::time::Duration) -> i64 {
+    i64::try_from(d.as_nanos()).unwrap_or(i64::MAX)
+}
+
+impl ApplicationManifest {
+    /// The raw form, with every default written out only where it matters for reading back.
+    pub(crate) fn to_raw(&self) -> RawApplication {
+        RawApplication {
+            kind: Some("application".into()),
+            name: self.name.to_string(),
+            modules: self.modules.iter().map(ModuleSpec::to_raw).collect(),
+        }
+    }
+}
+
+impl ModuleSpec {
+    pub(crate) fn to_raw(&self) -> RawModule {
+        let r = &self.resources;
+        let wasi = RawWasi {
+            args: self.wasi.args.clone(),
+            env: self.wasi.env.clone(),
+            dirs: self.wasi.dirs.iter().map(|d| RawDir {
+                host: d.host_as_written.clone(),
+                guest: d.guest.clone(),
+                readonly: Some(d.readonly),
+            })
+            .collect(),
+        };
+        let p = &self.placement;
+        RawModule {
+            name: self.name.to_string(),
+            file: self.file_as_written.clone(),
+            sha256: self.sha256.clone(),
+            trigger: self.trigger.to_raw(),
+            input_channels: group(&self.inputs, true),
+            output_channels: group(&self.outputs, false),
+            resources: Some(RawResources {
+                memory_bytes: r.memory_bytes.map(|b| b as i64),
+                budget_in_ns: r.budget.map(ns),
+                deadline_in_ns: r.deadline.map(ns),
+                fuel: r.fuel.map(|f| f as i64),
+            }),
+            criticality: Some(self.criticality),
+            restart: Some(RawRestart {
+                policy: Some(self.restart.policy),
+                max_restarts: Some(i64::from(self.restart.max_restarts)),
+                backoff_in_ns: Some(ns(self.restart.backoff)),
+            }),
+            wasi: Some(wasi),
+            placement: Some(RawPlacement {
+                host: p.host.clone(),
+                tags: p.tags.clone(),
+                apis: p.apis.clone(),
+                anti_affinity: p.anti_affinity.iter().map(|m| m.to_string()).collect(),
+            }),
+            replicas: Some(i64::from(self.replicas)),
+        }
+    }
+}
+
+impl Trigger {
+    pub(crate) fn to_raw(&self) -> RawTrigger {
+        let (kind, period, offset, channel) = match self {
+            Trigger::Periodic { period, offset } => {
+                (TriggerType::Periodic, Some(ns(*period)), Some(ns(*offset)), None)
+            }
+            Trigger::Event { channel } => (TriggerType::Event, None, None, Some(channel.to_string())),
+            Trigger::Command => (TriggerType::Command, None, None, None),
+        };
+        RawTrigger { kind, period_in_ns: period, offset_in_ns: offset, channel }
+    }
+}
+
+/// Channels are written with their effective `active` flag each, so the group flag is left at
+/// its default; an empty group is left out.
+fn group(channels: &[ChannelSpec], input: bool) -> Option<RawChannelGroup> {
+    if channels.is_empty() {
+        return None;
+    }
+    let channels = channels.iter().map(|c| c.to_raw(input)).collect();
+    Some(RawChannelGroup { active: None, channels })
+}
+
+impl ChannelSpec {
+    pub(crate) fn to_raw(&self, input: bool) -> RawChannel {
+        RawChannel {
+            name: self.name.to_string(),
+            endpoint: self.endpoint.to_string(),
+            payload_size_in_bytes: self.payload_size.map(i64::from),
+            queue_depth: input.then_some(self.queue_depth as i64),
+            active: Some(self.active),
+        }
+    }
+}
