@@ -184,27 +184,46 @@ impl Host {
     }
 
     /// Deploy every module of an application, reading their files; all or nothing.
+    ///
+    /// Every module is instantiated and subscribed before any is triggered, so no module misses
+    /// the first messages of a co-located producer.
     pub fn deploy_app(&self, app: &ApplicationManifest) -> anyhow::Result<Vec<ModuleId>> {
-        let mut deployed = Vec::new();
+        let mut prepared = Vec::new();
         for spec in &app.modules {
             let wasm = crate::cache::read_wasm_file(&spec.file)
                 .with_context(|| format!("module `{}`", spec.name.as_str()))?;
             let id = ModuleId::new(app.name.as_str(), spec.name.as_str());
-            match self.deploy(id, app.name.as_str(), spec, &wasm) {
-                Ok(id) => deployed.push(id),
-                Err(e) => {
-                    deployed.iter().for_each(|id| {
-                        self.remove(id);
-                    });
-                    return Err(e.into());
-                }
-            }
+            prepared.push(self.prepare(id, app.name.as_str(), spec, &wasm)?);
         }
-        Ok(deployed)
+        self.claim_ids(&prepared)?;
+        prepared.iter().for_each(|m| self.connect_inputs(m));
+        prepared.iter().for_each(|m| self.shared.start(m));
+        Ok(prepared.iter().map(|m| m.id.clone()).collect())
     }
 
     /// Deploy one module instance. On error nothing changed.
     pub fn deploy(&self, id: ModuleId, app: &str, spec: &ModuleSpec, wasm: &[u8]) -> Result<ModuleId, DeployError> {
+        let runtime = self.prepare(id, app, spec, wasm)?;
+        self.claim_ids(std::slice::from_ref(&runtime))?;
+        self.connect_inputs(&runtime);
+        self.shared.start(&runtime);
+        Ok(runtime.id.clone())
+    }
+
+    /// Register module instances under their ids, or none of them if an id is taken.
+    fn claim_ids(&self, runtimes: &[Arc<ModuleRuntime>]) -> Result<(), DeployError> {
+        let mut modules = self.shared.modules.write();
+        if let Some(taken) = runtimes.iter().find(|m| modules.contains_key(&m.id)) {
+            return Err(DeployError::AlreadyDeployed(taken.id.clone()));
+        }
+        for m in runtimes {
+            modules.insert(m.id.clone(), m.clone());
+        }
+        Ok(())
+    }
+
+    /// Compile, link and instantiate a module, without registering or triggering it.
+    fn prepare(&self, id: ModuleId, app: &str, spec: &ModuleSpec, wasm: &[u8]) -> Result<Arc<ModuleRuntime>, DeployError> {
         let s = &self.shared;
         if s.modules.read().contains_key(&id) {
             return Err(DeployError::AlreadyDeployed(id));
@@ -225,12 +244,9 @@ impl Host {
             host_epoch: s.epoch,
             watchdog: s.config.watchdog,
         }));
-        let live = runtime.instantiate(&s.engine, false).map_err(|failure| DeployError::Start { id: id.clone(), failure })?;
+        let live = runtime.instantiate(&s.engine, false).map_err(|failure| DeployError::Start { id, failure })?;
         *runtime.live.lock() = Some(live);
-        self.connect_inputs(&runtime);
-        s.modules.write().insert(id.clone(), runtime.clone());
-        s.start(&runtime);
-        Ok(id)
+        Ok(runtime)
     }
 
     fn connect_inputs(&self, runtime: &Arc<ModuleRuntime>) {

@@ -312,7 +312,7 @@ impl ModuleRuntime {
             Some(Trap::Interrupt) => Failure::DeadlineExceeded { deadline_ns: self.deadline().as_nanos() as u64 },
             Some(Trap::StackOverflow) => Failure::StackOverflow,
             Some(trap) => Failure::Trap { message: trap.to_string() },
-            None if format!("{e:#}").contains("forcing a memory growth failure") => {
+            None if format!("{e:#}").contains("forcing trap when growing memory") => {
                 Failure::MemoryLimit { limit_bytes: self.memory_limit().unwrap_or(0) }
             }
             None if during_init => Failure::InitFailed { message: format!("{e:#}") },

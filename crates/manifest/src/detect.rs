@@ -59,6 +59,9 @@ impl fmt::Display for ManifestKind {
 }
 
 /// A manifest of any of the four kinds.
+// Parsed once per file and matched right away, so the size of the platform variant does not
+// matter and boxing it would only make matching clumsier.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
 pub enum AnyManifest {
     /// An application manifest.

@@ -127,7 +127,12 @@ impl std::error::Error for ManifestErrors {}
 pub(crate) struct Errors(Vec<ManifestError>);
 
 impl Errors {
-    pub(crate) fn push(&mut self, path: &str, found: impl Into<String>, expected: impl Into<String>) {
+    pub(crate) fn push(
+        &mut self,
+        path: &str,
+        found: impl Into<String>,
+        expected: impl Into<String>,
+    ) {
         self.0.push(ManifestError::new(path, found, expected));
     }
 
@@ -186,7 +191,10 @@ mod tests {
             ManifestError::new("a", "1", "2"),
             ManifestError::new("", "x", "y"),
         ]);
-        assert_eq!(errs.to_string(), "a: expected 2, found 1\nexpected y, found x");
+        assert_eq!(
+            errs.to_string(),
+            "a: expected 2, found 1\nexpected y, found x"
+        );
     }
 
     #[test]

@@ -24,7 +24,9 @@ impl HostUuid {
     pub fn parse(s: &str) -> Result<Self, ManifestError> {
         let groups: Vec<&str> = s.split('-').collect();
         let lens_ok = groups.iter().map(|g| g.len()).eq([8, 4, 4, 4, 12]);
-        let hex_ok = groups.iter().all(|g| g.bytes().all(|b| b.is_ascii_hexdigit()));
+        let hex_ok = groups
+            .iter()
+            .all(|g| g.bytes().all(|b| b.is_ascii_hexdigit()));
         if lens_ok && hex_ok {
             Ok(HostUuid(s.to_ascii_lowercase()))
         } else {
@@ -142,7 +144,9 @@ impl HostManifest {
 
     /// Reads, parses and validates the host manifest at `path`.
     pub fn from_file(path: &Path) -> Result<Self, ManifestErrors> {
-        parse::read_file(path)?.parse().map_err(|e: ManifestErrors| e.in_file(path))
+        parse::read_file(path)?
+            .parse()
+            .map_err(|e: ManifestErrors| e.in_file(path))
     }
 
     /// True if the Host offers the API `api` (e.g. `sl:channels`).
@@ -205,7 +209,11 @@ fn validate(raw: RawHost) -> Result<HostManifest, ManifestErrors> {
         && !raw.name.chars().any(char::is_control)
         && !raw.name.trim().is_empty();
     if !name_ok {
-        errs.push("name", quoted(&raw.name), "a name of 1 to 63 printable characters");
+        errs.push(
+            "name",
+            quoted(&raw.name),
+            "a name of 1 to 63 printable characters",
+        );
     }
     for (i, api) in raw.apis.iter().enumerate() {
         if let Err(expected) = check_api(api) {
@@ -217,10 +225,20 @@ fn validate(raw: RawHost) -> Result<HostManifest, ManifestErrors> {
             errs.push(&at("metadata.tags", i), quoted(tag), "a non-empty tag");
         }
     }
-    if raw.metadata.platform_id.as_deref().is_some_and(|p| p.trim().is_empty()) {
+    if raw
+        .metadata
+        .platform_id
+        .as_deref()
+        .is_some_and(|p| p.trim().is_empty())
+    {
         errs.push("metadata.platformId", quoted(""), "a non-empty platform id");
     }
-    let host = HostManifest { uuid, name: raw.name, apis: raw.apis, metadata: raw.metadata };
+    let host = HostManifest {
+        uuid,
+        name: raw.name,
+        apis: raw.apis,
+        metadata: raw.metadata,
+    };
     errs.finish(host)
 }
 

@@ -155,7 +155,9 @@ fn check_endpoint_common(s: &str) -> Result<(), String> {
 pub(crate) fn check_topic(s: &str) -> Result<(), String> {
     check_endpoint_common(s)?;
     if s.contains(['+', '#']) {
-        return Err("an MQTT topic without `+` or `#` wildcards (outputs publish to one topic)".into());
+        return Err(
+            "an MQTT topic without `+` or `#` wildcards (outputs publish to one topic)".into(),
+        );
     }
     Ok(())
 }

@@ -39,12 +39,24 @@ impl Format {
 
 /// Deserializes `text` into `T`, mapping serde's error to a path/found/expected triple.
 pub(crate) fn from_text<T: DeserializeOwned>(text: &str) -> Result<T, ManifestErrors> {
+    // An empty YAML document would otherwise read as an empty mapping and be reported as a
+    // missing first field, which hides the real problem.
+    if is_blank(text) {
+        return Err(ManifestError::new("", "an empty document", "a manifest").into());
+    }
     let format = Format::detect(text);
     let result = match format {
         Format::Json => from_json(text),
         Format::Yaml => from_yaml(text),
     };
     result.map_err(|(path, msg)| serde_error(&path, &msg, format).into())
+}
+
+/// Nothing but blank lines and YAML comments.
+fn is_blank(text: &str) -> bool {
+    text.lines()
+        .map(str::trim)
+        .all(|l| l.is_empty() || l.starts_with('#'))
 }
 
 fn from_json<T: DeserializeOwned>(text: &str) -> Result<T, (String, String)> {
@@ -88,7 +100,9 @@ pub(crate) fn check_kind(kind: Option<&str>, want: &str) -> Result<(), ManifestE
 /// serde's messages follow fixed patterns (`unknown field `x`, expected ...`, `missing field
 /// `x``, `invalid type: X, expected Y`, ...); anything else is a syntax error of the document.
 fn serde_error(path: &str, msg: &str, format: Format) -> ManifestError {
-    let path = if path == "." { "" } else { path };
+    // "." is serde_path_to_error's root; "?" marks a segment it could not name (a syntax
+    // error in a key): keep the part of the path that is known.
+    let path = path.split('?').next().unwrap_or("").trim_end_matches('.');
     let core = strip_location(msg);
     let known = [
         "unknown field `",
@@ -104,7 +118,7 @@ fn serde_error(path: &str, msg: &str, format: Format) -> ManifestError {
         Some(start) => data_error(path, &core[start..]),
         None => ManifestError::new(
             path,
-            msg.to_string(),
+            format!("a syntax error: {msg}"),
             format!("a well-formed {} document", format.name()),
         ),
     }
@@ -117,19 +131,27 @@ fn data_error(path: &str, msg: &str) -> ManifestError {
             Some(list) => list.to_string(),
             None => "no fields at all here".to_string(),
         };
-        return ManifestError::new(with_key(path, name), format!("unknown field `{name}`"), expected);
+        return ManifestError::new(
+            with_key(path, name),
+            format!("unknown field `{name}`"),
+            expected,
+        );
     }
     if let Some(rest) = msg.strip_prefix("missing field `") {
         let (name, _) = backticked(rest);
         return ManifestError::new(
             with_key(path, name),
-            "nothing (the field is missing)",
-            format!("required field `{name}`"),
+            "nothing",
+            format!("the required field `{name}`"),
         );
     }
     if let Some(rest) = msg.strip_prefix("duplicate field `") {
         let (name, _) = backticked(rest);
-        return ManifestError::new(with_key(path, name), "the field twice", "each field at most once");
+        return ManifestError::new(
+            with_key(path, name),
+            "the field twice",
+            "each field at most once",
+        );
     }
     if let Some(rest) = msg.strip_prefix("unknown variant `") {
         let (name, tail) = backticked(rest);
@@ -142,7 +164,11 @@ fn data_error(path: &str, msg: &str) -> ManifestError {
         .unwrap_or(msg);
     // `rfind`: the found part may quote a string that itself contains ", expected ".
     match body.rfind(", expected ") {
-        Some(i) => ManifestError::new(path, pretty_found(&body[..i]), pretty_expected(&body[i + 11..])),
+        Some(i) => ManifestError::new(
+            path,
+            pretty_found(&body[..i]),
+            pretty_expected(&body[i + 11..]),
+        ),
         None => ManifestError::new(path, body.to_string(), "a valid value"),
     }
 }
@@ -209,16 +235,25 @@ mod tests {
 
     #[test]
     fn maps_unknown_field() {
-        let e = serde_error("modules[0]", "unknown field `foo`, expected `name` or `file`", Format::Json);
+        let e = serde_error(
+            "modules[0]",
+            "unknown field `foo`, expected `name` or `file`",
+            Format::Json,
+        );
         assert_eq!(e.path, "modules[0].foo");
         assert_eq!(e.expected, "`name` or `file`");
-        let e = serde_error("modules[0].foo", "unknown field `foo`, expected `a`", Format::Yaml);
+        let e = serde_error(
+            "modules[0].foo",
+            "unknown field `foo`, expected `a`",
+            Format::Yaml,
+        );
         assert_eq!(e.path, "modules[0].foo");
     }
 
     #[test]
     fn maps_invalid_type_and_strips_location() {
-        let msg = "modules[0].x: invalid type: string \"a, expected b\", expected i64 at line 3 column 9";
+        let msg =
+            "modules[0].x: invalid type: string \"a, expected b\", expected i64 at line 3 column 9";
         let e = serde_error("modules[0].x", msg, Format::Yaml);
         assert_eq!(e.found, "string \"a, expected b\"");
         assert_eq!(e.expected, "an integer");
@@ -226,7 +261,11 @@ mod tests {
 
     #[test]
     fn unknown_messages_are_syntax_errors() {
-        let e = serde_error(".", "did not find expected key at line 2 column 1", Format::Yaml);
+        let e = serde_error(
+            ".",
+            "did not find expected key at line 2 column 1",
+            Format::Yaml,
+        );
         assert_eq!(e.path, "");
         assert!(e.found.contains("line 2"));
         assert!(e.expected.contains("YAML"));

@@ -154,7 +154,9 @@ fn is_empty_network(n: &NetworkInfo) -> bool {
 impl PlatformManifest {
     /// Reads, parses and validates the platform manifest at `path`.
     pub fn from_file(path: &Path) -> Result<Self, ManifestErrors> {
-        parse::read_file(path)?.parse().map_err(|e: ManifestErrors| e.in_file(path))
+        parse::read_file(path)?
+            .parse()
+            .map_err(|e: ManifestErrors| e.in_file(path))
     }
 
     /// The manifest as JSON in the manifest schema.
@@ -178,7 +180,11 @@ impl PlatformManifest {
         memory(&mut errs, &self.memory);
         network(&mut errs, &self.network);
         if let Some(os) = &self.os {
-            for (key, v) in [("name", &os.name), ("kernel", &os.kernel), ("hostname", &os.hostname)] {
+            for (key, v) in [
+                ("name", &os.name),
+                ("kernel", &os.kernel),
+                ("hostname", &os.hostname),
+            ] {
                 if v.as_deref().is_some_and(str::is_empty) {
                     errs.push(&join("os", key), quoted(""), "a non-empty string");
                 }
@@ -231,9 +237,15 @@ impl Serialize for PlatformManifest {
 
 fn cpu(errs: &mut Errors, c: &CpuInfo) {
     let arch_ok = !c.arch.is_empty()
-        && c.arch.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '_');
+        && c.arch
+            .chars()
+            .all(|ch| ch.is_ascii_alphanumeric() || ch == '_');
     if !arch_ok {
-        errs.push("cpu.arch", quoted(&c.arch), "an architecture name such as `X86_64` or `AARCH64`");
+        errs.push(
+            "cpu.arch",
+            quoted(&c.arch),
+            "an architecture name such as `X86_64` or `AARCH64`",
+        );
     }
     if c.bits.is_some_and(|b| ![16, 32, 64].contains(&b)) {
         errs.push("cpu.bits", c.bits.unwrap_or(0).to_string(), "16, 32 or 64");
@@ -242,7 +254,11 @@ fn cpu(errs: &mut Errors, c: &CpuInfo) {
         errs.push("cpu.cores", "0", "at least 1 core");
     }
     if let Some(f) = c.cpufreq_mhz.filter(|f| !(f.is_finite() && *f > 0.0)) {
-        errs.push("cpu.cpufreqMhz", f.to_string(), "a positive frequency in MHz");
+        errs.push(
+            "cpu.cpufreqMhz",
+            f.to_string(),
+            "a positive frequency in MHz",
+        );
     }
     let caches = [
         ("l1dSizeBytes", c.l1d_size_bytes),
@@ -271,10 +287,18 @@ fn network(errs: &mut Errors, n: &NetworkInfo) {
     for (i, nic) in n.interfaces.iter().enumerate() {
         let p = at("network.interfaces", i);
         if nic.name.is_empty() || !seen.insert(nic.name.as_str()) {
-            errs.push(&join(&p, "name"), quoted(&nic.name), "a non-empty interface name, unique");
+            errs.push(
+                &join(&p, "name"),
+                quoted(&nic.name),
+                "a non-empty interface name, unique",
+            );
         }
         if let Some(mac) = nic.mac.as_deref().filter(|m| !is_mac(m)) {
-            errs.push(&join(&p, "mac"), quoted(mac), "a MAC address like `aa:bb:cc:dd:ee:ff`");
+            errs.push(
+                &join(&p, "mac"),
+                quoted(mac),
+                "a MAC address like `aa:bb:cc:dd:ee:ff`",
+            );
         }
         if nic.mtu == Some(0) {
             errs.push(&join(&p, "mtu"), "0", "a positive MTU in bytes");
@@ -295,12 +319,16 @@ fn network(errs: &mut Errors, n: &NetworkInfo) {
 pub(crate) fn is_mac(s: &str) -> bool {
     let groups: Vec<&str> = s.split(':').collect();
     groups.len() == 6
-        && groups.iter().all(|g| g.len() == 2 && g.bytes().all(|b| b.is_ascii_hexdigit()))
+        && groups
+            .iter()
+            .all(|g| g.len() == 2 && g.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
 /// `address/prefix` with a prefix no longer than the address.
 pub(crate) fn is_cidr(s: &str) -> bool {
-    let Some((addr, prefix)) = s.split_once('/') else { return false };
+    let Some((addr, prefix)) = s.split_once('/') else {
+        return false;
+    };
     let (Ok(addr), Ok(prefix)) = (addr.parse::<IpAddr>(), prefix.parse::<u8>()) else {
         return false;
     };

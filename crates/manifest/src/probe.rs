@@ -11,13 +11,19 @@ use std::fs;
 use std::path::PathBuf;
 
 use crate::platform::{is_cidr, is_mac};
-use crate::platform::{CpuInfo, MemoryInfo, NetworkInfo, NetworkInterface, OsInfo, PlatformManifest};
+use crate::platform::{
+    CpuInfo, MemoryInfo, NetworkInfo, NetworkInterface, OsInfo, PlatformManifest,
+};
 
 impl PlatformManifest {
     /// Describes this machine. Never panics; fields that cannot be read are left out (on a
     /// system without /proc/meminfo, `memory.totalBytes` is 0 and `validate` rejects it).
     pub fn probe() -> PlatformManifest {
-        Prober { root: PathBuf::from("/"), run_ip: true }.probe()
+        Prober {
+            root: PathBuf::from("/"),
+            run_ip: true,
+        }
+        .probe()
     }
 }
 
@@ -72,7 +78,8 @@ impl Prober {
             None => cpuinfo_field(cpuinfo, "cpu MHz").and_then(|v| v.parse().ok()),
         };
         // Three decimals are all that is meaningful, and they keep the manifest readable.
-        mhz.filter(|f: &f64| f.is_finite() && *f > 0.0).map(|f| (f * 1000.0).round() / 1000.0)
+        mhz.filter(|f: &f64| f.is_finite() && *f > 0.0)
+            .map(|f| (f * 1000.0).round() / 1000.0)
     }
 
     /// (L1 data, L2, L3) sizes of cpu0's caches.
@@ -87,7 +94,9 @@ impl Prober {
             let base = format!("/sys/devices/system/cpu/cpu0/cache/{name}");
             let level = self.read(&format!("{base}/level"));
             let kind = self.read(&format!("{base}/type"));
-            let size = self.read(&format!("{base}/size")).and_then(|s| parse_size(&s));
+            let size = self
+                .read(&format!("{base}/size"))
+                .and_then(|s| parse_size(&s));
             match (level.as_deref(), kind.as_deref()) {
                 (Some("1"), Some("Data")) => l1d = size.or(l1d),
                 (Some("2"), _) => l2 = size.or(l2),
@@ -102,22 +111,36 @@ impl Prober {
         let info = self.read("/proc/meminfo").unwrap_or_default();
         let total = meminfo_bytes(&info, "MemTotal").unwrap_or(0);
         let available = meminfo_bytes(&info, "MemAvailable").filter(|a| *a <= total);
-        MemoryInfo { total_bytes: total, available_bytes: available }
+        MemoryInfo {
+            total_bytes: total,
+            available_bytes: available,
+        }
     }
 
     fn network(&self) -> NetworkInfo {
-        let addresses = if self.run_ip { ip_addresses() } else { BTreeMap::new() };
+        let addresses = if self.run_ip {
+            ip_addresses()
+        } else {
+            BTreeMap::new()
+        };
         let dir = self.root.join("sys/class/net");
         let mut names: Vec<String> = (fs::read_dir(dir).into_iter().flatten().flatten())
             .map(|e| e.file_name().to_string_lossy().into_owned())
             .filter(|n| !n.is_empty())
             .collect();
         names.sort();
-        let interfaces = names.into_iter().map(|name| self.interface(name, &addresses)).collect();
+        let interfaces = names
+            .into_iter()
+            .map(|name| self.interface(name, &addresses))
+            .collect();
         NetworkInfo { interfaces }
     }
 
-    fn interface(&self, name: String, addresses: &BTreeMap<String, Vec<String>>) -> NetworkInterface {
+    fn interface(
+        &self,
+        name: String,
+        addresses: &BTreeMap<String, Vec<String>>,
+    ) -> NetworkInterface {
         let base = format!("/sys/class/net/{name}");
         let mac = self.read(&format!("{base}/address")).filter(|m| is_mac(m));
         let positive = |file: &str| {
@@ -151,14 +174,19 @@ fn arch_name(rust_arch: &str) -> String {
         "aarch64" => "AARCH64".into(),
         "arm" => "ARM".into(),
         "riscv64" => "RISCV64".into(),
-        other => other.to_ascii_uppercase().replace(|c: char| !c.is_ascii_alphanumeric(), "_"),
+        other => other
+            .to_ascii_uppercase()
+            .replace(|c: char| !c.is_ascii_alphanumeric(), "_"),
     }
 }
 
 /// CPUs this process may use (affinity and cgroup quota included), falling back to the
 /// processors listed in /proc/cpuinfo, then to 1.
 fn cores(cpuinfo: &str) -> u32 {
-    let listed = cpuinfo.lines().filter(|l| l.starts_with("processor")).count();
+    let listed = cpuinfo
+        .lines()
+        .filter(|l| l.starts_with("processor"))
+        .count();
     let n = std::thread::available_parallelism().map_or(listed, |n| n.get());
     u32::try_from(n.max(1)).unwrap_or(u32::MAX)
 }
@@ -209,11 +237,21 @@ fn ip_addresses() -> BTreeMap<String, Vec<String>> {
 
 fn parse_ip_json(json: &[u8]) -> BTreeMap<String, Vec<String>> {
     let mut out = BTreeMap::new();
-    let Ok(serde_json::Value::Array(links)) = serde_json::from_slice(json) else { return out };
+    let Ok(serde_json::Value::Array(links)) = serde_json::from_slice(json) else {
+        return out;
+    };
     for link in &links {
-        let Some(name) = link["ifname"].as_str() else { continue };
+        let Some(name) = link["ifname"].as_str() else {
+            continue;
+        };
         let addrs = (link["addr_info"].as_array().into_iter().flatten())
-            .filter_map(|a| Some(format!("{}/{}", a["local"].as_str()?, a["prefixlen"].as_u64()?)))
+            .filter_map(|a| {
+                Some(format!(
+                    "{}/{}",
+                    a["local"].as_str()?,
+                    a["prefixlen"].as_u64()?
+                ))
+            })
             // Addresses that would not validate (odd `ip` builds) are dropped.
             .filter(|a| is_cidr(a))
             .collect();
@@ -238,23 +276,44 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let r = dir.path();
         write(r, "proc/cpuinfo", "processor\t: 0\nvendor_id\t: GenuineIntel\ncpu family\t: 6\nmodel\t\t: 85\nmodel name\t: Xeon\ncpu MHz\t\t: 2999.9001\n");
-        write(r, "proc/meminfo", "MemTotal:       1000 kB\nMemFree: 10 kB\nMemAvailable:    500 kB\n");
+        write(
+            r,
+            "proc/meminfo",
+            "MemTotal:       1000 kB\nMemFree: 10 kB\nMemAvailable:    500 kB\n",
+        );
         write(r, "sys/devices/system/cpu/cpu0/cache/index0/level", "1\n");
         write(r, "sys/devices/system/cpu/cpu0/cache/index0/type", "Data\n");
         write(r, "sys/devices/system/cpu/cpu0/cache/index0/size", "32K\n");
         write(r, "sys/devices/system/cpu/cpu0/cache/index2/level", "3\n");
-        write(r, "sys/devices/system/cpu/cpu0/cache/index2/type", "Unified\n");
+        write(
+            r,
+            "sys/devices/system/cpu/cpu0/cache/index2/type",
+            "Unified\n",
+        );
         write(r, "sys/devices/system/cpu/cpu0/cache/index2/size", "8M\n");
         write(r, "sys/class/net/eth0/address", "aa:bb:cc:dd:ee:ff\n");
         write(r, "sys/class/net/eth0/mtu", "1500\n");
         write(r, "sys/class/net/eth0/speed", "-1\n");
-        let p = Prober { root: r.to_path_buf(), run_ip: false }.probe();
+        let p = Prober {
+            root: r.to_path_buf(),
+            run_ip: false,
+        }
+        .probe();
         assert_eq!(p.cpu.vendor.as_deref(), Some("GenuineIntel"));
         assert_eq!((p.cpu.family, p.cpu.model), (Some(6), Some(85)));
         assert_eq!(p.cpu.cpufreq_mhz, Some(2999.9));
-        assert_eq!((p.cpu.l1d_size_bytes, p.cpu.l2_size_bytes), (Some(32768), None));
+        assert_eq!(
+            (p.cpu.l1d_size_bytes, p.cpu.l2_size_bytes),
+            (Some(32768), None)
+        );
         assert_eq!(p.cpu.l3_size_bytes, Some(8 << 20));
-        assert_eq!(p.memory, MemoryInfo { total_bytes: 1_024_000, available_bytes: Some(512_000) });
+        assert_eq!(
+            p.memory,
+            MemoryInfo {
+                total_bytes: 1_024_000,
+                available_bytes: Some(512_000)
+            }
+        );
         let eth0 = &p.network.interfaces[0];
         assert_eq!((eth0.mtu, eth0.speed_mbps), (Some(1500), None));
         p.validate().unwrap();
@@ -263,7 +322,11 @@ mod tests {
     #[test]
     fn degrades_on_an_empty_tree() {
         let dir = tempfile::tempdir().unwrap();
-        let p = Prober { root: dir.path().to_path_buf(), run_ip: false }.probe();
+        let p = Prober {
+            root: dir.path().to_path_buf(),
+            run_ip: false,
+        }
+        .probe();
         assert!(p.cpu.vendor.is_none() && p.cpu.cores >= 1);
         assert_eq!(p.memory.total_bytes, 0);
         assert!(p.network.interfaces.is_empty());

@@ -56,7 +56,9 @@ struct RawLink {
 impl TopologyManifest {
     /// Reads, parses and validates the topology manifest at `path`.
     pub fn from_file(path: &Path) -> Result<Self, ManifestErrors> {
-        parse::read_file(path)?.parse().map_err(|e: ManifestErrors| e.in_file(path))
+        parse::read_file(path)?
+            .parse()
+            .map_err(|e: ManifestErrors| e.in_file(path))
     }
 
     /// The link between `a` and `b`, in either order.
@@ -81,7 +83,8 @@ impl TopologyManifest {
         let link = |l: &Link| RawLink {
             between: l.between.to_vec(),
             latency_in_ns: i64::try_from(l.latency.as_nanos()).unwrap_or(i64::MAX),
-            bandwidth_bits_per_second: i64::try_from(l.bandwidth_bits_per_second).unwrap_or(i64::MAX),
+            bandwidth_bits_per_second: i64::try_from(l.bandwidth_bits_per_second)
+                .unwrap_or(i64::MAX),
         };
         RawTopology {
             kind: Some("topology".into()),
@@ -124,7 +127,10 @@ fn validate(raw: RawTopology) -> Result<TopologyManifest, ManifestErrors> {
     let links = (raw.links.iter().enumerate())
         .map(|(i, l)| link(&mut errs, i, l, &raw.platforms, &mut pairs))
         .collect();
-    errs.finish(TopologyManifest { platforms: raw.platforms, links })
+    errs.finish(TopologyManifest {
+        platforms: raw.platforms,
+        links,
+    })
 }
 
 fn link(
@@ -142,16 +148,28 @@ fn link(
     }
     for (k, id) in l.between.iter().enumerate() {
         if !platforms.contains(id) {
-            errs.push(&at(&bp, k), quoted(id), "a platform id listed in `platforms`");
+            errs.push(
+                &at(&bp, k),
+                quoted(id),
+                "a platform id listed in `platforms`",
+            );
         }
     }
     let a = l.between.first().cloned().unwrap_or_default();
     let b = l.between.get(1).cloned().unwrap_or_default();
     if l.between.len() == 2 && a == b {
-        errs.push(&at(&bp, 1), quoted(&b), "a platform other than the first end of the link");
+        errs.push(
+            &at(&bp, 1),
+            quoted(&b),
+            "a platform other than the first end of the link",
+        );
     }
     // Links are undirected: A–B and B–A are the same link.
-    let key = if a <= b { (a.clone(), b.clone()) } else { (b.clone(), a.clone()) };
+    let key = if a <= b {
+        (a.clone(), b.clone())
+    } else {
+        (b.clone(), a.clone())
+    };
     if l.between.len() == 2 {
         if let Some(j) = pairs.insert(key, index) {
             let expected = format!("one link per pair of platforms (already at links[{j}])");
@@ -160,11 +178,19 @@ fn link(
     }
     if l.latency_in_ns <= 0 {
         let found = l.latency_in_ns.to_string();
-        errs.push(&join(p, "latencyInNs"), found, "a positive integer number of nanoseconds");
+        errs.push(
+            &join(p, "latencyInNs"),
+            found,
+            "a positive integer number of nanoseconds",
+        );
     }
     if l.bandwidth_bits_per_second <= 0 {
         let found = l.bandwidth_bits_per_second.to_string();
-        errs.push(&join(p, "bandwidthBitsPerSecond"), found, "a positive number of bits per second");
+        errs.push(
+            &join(p, "bandwidthBitsPerSecond"),
+            found,
+            "a positive number of bits per second",
+        );
     }
     Link {
         between: [a, b],

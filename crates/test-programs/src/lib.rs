@@ -131,3 +131,5 @@ mod tests {
         assert!(Path::new(SDK_C_DIR).join("silverline.h").is_file());
     }
 }
+
+pub mod broker;

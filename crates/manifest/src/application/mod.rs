@@ -2,6 +2,7 @@
 //! triggered, its channels, resource limits, restart policy, WASI grants and placement
 //! constraints.
 
+mod access;
 mod raw;
 mod validate;
 
@@ -227,12 +228,20 @@ impl ApplicationManifest {
             let path = at("modules", i);
             if !m.file.is_file() {
                 let found = format!("no file at {}", m.file.display());
-                errs.push(&join(&path, "file"), found, "an existing .wasm or .wat file");
+                errs.push(
+                    &join(&path, "file"),
+                    found,
+                    "an existing .wasm or .wat file",
+                );
             }
             for (k, d) in m.wasi.dirs.iter().enumerate() {
                 if !d.host.is_dir() {
                     let found = format!("no directory at {}", d.host.display());
-                    errs.push(&format!("{path}.wasi.dirs[{k}].host"), found, "an existing directory");
+                    errs.push(
+                        &format!("{path}.wasi.dirs[{k}].host"),
+                        found,
+                        "an existing directory",
+                    );
                 }
             }
         }

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::{ApplicationManifest, ChannelSpec, ModuleSpec, Trigger};
-use super::{Criticality, RestartMode};
+use super::{Criticality, PreopenDir, Resources, RestartMode, WasiGrants};
 
 #[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
@@ -176,19 +176,9 @@ impl ApplicationManifest {
 }
 
 impl ModuleSpec {
+    /// Sections equal to their defaults are left out, so the output reads like a manifest a
+    /// person would write.
     pub(crate) fn to_raw(&self) -> RawModule {
-        let r = &self.resources;
-        let wasi = RawWasi {
-            args: self.wasi.args.clone(),
-            env: self.wasi.env.clone(),
-            dirs: self.wasi.dirs.iter().map(|d| RawDir {
-                host: d.host_as_written.clone(),
-                guest: d.guest.clone(),
-                readonly: Some(d.readonly),
-            })
-            .collect(),
-        };
-        let p = &self.placement;
         RawModule {
             name: self.name.to_string(),
             file: self.file_as_written.clone(),
@@ -196,27 +186,49 @@ impl ModuleSpec {
             trigger: self.trigger.to_raw(),
             input_channels: group(&self.inputs, true),
             output_channels: group(&self.outputs, false),
-            resources: Some(RawResources {
-                memory_bytes: r.memory_bytes.map(|b| b as i64),
-                budget_in_ns: r.budget.map(ns),
-                deadline_in_ns: r.deadline.map(ns),
-                fuel: r.fuel.map(|f| f as i64),
+            resources: non_default(&self.resources, resources_raw),
+            criticality: non_default(&self.criticality, |c| *c),
+            restart: non_default(&self.restart, |r| RawRestart {
+                policy: Some(r.policy),
+                max_restarts: Some(i64::from(r.max_restarts)),
+                backoff_in_ns: Some(ns(r.backoff)),
             }),
-            criticality: Some(self.criticality),
-            restart: Some(RawRestart {
-                policy: Some(self.restart.policy),
-                max_restarts: Some(i64::from(self.restart.max_restarts)),
-                backoff_in_ns: Some(ns(self.restart.backoff)),
-            }),
-            wasi: Some(wasi),
-            placement: Some(RawPlacement {
+            wasi: non_default(&self.wasi, wasi_raw),
+            placement: non_default(&self.placement, |p| RawPlacement {
                 host: p.host.clone(),
                 tags: p.tags.clone(),
                 apis: p.apis.clone(),
                 anti_affinity: p.anti_affinity.iter().map(|m| m.to_string()).collect(),
             }),
-            replicas: Some(i64::from(self.replicas)),
+            replicas: (self.replicas != 1).then_some(i64::from(self.replicas)),
         }
+    }
+}
+
+/// `None` for the default value, else `to_raw(value)`.
+fn non_default<T: Default + PartialEq, R>(value: &T, to_raw: impl Fn(&T) -> R) -> Option<R> {
+    (*value != T::default()).then(|| to_raw(value))
+}
+
+fn resources_raw(r: &Resources) -> RawResources {
+    RawResources {
+        memory_bytes: r.memory_bytes.map(|b| b as i64),
+        budget_in_ns: r.budget.map(ns),
+        deadline_in_ns: r.deadline.map(ns),
+        fuel: r.fuel.map(|f| f as i64),
+    }
+}
+
+fn wasi_raw(w: &WasiGrants) -> RawWasi {
+    let dir = |d: &PreopenDir| RawDir {
+        host: d.host_as_written.clone(),
+        guest: d.guest.clone(),
+        readonly: Some(d.readonly),
+    };
+    RawWasi {
+        args: w.args.clone(),
+        env: w.env.clone(),
+        dirs: w.dirs.iter().map(dir).collect(),
     }
 }
 
@@ -224,12 +236,20 @@ impl Trigger {
     pub(crate) fn to_raw(&self) -> RawTrigger {
         let (kind, period, offset, channel) = match self {
             Trigger::Periodic { period, offset } => {
-                (TriggerType::Periodic, Some(ns(*period)), Some(ns(*offset)), None)
+                let offset = (!offset.is_zero()).then(|| ns(*offset));
+                (TriggerType::Periodic, Some(ns(*period)), offset, None)
             }
-            Trigger::Event { channel } => (TriggerType::Event, None, None, Some(channel.to_string())),
+            Trigger::Event { channel } => {
+                (TriggerType::Event, None, None, Some(channel.to_string()))
+            }
             Trigger::Command => (TriggerType::Command, None, None, None),
         };
-        RawTrigger { kind, period_in_ns: period, offset_in_ns: offset, channel }
+        RawTrigger {
+            kind,
+            period_in_ns: period,
+            offset_in_ns: offset,
+            channel,
+        }
     }
 }
 
@@ -240,7 +260,10 @@ fn group(channels: &[ChannelSpec], input: bool) -> Option<RawChannelGroup> {
         return None;
     }
     let channels = channels.iter().map(|c| c.to_raw(input)).collect();
-    Some(RawChannelGroup { active: None, channels })
+    Some(RawChannelGroup {
+        active: None,
+        channels,
+    })
 }
 
 impl ChannelSpec {
@@ -250,7 +273,7 @@ impl ChannelSpec {
             endpoint: self.endpoint.to_string(),
             payload_size_in_bytes: self.payload_size.map(i64::from),
             queue_depth: input.then_some(self.queue_depth as i64),
-            active: Some(self.active),
+            active: (!self.active).then_some(false),
         }
     }
 }

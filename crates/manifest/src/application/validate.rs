@@ -9,14 +9,14 @@ use std::ops::RangeInclusive;
 use std::path::Path;
 use std::time::Duration;
 
+use super::access::{channels, placement, unique_channels, wasi};
 use super::raw::*;
 use super::*;
 use crate::error::quoted;
-use crate::ids::{check_api, check_filter, check_name, check_topic};
+use crate::ids::check_name;
 
 const NS: &str = "a positive integer number of nanoseconds";
 const GIB4: i64 = 4 << 30;
-const MIB: i64 = 1 << 20;
 
 pub(super) fn application(
     raw: RawApplication,
@@ -31,8 +31,9 @@ pub(super) fn application(
         errs.push("modules", "an empty list", "at least one module");
     }
     let names: Vec<&str> = raw.modules.iter().map(|m| m.name.as_str()).collect();
-    let named: Vec<(&str, String)> =
-        (names.iter().enumerate()).map(|(i, n)| (*n, join(&at("modules", i), "name"))).collect();
+    let named: Vec<(&str, String)> = (names.iter().enumerate())
+        .map(|(i, n)| (*n, join(&at("modules", i), "name")))
+        .collect();
     unique(&mut errs, &named);
     let modules = (raw.modules.iter().enumerate())
         .map(|(i, m)| module(&mut errs, &at("modules", i), m, base, &names))
@@ -46,7 +47,7 @@ pub(super) fn application(
 }
 
 /// Reports every repeated name at its own path, pointing back at the first use.
-fn unique(errs: &mut Errors, items: &[(&str, String)]) {
+pub(super) fn unique(errs: &mut Errors, items: &[(&str, String)]) {
     let mut first: HashMap<&str, &str> = HashMap::new();
     for (name, path) in items {
         match first.get(name) {
@@ -62,14 +63,14 @@ fn unique(errs: &mut Errors, items: &[(&str, String)]) {
     }
 }
 
-fn name(errs: &mut Errors, path: &str, value: &str) {
+pub(super) fn name(errs: &mut Errors, path: &str, value: &str) {
     if let Err(expected) = check_name(value) {
         errs.push(path, quoted(value), expected);
     }
 }
 
 /// `Some(v)` if `v` is in `range`, otherwise an error saying `expected`.
-fn int_in(
+pub(super) fn int_in(
     errs: &mut Errors,
     path: &str,
     v: i64,
@@ -84,7 +85,7 @@ fn int_in(
     }
 }
 
-fn nanos(v: i64) -> Duration {
+pub(super) fn nanos(v: i64) -> Duration {
     Duration::from_nanos(v.unsigned_abs())
 }
 
@@ -94,8 +95,18 @@ fn module(errs: &mut Errors, p: &str, m: &RawModule, base: &Path, names: &[&str]
     if let Some(h) = &m.sha256 {
         sha256(errs, &join(p, "sha256"), h);
     }
-    let inputs = channels(errs, &join(p, "inputChannels"), m.input_channels.as_ref(), true);
-    let outputs = channels(errs, &join(p, "outputChannels"), m.output_channels.as_ref(), false);
+    let inputs = channels(
+        errs,
+        &join(p, "inputChannels"),
+        m.input_channels.as_ref(),
+        true,
+    );
+    let outputs = channels(
+        errs,
+        &join(p, "outputChannels"),
+        m.output_channels.as_ref(),
+        false,
+    );
     unique_channels(errs, p, m);
     let trigger = trigger(errs, &join(p, "trigger"), &m.trigger, &inputs);
     let period = match &trigger {
@@ -105,7 +116,13 @@ fn module(errs: &mut Errors, p: &str, m: &RawModule, base: &Path, names: &[&str]
     let default = RawResources::default();
     let res = m.resources.as_ref().unwrap_or(&default);
     let replicas = m.replicas.unwrap_or(1);
-    let replicas = int_in(errs, &join(p, "replicas"), replicas, 1..=u32::MAX.into(), "at least 1");
+    let replicas = int_in(
+        errs,
+        &join(p, "replicas"),
+        replicas,
+        1..=u32::MAX.into(),
+        "at least 1",
+    );
     ModuleSpec {
         name: ModuleName::unchecked(m.name.clone()),
         file: base.join(&m.file),
@@ -118,7 +135,13 @@ fn module(errs: &mut Errors, p: &str, m: &RawModule, base: &Path, names: &[&str]
         criticality: m.criticality.unwrap_or_default(),
         restart: restart(errs, &join(p, "restart"), m.restart.as_ref()),
         wasi: wasi(errs, &join(p, "wasi"), m.wasi.as_ref(), base),
-        placement: placement(errs, &join(p, "placement"), m.placement.as_ref(), &m.name, names),
+        placement: placement(
+            errs,
+            &join(p, "placement"),
+            m.placement.as_ref(),
+            &m.name,
+            names,
+        ),
         replicas: replicas.unwrap_or(1) as u32,
     }
 }
@@ -132,66 +155,16 @@ fn file(errs: &mut Errors, path: &str, f: &str) {
 }
 
 fn sha256(errs: &mut Errors, path: &str, h: &str) {
-    let hex = h.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+    let hex = h
+        .bytes()
+        .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
     if h.len() != 64 || !hex {
-        errs.push(path, quoted(h), "64 lowercase hexadecimal characters (a SHA-256 digest)");
+        errs.push(
+            path,
+            quoted(h),
+            "64 lowercase hexadecimal characters (a SHA-256 digest)",
+        );
     }
-}
-
-fn channels(
-    errs: &mut Errors,
-    p: &str,
-    group: Option<&RawChannelGroup>,
-    input: bool,
-) -> Vec<ChannelSpec> {
-    let Some(group) = group else { return Vec::new() };
-    let group_active = group.active.unwrap_or(true);
-    let p = join(p, "channels");
-    (group.channels.iter().enumerate())
-        .map(|(i, c)| channel(errs, &at(&p, i), c, input, group_active))
-        .collect()
-}
-
-fn channel(errs: &mut Errors, p: &str, c: &RawChannel, input: bool, active: bool) -> ChannelSpec {
-    name(errs, &join(p, "name"), &c.name);
-    let rule = if input { check_filter(&c.endpoint) } else { check_topic(&c.endpoint) };
-    if let Err(expected) = rule {
-        errs.push(&join(p, "endpoint"), quoted(&c.endpoint), expected);
-    }
-    let size = c.payload_size_in_bytes.and_then(|s| {
-        int_in(errs, &join(p, "payloadSizeInBytes"), s, 1..=MIB, "a size from 1 to 1048576 bytes (1 MiB)")
-    });
-    let depth = match (c.queue_depth, input) {
-        (None, _) => None,
-        (Some(d), true) => {
-            int_in(errs, &join(p, "queueDepth"), d, 1..=65536, "a queue depth from 1 to 65536")
-        }
-        (Some(d), false) => {
-            let expected = "no `queueDepth` on an output channel (only inputs queue messages)";
-            errs.push(&join(p, "queueDepth"), d.to_string(), expected);
-            None
-        }
-    };
-    ChannelSpec {
-        name: ChannelName::unchecked(c.name.clone()),
-        endpoint: Endpoint::unchecked(c.endpoint.clone()),
-        payload_size: size.map(|s| s as u32),
-        queue_depth: depth.map_or(DEFAULT_QUEUE_DEPTH, |d| d as usize),
-        active: c.active.unwrap_or(active),
-    }
-}
-
-/// Channel names are unique per module across inputs and outputs, because a module opens a
-/// channel by name alone.
-fn unique_channels(errs: &mut Errors, p: &str, m: &RawModule) {
-    let mut all: Vec<(&str, String)> = Vec::new();
-    let groups = [("inputChannels", &m.input_channels), ("outputChannels", &m.output_channels)];
-    for (key, group) in groups {
-        for (i, c) in group.iter().flat_map(|g| g.channels.iter()).enumerate() {
-            all.push((&c.name, format!("{p}.{key}.channels[{i}].name")));
-        }
-    }
-    unique(errs, &all);
 }
 
 fn trigger(errs: &mut Errors, p: &str, t: &RawTrigger, inputs: &[ChannelSpec]) -> Trigger {
@@ -202,7 +175,11 @@ fn trigger(errs: &mut Errors, p: &str, t: &RawTrigger, inputs: &[ChannelSpec]) -
     };
     // Each field only makes sense for some trigger types; point at the one that does not.
     let unused = |errs: &mut Errors, key: &str, found: String| {
-        errs.push(&join(p, key), found, format!("no `{key}` for a {kind} trigger"));
+        errs.push(
+            &join(p, key),
+            found,
+            format!("no `{key}` for a {kind} trigger"),
+        );
     };
     if t.kind != TriggerType::Event {
         if let Some(c) = &t.channel {
@@ -210,7 +187,10 @@ fn trigger(errs: &mut Errors, p: &str, t: &RawTrigger, inputs: &[ChannelSpec]) -
         }
     }
     if t.kind != TriggerType::Periodic {
-        for (key, v) in [("periodInNs", t.period_in_ns), ("offsetInNs", t.offset_in_ns)] {
+        for (key, v) in [
+            ("periodInNs", t.period_in_ns),
+            ("offsetInNs", t.offset_in_ns),
+        ] {
             if let Some(v) = v {
                 unused(errs, key, v.to_string());
             }
@@ -229,16 +209,26 @@ fn periodic(errs: &mut Errors, p: &str, t: &RawTrigger) -> Trigger {
     let period = match t.period_in_ns {
         Some(v) => int_in(errs, &join(p, "periodInNs"), v, min..=i64::MAX, &expected),
         None => {
-            errs.push(&join(p, "periodInNs"), "nothing (the field is missing)", expected);
+            errs.push(&join(p, "periodInNs"), "nothing", expected);
             None
         }
     };
     let offset = t.offset_in_ns.unwrap_or(0);
     if let Some(period) = period {
-        let expected = format!("an offset in nanoseconds from 0 to less than the period ({period})");
-        int_in(errs, &join(p, "offsetInNs"), offset, 0..=period - 1, &expected);
+        let expected =
+            format!("an offset in nanoseconds from 0 to less than the period ({period})");
+        int_in(
+            errs,
+            &join(p, "offsetInNs"),
+            offset,
+            0..=period - 1,
+            &expected,
+        );
     }
-    Trigger::Periodic { period: nanos(period.unwrap_or(min)), offset: nanos(offset) }
+    Trigger::Periodic {
+        period: nanos(period.unwrap_or(min)),
+        offset: nanos(offset),
+    }
 }
 
 fn event(errs: &mut Errors, p: &str, channel: Option<&str>, inputs: &[ChannelSpec]) -> Trigger {
@@ -246,14 +236,19 @@ fn event(errs: &mut Errors, p: &str, channel: Option<&str>, inputs: &[ChannelSpe
     let expected = if names.is_empty() {
         "the name of one of this module's input channels (it has none)".to_string()
     } else {
-        format!("the name of one of this module's input channels ({})", names.join(", "))
+        format!(
+            "the name of one of this module's input channels ({})",
+            names.join(", ")
+        )
     };
     match channel {
         Some(c) if inputs.iter().any(|i| i.name == c) => {}
         Some(c) => errs.push(&join(p, "channel"), quoted(c), expected),
-        None => errs.push(&join(p, "channel"), "nothing (the field is missing)", expected),
+        None => errs.push(&join(p, "channel"), "nothing", expected),
     }
-    Trigger::Event { channel: ChannelName::unchecked(channel.unwrap_or_default().to_string()) }
+    Trigger::Event {
+        channel: ChannelName::unchecked(channel.unwrap_or_default().to_string()),
+    }
 }
 
 fn resources(errs: &mut Errors, p: &str, r: &RawResources, period: Option<Duration>) -> Resources {
@@ -278,7 +273,15 @@ fn resources(errs: &mut Errors, p: &str, r: &RawResources, period: Option<Durati
         };
         int_in(errs, &join(p, "budgetInNs"), b, 1..=max, &expected)
     });
-    let fuel = r.fuel.and_then(|f| int_in(errs, &join(p, "fuel"), f, 1..=i64::MAX, "a positive amount of fuel"));
+    let fuel = r.fuel.and_then(|f| {
+        int_in(
+            errs,
+            &join(p, "fuel"),
+            f,
+            1..=i64::MAX,
+            "a positive amount of fuel",
+        )
+    });
     Resources {
         memory_bytes: memory.map(|m| m as u64),
         budget: budget.map(nanos),
@@ -293,7 +296,13 @@ fn restart(errs: &mut Errors, p: &str, r: Option<&RawRestart>) -> RestartPolicy 
     policy.policy = r.policy.unwrap_or_default();
     if let Some(n) = r.max_restarts {
         let range = 0..=i64::from(u32::MAX);
-        if let Some(n) = int_in(errs, &join(p, "maxRestarts"), n, range, "a non-negative integer") {
+        if let Some(n) = int_in(
+            errs,
+            &join(p, "maxRestarts"),
+            n,
+            range,
+            "a non-negative integer",
+        ) {
             policy.max_restarts = n as u32;
         }
     }
@@ -304,74 +313,4 @@ fn restart(errs: &mut Errors, p: &str, r: Option<&RawRestart>) -> RestartPolicy 
         }
     }
     policy
-}
-
-fn wasi(errs: &mut Errors, p: &str, w: Option<&RawWasi>, base: &Path) -> WasiGrants {
-    let Some(w) = w else { return WasiGrants::default() };
-    for (i, a) in w.args.iter().enumerate() {
-        if a.contains('\0') {
-            errs.push(&at(&join(p, "args"), i), quoted(a), "an argument without NUL characters");
-        }
-    }
-    for (k, v) in &w.env {
-        if k.is_empty() || k.contains(['=', '\0']) || v.contains('\0') {
-            let expected = "a non-empty variable name without `=` or NUL, and a value without NUL";
-            errs.push(&format!("{p}.env.{k}"), format!("{k:?}: {v:?}"), expected);
-        }
-    }
-    let dirs = (w.dirs.iter().enumerate())
-        .map(|(i, d)| preopen(errs, &at(&join(p, "dirs"), i), d, base))
-        .collect();
-    WasiGrants { args: w.args.clone(), env: w.env.clone(), dirs }
-}
-
-fn preopen(errs: &mut Errors, p: &str, d: &RawDir, base: &Path) -> PreopenDir {
-    for (key, v) in [("host", &d.host), ("guest", &d.guest)] {
-        if v.is_empty() || v.contains('\0') {
-            errs.push(&join(p, key), quoted(v), "a non-empty directory path");
-        }
-    }
-    PreopenDir {
-        host: base.join(&d.host),
-        host_as_written: d.host.clone(),
-        guest: d.guest.clone(),
-        readonly: d.readonly.unwrap_or(true),
-    }
-}
-
-fn placement(
-    errs: &mut Errors,
-    p: &str,
-    pl: Option<&RawPlacement>,
-    own: &str,
-    names: &[&str],
-) -> Placement {
-    let Some(pl) = pl else { return Placement::default() };
-    if pl.host.as_deref().is_some_and(|h| h.trim().is_empty()) {
-        errs.push(&join(p, "host"), quoted(""), "a non-empty host name");
-    }
-    for (i, t) in pl.tags.iter().enumerate() {
-        if t.trim().is_empty() {
-            errs.push(&at(&join(p, "tags"), i), quoted(t), "a non-empty tag");
-        }
-    }
-    for (i, a) in pl.apis.iter().enumerate() {
-        if let Err(expected) = check_api(a) {
-            errs.push(&at(&join(p, "apis"), i), quoted(a), expected);
-        }
-    }
-    for (i, other) in pl.anti_affinity.iter().enumerate() {
-        let path = at(&join(p, "antiAffinity"), i);
-        if other == own {
-            errs.push(&path, quoted(other), "the name of another module (not this one)");
-        } else if !names.contains(&other.as_str()) {
-            errs.push(&path, quoted(other), "the name of a module of this application");
-        }
-    }
-    Placement {
-        host: pl.host.clone(),
-        tags: pl.tags.clone(),
-        apis: pl.apis.clone(),
-        anti_affinity: pl.anti_affinity.iter().map(|n| ModuleName::unchecked(n.clone())).collect(),
-    }
 }

@@ -41,14 +41,24 @@ fn unknown_top_level_field() {
 
 #[test]
 fn unknown_field_in_second_module() {
-    let errs = app_err(&with("    file: filter.wasm\n", "    file: filter.wasm\n    foo: 1\n"));
+    let errs = app_err(&with(
+        "    file: filter.wasm\n",
+        "    file: filter.wasm\n    foo: 1\n",
+    ));
     assert_error(&errs, "modules[1].foo", "`trigger`");
 }
 
 #[test]
 fn unknown_field_in_channel() {
-    let errs = app_err(&with("endpoint: sensors/raw }", "endpoint: sensors/raw, size: 3 }"));
-    assert_error(&errs, "modules[0].outputChannels.channels[0].size", "`payloadSizeInBytes`");
+    let errs = app_err(&with(
+        "endpoint: sensors/raw }",
+        "endpoint: sensors/raw, size: 3 }",
+    ));
+    assert_error(
+        &errs,
+        "modules[0].outputChannels.channels[0].size",
+        "`payloadSizeInBytes`",
+    );
 }
 
 #[test]
@@ -59,8 +69,15 @@ fn missing_app_name() {
 
 #[test]
 fn missing_channel_endpoint() {
-    let errs = app_err(&with("{ name: raw, endpoint: sensors/raw }", "{ name: raw }"));
-    assert_error(&errs, "modules[0].outputChannels.channels[0].endpoint", "required field");
+    let errs = app_err(&with(
+        "{ name: raw, endpoint: sensors/raw }",
+        "{ name: raw }",
+    ));
+    assert_error(
+        &errs,
+        "modules[0].outputChannels.channels[0].endpoint",
+        "required field",
+    );
 }
 
 #[test]
@@ -92,9 +109,19 @@ fn bad_name_charset() {
 #[test]
 fn negative_zero_and_tiny_periods() {
     for period in ["-5", "0", "9999"] {
-        let errs = app_err(&with("periodInNs: 100000000", &format!("periodInNs: {period}")));
-        assert_error(&errs, "modules[0].trigger.periodInNs", "a positive integer number of nanoseconds");
-        assert_eq!(errs.at("modules[0].trigger.periodInNs").unwrap().found, period);
+        let errs = app_err(&with(
+            "periodInNs: 100000000",
+            &format!("periodInNs: {period}"),
+        ));
+        assert_error(
+            &errs,
+            "modules[0].trigger.periodInNs",
+            "a positive integer number of nanoseconds",
+        );
+        assert_eq!(
+            errs.at("modules[0].trigger.periodInNs").unwrap().found,
+            period
+        );
     }
     let errs = app_err(&with("periodInNs: 100000000", "periodInNs: -5"));
     assert_eq!(
@@ -108,56 +135,103 @@ fn negative_zero_and_tiny_periods() {
 fn period_as_string() {
     let errs = app_err(&with("periodInNs: 100000000", "periodInNs: \"100ms\""));
     assert_error(&errs, "modules[0].trigger.periodInNs", "an integer");
-    assert!(errs.at("modules[0].trigger.periodInNs").unwrap().found.contains("100ms"));
+    assert!(errs
+        .at("modules[0].trigger.periodInNs")
+        .unwrap()
+        .found
+        .contains("100ms"));
 }
 
 #[test]
 fn period_missing_for_periodic() {
-    let errs = app_err(&with("type: periodic, periodInNs: 100000000", "type: periodic"));
+    let errs = app_err(&with(
+        "type: periodic, periodInNs: 100000000",
+        "type: periodic",
+    ));
     assert_error(&errs, "modules[0].trigger.periodInNs", "nanoseconds");
 }
 
 #[test]
 fn offset_not_below_period() {
-    let errs = app_err(&with("periodInNs: 100000000", "periodInNs: 100000000, offsetInNs: 100000000"));
-    assert_error(&errs, "modules[0].trigger.offsetInNs", "less than the period");
+    let errs = app_err(&with(
+        "periodInNs: 100000000",
+        "periodInNs: 100000000, offsetInNs: 100000000",
+    ));
+    assert_error(
+        &errs,
+        "modules[0].trigger.offsetInNs",
+        "less than the period",
+    );
 }
 
 #[test]
 fn unknown_trigger_type() {
     let errs = app_err(&with("type: periodic", "type: sporadic"));
-    assert_error(&errs, "modules[0].trigger.type", "`periodic`, `event`, `command`");
-    assert_eq!(errs.at("modules[0].trigger.type").unwrap().found, "\"sporadic\"");
+    assert_error(
+        &errs,
+        "modules[0].trigger.type",
+        "`periodic`, `event`, `command`",
+    );
+    assert_eq!(
+        errs.at("modules[0].trigger.type").unwrap().found,
+        "\"sporadic\""
+    );
 }
 
 #[test]
 fn event_trigger_on_a_channel_that_is_not_an_input() {
     let errs = app_err(&with("channel: raw }", "channel: cooked }"));
-    assert_error(&errs, "modules[1].trigger.channel", "input channels (`raw`)");
+    assert_error(
+        &errs,
+        "modules[1].trigger.channel",
+        "input channels (`raw`)",
+    );
 }
 
 #[test]
 fn event_trigger_without_channel() {
     let errs = app_err(&with("{ type: event, channel: raw }", "{ type: event }"));
-    assert_error(&errs, "modules[1].trigger.channel", "one of this module's input channels");
+    assert_error(
+        &errs,
+        "modules[1].trigger.channel",
+        "one of this module's input channels",
+    );
 }
 
 #[test]
 fn periodic_trigger_with_channel() {
-    let errs = app_err(&with("periodInNs: 100000000 }", "periodInNs: 100000000, channel: raw }"));
-    assert_error(&errs, "modules[0].trigger.channel", "no `channel` for a periodic trigger");
+    let errs = app_err(&with(
+        "periodInNs: 100000000 }",
+        "periodInNs: 100000000, channel: raw }",
+    ));
+    assert_error(
+        &errs,
+        "modules[0].trigger.channel",
+        "no `channel` for a periodic trigger",
+    );
 }
 
 #[test]
 fn command_with_period() {
-    let errs = app_err(&with("type: periodic, periodInNs", "type: command, periodInNs"));
-    assert_error(&errs, "modules[0].trigger.periodInNs", "no `periodInNs` for a command trigger");
+    let errs = app_err(&with(
+        "type: periodic, periodInNs",
+        "type: command, periodInNs",
+    ));
+    assert_error(
+        &errs,
+        "modules[0].trigger.periodInNs",
+        "no `periodInNs` for a command trigger",
+    );
 }
 
 #[test]
 fn wildcard_in_output_endpoint() {
     let errs = app_err(&with("endpoint: sensors/raw", "endpoint: sensors/#"));
-    assert_error(&errs, "modules[0].outputChannels.channels[0].endpoint", "without `+` or `#`");
+    assert_error(
+        &errs,
+        "modules[0].outputChannels.channels[0].endpoint",
+        "without `+` or `#`",
+    );
 }
 
 #[test]
@@ -172,7 +246,11 @@ fn hash_not_last_in_input_endpoint() {
 #[test]
 fn empty_endpoint() {
     let errs = app_err(&with("endpoint: sensors/raw", "endpoint: \"\""));
-    assert_error(&errs, "modules[0].outputChannels.channels[0].endpoint", "non-empty");
+    assert_error(
+        &errs,
+        "modules[0].outputChannels.channels[0].endpoint",
+        "non-empty",
+    );
 }
 
 #[test]
@@ -190,42 +268,80 @@ fn duplicate_channel_name_across_inputs_and_outputs() {
 
 #[test]
 fn queue_depth_on_output() {
-    let errs = app_err(&with("endpoint: sensors/raw }", "endpoint: sensors/raw, queueDepth: 4 }"));
-    assert_error(&errs, "modules[0].outputChannels.channels[0].queueDepth", "no `queueDepth` on an output");
+    let errs = app_err(&with(
+        "endpoint: sensors/raw }",
+        "endpoint: sensors/raw, queueDepth: 4 }",
+    ));
+    assert_error(
+        &errs,
+        "modules[0].outputChannels.channels[0].queueDepth",
+        "no `queueDepth` on an output",
+    );
 }
 
 #[test]
 fn queue_depth_zero() {
-    let errs = app_err(&with("endpoint: \"sensors/+\" }", "endpoint: \"sensors/+\", queueDepth: 0 }"));
-    assert_error(&errs, "modules[1].inputChannels.channels[0].queueDepth", "from 1 to 65536");
+    let errs = app_err(&with(
+        "endpoint: \"sensors/+\" }",
+        "endpoint: \"sensors/+\", queueDepth: 0 }",
+    ));
+    assert_error(
+        &errs,
+        "modules[1].inputChannels.channels[0].queueDepth",
+        "from 1 to 65536",
+    );
 }
 
 #[test]
 fn payload_too_large() {
-    let errs = app_err(&with("endpoint: sensors/raw }", "endpoint: sensors/raw, payloadSizeInBytes: 1048577 }"));
-    assert_error(&errs, "modules[0].outputChannels.channels[0].payloadSizeInBytes", "1 MiB");
+    let errs = app_err(&with(
+        "endpoint: sensors/raw }",
+        "endpoint: sensors/raw, payloadSizeInBytes: 1048577 }",
+    ));
+    assert_error(
+        &errs,
+        "modules[0].outputChannels.channels[0].payloadSizeInBytes",
+        "1 MiB",
+    );
 }
 
 fn with_resources(res: &str) -> String {
-    with("    outputChannels:\n", &format!("    resources: {res}\n    outputChannels:\n"))
+    with(
+        "    outputChannels:\n",
+        &format!("    resources: {res}\n    outputChannels:\n"),
+    )
 }
 
 #[test]
 fn budget_above_deadline() {
-    let errs = app_err(&with_resources("{ budgetInNs: 2000000, deadlineInNs: 1000000 }"));
-    assert_error(&errs, "modules[0].resources.budgetInNs", "at most the deadline (1000000)");
+    let errs = app_err(&with_resources(
+        "{ budgetInNs: 2000000, deadlineInNs: 1000000 }",
+    ));
+    assert_error(
+        &errs,
+        "modules[0].resources.budgetInNs",
+        "at most the deadline (1000000)",
+    );
 }
 
 #[test]
 fn deadline_above_period() {
     let errs = app_err(&with_resources("{ deadlineInNs: 200000000 }"));
-    assert_error(&errs, "modules[0].resources.deadlineInNs", "at most the period (100000000)");
+    assert_error(
+        &errs,
+        "modules[0].resources.deadlineInNs",
+        "at most the period (100000000)",
+    );
 }
 
 #[test]
 fn budget_above_period_without_deadline() {
     let errs = app_err(&with_resources("{ budgetInNs: 200000000 }"));
-    assert_error(&errs, "modules[0].resources.budgetInNs", "at most the period");
+    assert_error(
+        &errs,
+        "modules[0].resources.budgetInNs",
+        "at most the period",
+    );
 }
 
 #[test]
@@ -236,7 +352,10 @@ fn memory_too_small() {
 
 #[test]
 fn bad_sha256() {
-    let errs = app_err(&with("    file: sensor.wat\n", "    file: sensor.wat\n    sha256: ABCDEF\n"));
+    let errs = app_err(&with(
+        "    file: sensor.wat\n",
+        "    file: sensor.wat\n    sha256: ABCDEF\n",
+    ));
     assert_error(&errs, "modules[0].sha256", "64 lowercase hexadecimal");
 }
 
@@ -252,28 +371,52 @@ fn anti_affinity_unknown_and_self() {
         "    file: sensor.wat\n",
         "    file: sensor.wat\n    placement: { antiAffinity: [ghost, sensor, filter] }\n",
     ));
-    assert_error(&errs, "modules[0].placement.antiAffinity[0]", "a module of this application");
-    assert_error(&errs, "modules[0].placement.antiAffinity[1]", "another module (not this one)");
+    assert_error(
+        &errs,
+        "modules[0].placement.antiAffinity[0]",
+        "a module of this application",
+    );
+    assert_error(
+        &errs,
+        "modules[0].placement.antiAffinity[1]",
+        "another module (not this one)",
+    );
     assert!(errs.at("modules[0].placement.antiAffinity[2]").is_none());
 }
 
 #[test]
 fn placement_api_without_colon() {
-    let errs = app_err(&with("    file: sensor.wat\n", "    file: sensor.wat\n    placement: { apis: [channels] }\n"));
+    let errs = app_err(&with(
+        "    file: sensor.wat\n",
+        "    file: sensor.wat\n    placement: { apis: [channels] }\n",
+    ));
     assert_error(&errs, "modules[0].placement.apis[0]", "`namespace:name`");
 }
 
 #[test]
 fn replicas_zero() {
-    let errs = app_err(&with("    file: sensor.wat\n", "    file: sensor.wat\n    replicas: 0\n"));
+    let errs = app_err(&with(
+        "    file: sensor.wat\n",
+        "    file: sensor.wat\n    replicas: 0\n",
+    ));
     assert_error(&errs, "modules[0].replicas", "at least 1");
 }
 
 #[test]
 fn unknown_criticality_and_restart_policy() {
-    let errs = app_err(&with("    file: sensor.wat\n", "    file: sensor.wat\n    criticality: urgent\n"));
-    assert_error(&errs, "modules[0].criticality", "`realtime`, `best-effort`");
-    let errs = app_err(&with("    file: sensor.wat\n", "    file: sensor.wat\n    restart: { policy: sometimes }\n"));
+    let errs = app_err(&with(
+        "    file: sensor.wat\n",
+        "    file: sensor.wat\n    criticality: urgent\n",
+    ));
+    assert_error(
+        &errs,
+        "modules[0].criticality",
+        "`realtime` or `best-effort`",
+    );
+    let errs = app_err(&with(
+        "    file: sensor.wat\n",
+        "    file: sensor.wat\n    restart: { policy: sometimes }\n",
+    ));
     assert_error(&errs, "modules[0].restart.policy", "`on-failure`");
 }
 
@@ -291,27 +434,39 @@ fn json_with_a_wrong_type() {
     ]}"#;
     let errs = app_err(json);
     assert_error(&errs, "modules[1].trigger.periodInNs", "an integer");
-    assert_eq!(errs.at("modules[1].trigger.periodInNs").unwrap().found, "string \"fast\"");
+    assert_eq!(
+        errs.at("modules[1].trigger.periodInNs").unwrap().found,
+        "string \"fast\""
+    );
 }
 
 #[test]
 fn json_unknown_field_and_syntax_error() {
     let errs = app_err(r#"{"name": "a", "modules": [{"name": "m", "fiel": "m.wasm"}]}"#);
     assert_error(&errs, "modules[0].fiel", "`file`");
+    // Syntax errors keep the path where parsing stopped and the position.
     let errs = app_err(r#"{"name": "a", "modules": [}"#);
-    assert_error(&errs, "", "well-formed JSON");
+    assert_error(&errs, "modules[0]", "well-formed JSON");
+    assert!(
+        errs.at("modules[0]")
+            .unwrap()
+            .found
+            .contains("line 1 column 27"),
+        "{errs}"
+    );
 }
 
 #[test]
 fn yaml_syntax_error() {
-    let errs = app_err("name: a\nmodules:\n  - name: [\n");
+    let errs = app_err("name: a: b\nmodules: []\n");
     assert_error(&errs, "", "well-formed YAML");
     assert!(errs.at("").unwrap().found.contains("line"), "{errs}");
 }
 
 #[test]
 fn every_problem_is_reported_in_one_pass() {
-    let bad = with("name: filter", "name: sensor").replace("periodInNs: 100000000", "periodInNs: 0");
+    let bad =
+        with("name: filter", "name: sensor").replace("periodInNs: 100000000", "periodInNs: 0");
     let errs = app_err(&bad);
     assert_error(&errs, "modules[1].name", "already used");
     assert_error(&errs, "modules[0].trigger.periodInNs", "nanoseconds");

@@ -1,0 +1,93 @@
+//! Containment: a module that traps, loops, exhausts memory or overflows its stack is stopped and
+//! reported with the reason, while a neighbour keeps activating.
+
+use crate::common::*;
+use silverline_host::{EventKind, Failure, Host, ModuleState};
+use silverline_test_programs::{GROW_WAT, LOOP_WAT, RECURSE_WAT, TICK_WAT, TRAP_WAT};
+use std::time::Instant;
+
+fn neighbour(host: &Host) {
+    let extra = "    outputChannels:\n      channels: [{ name: out, endpoint: n/t }]\n";
+    host.deploy_app(&periodic("n", "tick", TICK_WAT, 5, extra)).unwrap();
+}
+
+fn activations(host: &Host, module: &str) -> u64 {
+    host.status().module(module).map_or(0, |m| m.activations)
+}
+
+/// Deploy `file` next to a 5 ms neighbour, wait for its failure and return it; assert the
+/// neighbour kept activating meanwhile.
+fn fails_with(file: &str, period_ms: u64, resources: &str) -> Failure {
+    let (host, _) = host();
+    neighbour(&host);
+    assert!(host.wait_for(WAIT, |s| s.module("n/tick").unwrap().activations >= 3));
+    let events = host.events();
+    let (start, before) = (Instant::now(), activations(&host, "n/tick"));
+    host.deploy_app(&periodic("bad", "m", file, period_ms, resources)).unwrap();
+    let event = expect_event(&events, "failed", |e| e.module.0 == "bad/m" && matches!(e.kind, EventKind::Failed { .. }));
+    // The neighbour must have kept activating through the failure; wait for a few more anyway.
+    assert!(host.wait_for(WAIT, |s| s.module("n/tick").unwrap().activations >= before + 20));
+    let (elapsed, ran) = (start.elapsed(), activations(&host, "n/tick") - before);
+    let expected = elapsed.as_millis() as u64 / 5;
+    assert!(ran * 4 >= expected, "neighbour ran {ran} activations in {elapsed:?} (period 5 ms)");
+    assert_eq!(host.status().module("n/tick").unwrap().state, ModuleState::Running);
+    match (event.kind, host.status().module("bad/m").unwrap().state.clone()) {
+        (EventKind::Failed { failure }, ModuleState::Failed { failure: f2 }) => {
+            assert_eq!(failure, f2);
+            failure
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+}
+
+#[test]
+fn a_trap_is_reported() {
+    let failure = fails_with(TRAP_WAT, 5, "");
+    assert!(matches!(&failure, Failure::Trap { message } if message.contains("unreachable")), "{failure}");
+}
+
+#[test]
+fn an_endless_loop_is_interrupted_at_its_deadline() {
+    let failure = fails_with(LOOP_WAT, 100, "    resources: { deadlineInNs: 50000000 }\n");
+    assert_eq!(failure, Failure::DeadlineExceeded { deadline_ns: 50_000_000 });
+}
+
+#[test]
+fn an_endless_loop_runs_out_of_fuel() {
+    let failure = fails_with(LOOP_WAT, 5, "    resources: { fuel: 1000000 }\n");
+    assert_eq!(failure, Failure::FuelExhausted { budget: 1_000_000 });
+}
+
+#[test]
+fn growing_past_the_memory_limit_is_stopped() {
+    let failure = fails_with(GROW_WAT, 5, "    resources: { memoryBytes: 4194304 }\n");
+    assert_eq!(failure, Failure::MemoryLimit { limit_bytes: 4 << 20 });
+}
+
+#[test]
+fn runaway_recursion_overflows_the_stack() {
+    assert_eq!(fails_with(RECURSE_WAT, 5, ""), Failure::StackOverflow);
+}
+
+#[test]
+fn restarts_follow_the_policy_with_doubling_backoff() {
+    let (host, _) = host();
+    let events = host.events();
+    let restart = "    restart: { policy: on-failure, maxRestarts: 2, backoffInNs: 10000000 }\n";
+    host.deploy_app(&periodic("r", "trap", TRAP_WAT, 2, restart)).unwrap();
+    let mut backoffs = Vec::new();
+    loop {
+        let e = expect_event(&events, "restart or final failure", |e| e.module.0 == "r/trap");
+        match e.kind {
+            EventKind::Restarting { attempt, backoff_ns } => backoffs.push((attempt, backoff_ns)),
+            EventKind::Failed { .. } if backoffs.len() == 2 => break,
+            _ => {}
+        }
+    }
+    assert_eq!(backoffs, vec![(1, 10_000_000), (2, 20_000_000)]);
+    assert!(host.wait_for(WAIT, |s| matches!(s.module("r/trap").unwrap().state, ModuleState::Failed { .. })));
+    let status = host.status();
+    let m = status.module("r/trap").unwrap();
+    assert_eq!(m.restarts, 2);
+    assert_eq!(m.traps, 3);
+}

@@ -1,0 +1,9 @@
+//! Integration tests of the Host with real Wasm modules (C built by clang, WAT), one binary.
+
+mod common;
+mod containment;
+mod errors;
+mod event;
+mod mqtt;
+mod periodic;
+mod routing;
