@@ -1,1 +1,6 @@
+//! End-to-end tests of the `silverline` binary (real process, real modules, real broker).
 
+mod common;
+mod platform;
+mod run;
+mod validate;

@@ -3,6 +3,7 @@
 mod application;
 mod bad_application;
 mod detect;
+mod docs;
 mod host;
 mod platform;
 mod topology;
