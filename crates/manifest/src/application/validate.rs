@@ -109,8 +109,11 @@ fn module(errs: &mut Errors, p: &str, m: &RawModule, base: &Path, names: &[&str]
     );
     unique_channels(errs, p, m);
     let trigger = trigger(errs, &join(p, "trigger"), &m.trigger, &inputs);
-    let period = match &trigger {
-        Trigger::Periodic { period, .. } => Some(*period),
+    // Limits are checked against the period only when it is valid itself, so that one bad
+    // period does not also produce errors for every limit compared with it.
+    let min = MIN_PERIOD.as_nanos() as i64;
+    let period = match (m.trigger.kind, m.trigger.period_in_ns) {
+        (TriggerType::Periodic, Some(v)) if v >= min => Some(nanos(v)),
         _ => None,
     };
     let default = RawResources::default();

@@ -472,3 +472,12 @@ fn every_problem_is_reported_in_one_pass() {
     assert_error(&errs, "modules[0].trigger.periodInNs", "nanoseconds");
     assert_eq!(errs.to_string().lines().count(), errs.len());
 }
+
+#[test]
+fn a_bad_period_does_not_cascade_into_limits() {
+    let bad = with_resources("{ deadlineInNs: 50000000 }")
+        .replace("periodInNs: 100000000", "periodInNs: -5");
+    let errs = app_err(&bad);
+    assert_eq!(errs.len(), 1, "{errs}");
+    assert_error(&errs, "modules[0].trigger.periodInNs", "nanoseconds");
+}
