@@ -1,10 +1,9 @@
 //! Bounded input queues with a drop-oldest overflow policy.
 
 use bytes::Bytes;
-use parking_lot::Mutex;
+use parking_lot::{Mutex, RwLock};
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::OnceLock;
 
 type Waker = Box<dyn Fn() + Send + Sync>;
 
@@ -17,7 +16,7 @@ pub struct InputQueue {
     capacity: usize,
     received: AtomicU64,
     dropped: AtomicU64,
-    waker: OnceLock<Waker>,
+    wakers: RwLock<Vec<Waker>>,
 }
 
 impl InputQueue {
@@ -29,14 +28,14 @@ impl InputQueue {
             capacity,
             received: AtomicU64::new(0),
             dropped: AtomicU64::new(0),
-            waker: OnceLock::new(),
+            wakers: RwLock::new(Vec::new()),
         }
     }
 
-    /// Call `waker` after every message pushed (the Host uses it for event triggers).
-    /// Only the first waker set is kept.
-    pub fn set_waker(&self, waker: impl Fn() + Send + Sync + 'static) {
-        let _ = self.waker.set(Box::new(waker));
+    /// Call `waker` after every message pushed (the Host uses it for event triggers and for
+    /// waking a module blocked in a poll).
+    pub fn add_waker(&self, waker: impl Fn() + Send + Sync + 'static) {
+        self.wakers.write().push(Box::new(waker));
     }
 
     /// Enqueue a message, dropping the oldest one if the queue is full.
@@ -50,7 +49,7 @@ impl InputQueue {
             messages.push_back(payload);
         }
         self.received.fetch_add(1, Ordering::Relaxed);
-        if let Some(wake) = self.waker.get() {
+        for wake in self.wakers.read().iter() {
             wake();
         }
     }

@@ -106,6 +106,7 @@ pub(crate) struct ModuleCtx {
     pub(crate) channels: ChannelTable,
     pub(crate) activation: i64,
     pub(crate) log: LineWriter,
+    pub(crate) refabi: Option<crate::refabi::RefState>,
 }
 
 /// Add the `sl` functions to a linker.

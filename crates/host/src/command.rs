@@ -6,7 +6,11 @@ use crate::engine::{Allocation, EngineConfig, SlEngine};
 use crate::output::{print_sink, LineWriter, Stream};
 use anyhow::bail;
 use std::path::PathBuf;
+use crate::refabi::RefState;
+use silverline_channels::{Router, RoutingMode};
+use silverline_manifest::HostUuid;
 use std::sync::Arc;
+use std::time::Instant;
 use wasmtime::{Linker, Module, Store, StoreLimitsBuilder};
 use wasmtime_wasi::{FsPerms, WasiCtxBuilder};
 
@@ -29,6 +33,7 @@ pub fn run_command(wasm: &[u8], grants: &CommandGrants) -> anyhow::Result<i32> {
     let mut linker = Linker::new(engine.engine());
     wasmtime_wasi::p1::add_to_linker_sync(&mut linker, |c: &mut ModuleCtx| &mut c.wasi)?;
     abi::add_to_linker(&mut linker)?;
+    crate::refabi::add_to_linker(&mut linker)?;
     let mut store = Store::new(engine.engine(), context(grants)?);
     store.limiter(|c| &mut c.limits);
     store.set_fuel(u64::MAX)?;
@@ -64,5 +69,17 @@ fn context(g: &CommandGrants) -> anyhow::Result<ModuleCtx> {
         channels: ChannelTable::default(),
         activation: 0,
         log: LineWriter::new(Arc::from("command"), Stream::Log, print_sink()),
+        // Reference-ABI calls work too; with no Host around, channels loop back within the module.
+        refabi: Some(RefState::new(
+            Router::new(RoutingMode::LoopbackFirst),
+            Arc::default(),
+            Arc::default(),
+            HostUuid::new_v4().as_str().to_string(),
+            HostUuid::new_v4().as_str().to_string(),
+            Arc::default(),
+            Instant::now(),
+            Vec::new(),
+            Vec::new(),
+        )),
     })
 }

@@ -29,6 +29,7 @@ pub struct HostConfig {
     routing: RoutingMode,
     watchdog: Duration,
     output: OutputSink,
+    uuid: String,
 }
 
 impl Default for HostConfig {
@@ -41,6 +42,7 @@ impl Default for HostConfig {
             routing: RoutingMode::LoopbackFirst,
             watchdog: Duration::from_secs(1),
             output: print_sink(),
+            uuid: silverline_manifest::HostUuid::new_v4().as_str().to_string(),
         }
     }
 }
@@ -79,6 +81,11 @@ impl HostConfig {
     /// longer is interrupted and fails with `deadline-exceeded`.
     pub fn watchdog(&mut self, d: Duration) -> &mut Self {
         self.watchdog = d;
+        self
+    }
+    /// The Host's uuid (as in its host manifest); random by default.
+    pub fn uuid(&mut self, uuid: impl Into<String>) -> &mut Self {
+        self.uuid = uuid.into();
         self
     }
     /// Where module output lines go (default: printed with the module's name).
@@ -149,6 +156,7 @@ impl Host {
         let mut linker = Linker::new(engine.engine());
         wasmtime_wasi::p1::add_to_linker_sync(&mut linker, |c: &mut ModuleCtx| &mut c.wasi)?;
         abi::add_to_linker(&mut linker)?;
+        crate::refabi::add_to_linker(&mut linker)?;
         let (jobs, job_rx) = crossbeam_channel::unbounded();
         let shared = Arc::new(Shared {
             router: Router::new(config.routing),
@@ -243,6 +251,8 @@ impl Host {
             sink: s.config.output.clone(),
             host_epoch: s.epoch,
             watchdog: s.config.watchdog,
+            router: s.router.clone(),
+            host_uuid: s.config.uuid.clone(),
         }));
         let live = runtime.instantiate(&s.engine, false).map_err(|failure| DeployError::Start { id, failure })?;
         *runtime.live.lock() = Some(live);
@@ -256,7 +266,7 @@ impl Host {
         if let Some(queue) = &runtime.trigger_queue {
             let module = Arc::downgrade(runtime);
             let host = Arc::downgrade(&self.shared);
-            queue.set_waker(move || {
+            queue.add_waker(move || {
                 if let (Some(m), Some(h)) = (module.upgrade(), host.upgrade()) {
                     h.dispatch_event(&m);
                 }
@@ -268,6 +278,8 @@ impl Host {
     pub fn remove(&self, id: &ModuleId) -> bool {
         let Some(runtime) = self.shared.modules.write().remove(id) else { return false };
         runtime.removed.store(true, Ordering::Release);
+        runtime.stop.store(true, Ordering::Release);
+        runtime.notify.notify();
         for (_, port) in &runtime.outputs {
             port.set_active(false);
         }
@@ -276,7 +288,9 @@ impl Host {
         }
         *runtime.state.lock() = ModuleState::Stopped;
         *runtime.live.lock() = None; // waits for a running activation to end
-        self.shared.emit(id, EventKind::Stopped);
+        if !runtime.running_command.load(Ordering::Acquire) {
+            self.shared.emit(id, EventKind::Stopped);
+        } // else its thread reports `Stopped` once `_start` has returned
         true
     }
 
@@ -353,13 +367,21 @@ impl Shared {
         *m.state.lock() = ModuleState::Running;
         self.emit(&m.id, EventKind::Started);
         match &m.spec.trigger {
+            Trigger::Periodic { period, offset } if m.has_start() => {
+                // A long-running command paces itself with `period_start`.
+                *m.clock.lock() = Some(PeriodicClock::starting_now(*period, *offset));
+            }
             Trigger::Periodic { period, offset } => {
                 let clock = PeriodicClock::starting_now(*period, *offset);
                 *m.clock.lock() = Some(clock);
                 self.timers.push(clock.at(clock.first()), m, TimerKind::Tick(clock.first()));
             }
+            Trigger::Event { .. } if m.has_start() => {}
             Trigger::Event { .. } => self.dispatch_event(m),
-            Trigger::Command => self.spawn_command(m.clone()),
+            Trigger::Command => {}
+        }
+        if m.has_start() {
+            self.spawn_command(m.clone());
         }
     }
 
@@ -450,8 +472,15 @@ impl Shared {
     /// Command modules run once, on a thread of their own: they may block for long.
     fn spawn_command(self: &Arc<Self>, m: Arc<ModuleRuntime>) {
         let shared = self.clone();
+        m.running_command.store(true, Ordering::Release);
         let spawned = std::thread::Builder::new().name(format!("cmd-{}", m.id)).spawn(move || {
-            match m.run_command() {
+            let result = m.run_command();
+            m.running_command.store(false, Ordering::Release);
+            if m.removed.load(Ordering::Acquire) {
+                shared.emit(&m.id, EventKind::Stopped);
+                return;
+            }
+            match result {
                 Ok(code) => {
                     *m.state.lock() = ModuleState::Completed { exit_code: code };
                     shared.emit(&m.id, EventKind::Completed { exit_code: code });

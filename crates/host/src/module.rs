@@ -6,10 +6,12 @@ use crate::status::*;
 use parking_lot::Mutex;
 use silverline_channels::{InputQueue, OutputPort};
 use silverline_manifest::{ModuleSpec, Trigger};
+use crate::refabi::{Notify, RefState};
+use silverline_channels::Router;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
-use wasmtime::{InstancePre, Store, StoreLimitsBuilder, Trap, TypedFunc};
+use wasmtime::{InstancePre, Store, StoreLimitsBuilder, Trap, TypedFunc, UpdateDeadline};
 use wasmtime_wasi::{FsPerms, WasiCtxBuilder};
 
 /// Fuel given to an activation whose manifest sets no fuel budget: effectively unlimited,
@@ -80,6 +82,42 @@ pub(crate) struct Timing {
     pub(crate) log: std::collections::VecDeque<ActivationRecord>,
 }
 
+/// One activation's measurements.
+pub(crate) struct Sample {
+    pub(crate) k: i64,
+    pub(crate) scheduled: Option<Instant>,
+    pub(crate) started: Instant,
+    pub(crate) exec: Duration,
+    pub(crate) fuel: u64,
+    pub(crate) memory: u64,
+}
+
+impl Profile {
+    /// Account one activation: counters, timing statistics, and the schedule log.
+    pub(crate) fn record(&self, s: &Sample, deadline: Option<Duration>, host_epoch: Instant) {
+        self.activations.fetch_add(1, Ordering::Relaxed);
+        self.fuel_last.store(s.fuel, Ordering::Relaxed);
+        self.fuel_total.fetch_add(s.fuel, Ordering::Relaxed);
+        if s.memory > 0 {
+            self.memory_bytes.store(s.memory, Ordering::Relaxed);
+        }
+        let released = s.scheduled.unwrap_or(s.started);
+        if deadline.is_some_and(|d| s.started + s.exec > released + d) {
+            self.deadline_misses.fetch_add(1, Ordering::Relaxed);
+        }
+        let mut t = self.timing.lock();
+        t.exec.add(s.exec.as_nanos() as u64);
+        if let Some(at) = s.scheduled {
+            t.lateness.add(s.started.saturating_duration_since(at).as_nanos() as u64);
+            if t.log.len() == 1024 {
+                t.log.pop_front();
+            }
+            let since = |i: Instant| i.saturating_duration_since(host_epoch).as_nanos() as u64;
+            t.log.push_back(ActivationRecord { index: s.k, scheduled_ns: since(at), started_ns: since(s.started), exec_ns: s.exec.as_nanos() as u64 });
+        }
+    }
+}
+
 /// Everything the Host keeps about one module instance.
 pub(crate) struct ModuleRuntime {
     pub(crate) id: ModuleId,
@@ -95,13 +133,23 @@ pub(crate) struct ModuleRuntime {
     pub(crate) outputs: Vec<(String, Arc<OutputPort>)>,
     pub(crate) trigger_queue: Option<Arc<InputQueue>>,
     pub(crate) clock: Mutex<Option<PeriodicClock>>,
-    pub(crate) profile: Profile,
+    pub(crate) profile: Arc<Profile>,
     pub(crate) removed: AtomicBool,
     pub(crate) restarts: AtomicU32,
     pub(crate) next_event_index: AtomicI64,
     sink: OutputSink,
     host_epoch: Instant,
     watchdog: Duration,
+    router: Arc<Router>,
+    host_uuid: String,
+    /// This instance's uuid (reference ABI `module_get_uuid`).
+    pub(crate) uuid: String,
+    /// Set on removal: a long-running command module checks it at every epoch tick and in
+    /// blocking calls, and ends.
+    pub(crate) stop: Arc<AtomicBool>,
+    pub(crate) notify: Arc<Notify>,
+    /// True while `_start` runs on the module's own thread.
+    pub(crate) running_command: AtomicBool,
 }
 
 /// Parts a [`ModuleRuntime`] is built from.
@@ -116,6 +164,8 @@ pub(crate) struct ModuleParts {
     pub(crate) sink: OutputSink,
     pub(crate) host_epoch: Instant,
     pub(crate) watchdog: Duration,
+    pub(crate) router: Arc<Router>,
+    pub(crate) host_uuid: String,
 }
 
 impl ModuleRuntime {
@@ -139,18 +189,36 @@ impl ModuleRuntime {
             outputs: p.outputs,
             trigger_queue,
             clock: Mutex::new(None),
-            profile: Profile::default(),
+            profile: Arc::default(),
             removed: AtomicBool::new(false),
             restarts: AtomicU32::new(0),
             next_event_index: AtomicI64::new(0),
             sink: p.sink,
             host_epoch: p.host_epoch,
             watchdog: p.watchdog,
+            router: p.router,
+            host_uuid: p.host_uuid,
+            uuid: silverline_manifest::HostUuid::new_v4().as_str().to_string(),
+            stop: Arc::default(),
+            notify: Arc::default(),
+            running_command: AtomicBool::new(false),
         }
     }
 
     pub(crate) fn is_command(&self) -> bool {
         matches!(self.spec.trigger, Trigger::Command)
+    }
+
+    /// Let a long-running command run past epoch deadlines, but end it once the module is stopped.
+    fn run_until_stopped(&self, store: &mut Store<ModuleCtx>) {
+        let stop = self.stop.clone();
+        store.epoch_deadline_callback(move |_| {
+            if stop.load(Ordering::Acquire) {
+                Err(wasmtime::Error::msg("module stopped"))
+            } else {
+                Ok(UpdateDeadline::Continue(10))
+            }
+        });
     }
 
     /// The wall-clock limit of one activation: the manifest's deadline, else the Host's watchdog.
@@ -176,8 +244,13 @@ impl ModuleRuntime {
         store.set_epoch_deadline(engine.ticks_for(self.deadline()));
         let instance = self.pre.instantiate(&mut store).map_err(|e| self.classify(e, true))?;
         store.data_mut().memory = instance.get_memory(&mut store, "memory");
-        if self.is_command() {
-            let start = instance.get_typed_func::<(), ()>(&mut store, "_start").map_err(init_failed)?;
+        // A WASI command (`_start`, no `sl_step`) runs once on its own thread, whatever its
+        // trigger: that is how reference-runtime modules, which loop in `main`, are run.
+        let start = instance.get_typed_func::<(), ()>(&mut store, "_start").ok();
+        let has_step = instance.get_export(&mut store, "sl_step").is_some();
+        if self.is_command() || (start.is_some() && !has_step) {
+            let start = start.ok_or_else(|| Failure::InitFailed { message: "a command module must export `_start`".into() })?;
+            self.run_until_stopped(&mut store);
             return Ok(Live { store, step: None, start: Some(start) });
         }
         if let Ok(init) = instance.get_typed_func::<(), ()>(&mut store, "_initialize") {
@@ -227,7 +300,29 @@ impl ModuleRuntime {
             channels: ChannelTable::new(self.inputs.clone(), self.outputs.clone()),
             activation: 0,
             log: LineWriter::new(name, Stream::Log, self.sink.clone()),
+            refabi: Some(self.refabi_state()),
         })
+    }
+
+    fn refabi_state(&self) -> RefState {
+        let declared_inputs = self
+            .spec
+            .inputs
+            .iter()
+            .zip(&self.inputs)
+            .map(|(spec, (name, q))| (name.clone(), spec.endpoint.as_str().to_string(), q.clone()))
+            .collect();
+        RefState::new(
+            self.router.clone(),
+            self.notify.clone(),
+            self.stop.clone(),
+            self.host_uuid.clone(),
+            self.uuid.clone(),
+            self.profile.clone(),
+            self.host_epoch,
+            declared_inputs,
+            self.outputs.clone(),
+        )
     }
 
     /// Run one activation. The caller holds `busy`. Returns a failure if the module must stop.
@@ -260,14 +355,21 @@ impl ModuleRuntime {
         }
     }
 
-    /// Run a command module's `_start` to its end; returns its exit code.
+    /// Is this instance a command (run once on its own thread) rather than a reactor?
+    pub(crate) fn has_start(&self) -> bool {
+        self.live.lock().as_ref().is_some_and(|l| l.start.is_some())
+    }
+
+    /// Run a command module's `_start` to its end; returns its exit code. The instance is taken
+    /// out of `live` while it runs so that removal never waits on a module that loops forever.
     pub(crate) fn run_command(&self) -> Result<i32, Failure> {
-        let mut guard = self.live.lock();
-        let Some(live) = guard.as_mut() else { return Ok(0) };
+        let Some(mut live) = self.live.lock().take() else { return Ok(0) };
         let Some(start) = live.start.clone() else { return Ok(0) };
-        let started = Instant::now();
+        if let Some(state) = live.store.data_mut().refabi.as_mut() {
+            state.clock = *self.clock.lock();
+        }
         let result = start.call(&mut live.store, ());
-        self.record(0, None, started, started.elapsed(), 0, 0);
+        drop(live); // closes its channels now, not when the runtime is dropped
         match result {
             Ok(()) => Ok(0),
             Err(e) => match e.downcast_ref::<wasmtime_wasi::I32Exit>() {
@@ -278,31 +380,8 @@ impl ModuleRuntime {
     }
 
     fn record(&self, k: i64, scheduled: Option<Instant>, started: Instant, exec: Duration, fuel: u64, mem: u64) {
-        let p = &self.profile;
-        p.activations.fetch_add(1, Ordering::Relaxed);
-        p.fuel_last.store(fuel, Ordering::Relaxed);
-        p.fuel_total.fetch_add(fuel, Ordering::Relaxed);
-        p.memory_bytes.store(mem, Ordering::Relaxed);
-        let deadline_from = scheduled.unwrap_or(started);
-        if let Some(d) = self.spec.resources.deadline {
-            if started + exec > deadline_from + d {
-                p.deadline_misses.fetch_add(1, Ordering::Relaxed);
-            }
-        }
-        let mut t = p.timing.lock();
-        t.exec.add(exec.as_nanos() as u64);
-        if let Some(s) = scheduled {
-            t.lateness.add(started.saturating_duration_since(s).as_nanos() as u64);
-            if t.log.len() == 1024 {
-                t.log.pop_front();
-            }
-            t.log.push_back(ActivationRecord {
-                index: k,
-                scheduled_ns: s.saturating_duration_since(self.host_epoch).as_nanos() as u64,
-                started_ns: started.saturating_duration_since(self.host_epoch).as_nanos() as u64,
-                exec_ns: exec.as_nanos() as u64,
-            });
-        }
+        let sample = Sample { k, scheduled, started, exec, fuel, memory: mem };
+        self.profile.record(&sample, self.spec.resources.deadline, self.host_epoch);
     }
 
     /// Turn a wasmtime error into the reason the module stops.

@@ -6,4 +6,5 @@ mod errors;
 mod event;
 mod mqtt;
 mod periodic;
+mod refabi;
 mod routing;
