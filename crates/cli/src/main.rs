@@ -1,6 +1,8 @@
 //! The `silverline` binary: one clap enum, one file per subcommand, all logic in library crates.
 
+mod client;
 mod commands;
+mod style;
 mod table;
 
 use clap::{Parser, Subcommand};
@@ -10,7 +12,7 @@ use clap::{Parser, Subcommand};
 #[command(name = "silverline", version, about)]
 struct Cli {
     /// Log filter (tracing syntax), e.g. `info` or `silverline_host=debug`.
-    #[arg(long, global = true, env = "SILVERLINE_LOG", default_value = "warn")]
+    #[arg(long, global = true, env = "SILVERLINE_LOG", default_value = "warn,rumqttd=off")]
     log: String,
     #[command(subcommand)]
     command: Command,
@@ -18,12 +20,26 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// All in one: an Orchestrator with its broker and N local Hosts (`--demo` deploys an app).
+    Up(commands::up::UpArgs),
+    /// Run the Orchestrator (REST API, control plane, embedded MQTT broker).
+    Orchestrator(commands::orchestrator::OrchestratorArgs),
+    /// Run a Host that joins an Orchestrator's control plane.
+    Host(commands::host::HostArgs),
+    /// Submit an application manifest to the Orchestrator.
+    Deploy(commands::deploy::DeployArgs),
+    /// List applications, Hosts or modules.
+    Get(commands::get::GetArgs),
+    /// Delete an application.
+    Delete(commands::delete::DeleteArgs),
     /// Run an application on one local Host, or a bare WASI command module.
     Run(commands::run::RunArgs),
     /// Check a manifest (application, host, platform or topology) and report every error.
     Validate(commands::validate::ValidateArgs),
     /// Print this machine's platform manifest, probed from the OS.
     Platform(commands::platform::PlatformArgs),
+    /// Measure the Host: instantiation, host calls, loopback vs broker, publish overhead.
+    Bench(commands::bench::BenchArgs),
 }
 
 fn main() {
@@ -33,9 +49,16 @@ fn main() {
         .with_writer(std::io::stderr)
         .init();
     let result = match cli.command {
+        Command::Up(args) => commands::up::run(args),
+        Command::Orchestrator(args) => commands::orchestrator::run(args),
+        Command::Host(args) => commands::host::run(args),
+        Command::Deploy(args) => commands::deploy::run(args),
+        Command::Get(args) => commands::get::run(args),
+        Command::Delete(args) => commands::delete::run(args),
         Command::Run(args) => commands::run::run(args),
         Command::Validate(args) => commands::validate::run(args),
         Command::Platform(args) => commands::platform::run(args),
+        Command::Bench(args) => commands::bench::run(args),
     };
     match result {
         Ok(code) => std::process::exit(code),

@@ -6,7 +6,7 @@ use crate::engine::{EngineConfig, SlEngine};
 use crate::module::{ModuleParts, ModuleRuntime, PeriodicClock};
 use crate::output::{print_sink, OutputSink};
 use crate::schedule::{TimerKind, TimerQueue};
-use crate::status::*;
+use silverline_proto::status::*;
 use anyhow::Context;
 use crossbeam_channel::{Receiver, Sender};
 use parking_lot::{Condvar, Mutex, RwLock};

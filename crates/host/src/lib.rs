@@ -39,7 +39,7 @@ mod module;
 mod output;
 mod refabi;
 mod schedule;
-mod status;
+mod stats;
 
 pub use abi::{DIR_IN, DIR_OUT, MAX_MESSAGE, SL_DROPPED_INACTIVE, SL_E2BIG, SL_EBADF, SL_EINVAL, SL_EMPTY, SL_ENOENT};
 pub use cache::{read_wasm_file, wasm_from_bytes, Digest256};
@@ -47,4 +47,4 @@ pub use command::{run_command, CommandGrants};
 pub use engine::{Allocation, EngineConfig};
 pub use host::{DeployError, Host, HostConfig};
 pub use output::{print_sink, OutputSink, Stream};
-pub use status::*;
+pub use silverline_proto::status::*;

@@ -2,7 +2,8 @@
 
 use crate::abi::{ChannelTable, ModuleCtx};
 use crate::output::{LineWriter, OutputSink, Stream};
-use crate::status::*;
+use crate::stats::Stats;
+use silverline_proto::status::*;
 use parking_lot::Mutex;
 use silverline_channels::{InputQueue, OutputPort};
 use silverline_manifest::{ModuleSpec, Trigger};

@@ -1,5 +1,12 @@
 //! One module per subcommand. Each exposes `Args` (clap) and `run(args) -> Result<exit code>`.
 
+pub mod bench;
+pub mod delete;
+pub mod deploy;
+pub mod get;
+pub mod host;
+pub mod orchestrator;
 pub mod platform;
 pub mod run;
+pub mod up;
 pub mod validate;

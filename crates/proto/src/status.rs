@@ -1,10 +1,8 @@
 //! What a Host reports about itself and its modules: states, events and profiles.
 //!
-//! These types are serialisable so that the same structure feeds `silverline run --status`, the
-//! control plane and the dashboard.
+//! The same structures feed `silverline run --status`, the control plane and the dashboard.
 
 use serde::{Deserialize, Serialize};
-use std::collections::VecDeque;
 use std::time::Duration;
 
 /// Identity of one module instance on a Host (e.g. `pipeline/filter`).
@@ -164,48 +162,6 @@ pub struct Summary {
     pub p99: u64,
     /// Largest.
     pub max: u64,
-}
-
-/// Running statistics over all samples plus a window of recent ones for percentiles.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct Stats {
-    count: u64,
-    sum: u128,
-    min: u64,
-    max: u64,
-    recent: VecDeque<u64>,
-}
-
-const RECENT: usize = 1024;
-
-impl Stats {
-    pub(crate) fn add(&mut self, v: u64) {
-        self.min = if self.count == 0 { v } else { self.min.min(v) };
-        self.max = self.max.max(v);
-        self.count += 1;
-        self.sum += v as u128;
-        if self.recent.len() == RECENT {
-            self.recent.pop_front();
-        }
-        self.recent.push_back(v);
-    }
-
-    pub(crate) fn summary(&self) -> Summary {
-        if self.count == 0 {
-            return Summary::default();
-        }
-        let mut sorted: Vec<u64> = self.recent.iter().copied().collect();
-        sorted.sort_unstable();
-        let pct = |p: f64| sorted[((sorted.len() - 1) as f64 * p).round() as usize];
-        Summary {
-            count: self.count,
-            min: self.min,
-            mean: (self.sum / self.count as u128) as u64,
-            p50: pct(0.50),
-            p99: pct(0.99),
-            max: self.max,
-        }
-    }
 }
 
 /// One channel of a module as seen in its status.

@@ -1,0 +1,189 @@
+//! The Host's control-plane agent.
+//!
+//! A Host process is a [`silverline_host::Host`] (which runs modules and knows nothing of the
+//! control plane) plus this agent, which speaks `silverline-proto` over MQTT: it registers the
+//! Host's manifests, executes the Orchestrator's commands (deploy, delete, channel activation),
+//! acknowledges each one exactly once per command id, forwards module events, and reports status
+//! periodically. Its MQTT last will marks the Host offline when it vanishes.
+//!
+//! It must not decide placement or hold desired state: that is the Orchestrator's.
+#![deny(missing_docs)]
+
+mod blobs;
+mod exec;
+mod resources;
+
+use anyhow::Context;
+use parking_lot::Mutex;
+use rumqttc::{AsyncClient, Event, EventLoop, Incoming, LastWill, MqttOptions, QoS};
+use silverline_channels::MqttConfig;
+use silverline_host::Host;
+use silverline_manifest::{HostManifest, PlatformManifest};
+use silverline_proto::{self as proto, topics};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+pub use blobs::BlobStore;
+
+/// Agent settings.
+#[derive(Debug, Clone)]
+pub struct AgentConfig {
+    /// Control-plane broker, `mqtt://HOST:PORT`.
+    pub broker: String,
+    /// Who this Host is.
+    pub host: HostManifest,
+    /// What it runs on.
+    pub platform: PlatformManifest,
+    /// How often status is reported.
+    pub status_interval: Duration,
+    /// Where fetched module blobs are kept (in memory only when `None`).
+    pub blob_dir: Option<PathBuf>,
+}
+
+/// A running agent; dropping it does not stop it (it lives as long as its runtime).
+pub struct Agent {
+    client: AsyncClient,
+}
+
+impl Agent {
+    /// Connect to the control plane and serve it on `runtime` until the process ends.
+    pub fn start(host: Host, config: AgentConfig, runtime: &tokio::runtime::Handle) -> anyhow::Result<Agent> {
+        let name = config.host.name.clone();
+        anyhow::ensure!(topics::valid_host_name(&name), "host name `{name}` cannot contain `/`, `+` or `#`");
+        let (client, eventloop) = AsyncClient::new(options(&config)?, 256);
+        let shared = Arc::new(Shared {
+            host,
+            config,
+            client: client.clone(),
+            done: Mutex::new(exec::Done::default()),
+            blobs: BlobStore::default(),
+        });
+        shared.blobs.set_dir(shared.config.blob_dir.clone())?;
+        runtime.spawn(serve(shared.clone(), eventloop));
+        runtime.spawn(report_status(shared.clone()));
+        forward_events(shared, runtime.clone());
+        Ok(Agent { client })
+    }
+
+    /// Mark the Host offline and disconnect (a clean shutdown; a crash is covered by the last will).
+    pub async fn shutdown(&self, host_name: &str) {
+        let state = proto::encode(&proto::HostState { host: host_name.to_string(), online: false });
+        let _ = self.client.publish(topics::state(host_name), QoS::AtLeastOnce, true, state).await;
+        let _ = self.client.disconnect().await;
+    }
+}
+
+pub(crate) struct Shared {
+    pub(crate) host: Host,
+    pub(crate) config: AgentConfig,
+    pub(crate) client: AsyncClient,
+    pub(crate) done: Mutex<exec::Done>,
+    pub(crate) blobs: BlobStore,
+}
+
+impl Shared {
+    fn name(&self) -> &str {
+        &self.config.host.name
+    }
+
+    async fn publish(&self, topic: String, qos: QoS, retain: bool, payload: Vec<u8>) {
+        if let Err(e) = self.client.publish(topic, qos, retain, payload).await {
+            tracing::warn!("control plane publish failed: {e}");
+        }
+    }
+
+    async fn register(&self) {
+        let status = self.host.status();
+        let modules = status
+            .modules
+            .iter()
+            .map(|m| proto::RunningModule { id: m.id.clone(), sha256: m.sha256.clone() })
+            .collect();
+        let reg = proto::Registration { host: self.config.host.clone(), platform: self.config.platform.clone(), modules };
+        let state = proto::HostState { host: self.name().to_string(), online: true };
+        self.publish(topics::state(self.name()), QoS::AtLeastOnce, true, proto::encode(&state)).await;
+        self.publish(topics::register(self.name()), QoS::AtLeastOnce, false, proto::encode(&reg)).await;
+    }
+}
+
+fn options(config: &AgentConfig) -> anyhow::Result<MqttOptions> {
+    let addr = MqttConfig::from_url(&config.broker)?.address();
+    let (host, port) = addr.rsplit_once(':').context("broker address")?;
+    let name = &config.host.name;
+    let mut o = MqttOptions::new(format!("sl-agent-{name}"), host, port.parse()?);
+    o.set_keep_alive(Duration::from_secs(2));
+    o.set_clean_session(true);
+    o.set_max_packet_size(4 << 20, 4 << 20);
+    let will = proto::encode(&proto::HostState { host: name.clone(), online: false });
+    o.set_last_will(LastWill::new(topics::state(name), will, QoS::AtLeastOnce, true));
+    Ok(o)
+}
+
+/// The MQTT event loop: (re)subscribe and register on every connect, dispatch commands.
+async fn serve(shared: Arc<Shared>, mut eventloop: EventLoop) {
+    loop {
+        match eventloop.poll().await {
+            Ok(Event::Incoming(Incoming::ConnAck(_))) => {
+                let name = shared.name().to_string();
+                let _ = shared.client.subscribe(topics::commands(&name), QoS::AtLeastOnce).await;
+                let _ = shared.client.subscribe(topics::hello(), QoS::AtLeastOnce).await;
+                shared.register().await;
+                tracing::info!("host `{name}` connected to the control plane");
+            }
+            Ok(Event::Incoming(Incoming::Publish(p))) => on_publish(&shared, &p.topic, &p.payload).await,
+            Ok(_) => {}
+            Err(e) => {
+                tracing::warn!("control plane connection: {e}; retrying");
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+        }
+    }
+}
+
+async fn on_publish(shared: &Arc<Shared>, topic: &str, payload: &[u8]) {
+    if topic == topics::hello() {
+        shared.register().await;
+        return;
+    }
+    match proto::decode::<proto::Command>(payload) {
+        Ok(cmd) => {
+            let worker = shared.clone();
+            // Deploys compile and may fetch over HTTP: keep them off the event loop.
+            let ack = tokio::task::spawn_blocking(move || exec::execute(&worker, cmd)).await;
+            if let Ok(ack) = ack {
+                shared.publish(topics::acks(shared.name()), QoS::AtLeastOnce, false, proto::encode(&ack)).await;
+            }
+        }
+        Err(e) => tracing::warn!("dropping a malformed command on {topic}: {e}"),
+    }
+}
+
+async fn report_status(shared: Arc<Shared>) {
+    let mut tick = tokio::time::interval(shared.config.status_interval);
+    let mut seq = 0;
+    loop {
+        tick.tick().await;
+        seq += 1;
+        let report = proto::StatusReport { seq, resources: resources::probe(), status: shared.host.status() };
+        shared.publish(topics::status(shared.name()), QoS::AtMostOnce, false, proto::encode(&report)).await;
+    }
+}
+
+/// Module events come from the Host on a blocking channel; relay them to the control plane.
+fn forward_events(shared: Arc<Shared>, runtime: tokio::runtime::Handle) {
+    let events = shared.host.events();
+    std::thread::Builder::new()
+        .name("agent-events".into())
+        .spawn(move || {
+            while let Ok(event) = events.recv() {
+                let topic = topics::events(shared.name());
+                let payload = proto::encode(&event);
+                let client = shared.client.clone();
+                runtime.spawn(async move {
+                    let _ = client.publish(topic, QoS::AtLeastOnce, false, payload).await;
+                });
+            }
+        })
+        .expect("spawning the event relay thread");
+}

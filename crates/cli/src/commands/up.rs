@@ -1,0 +1,103 @@
+//! `silverline up`: the all-in-one. The Orchestrator with its embedded broker in this process,
+//! N Hosts as child processes, and with `--demo` the demo application deployed onto them.
+
+use super::orchestrator::OrchestratorArgs;
+use crate::client::Api;
+use anyhow::Context;
+use silverline_manifest::ApplicationManifest;
+use silverline_orchestrator::Orchestrator;
+use std::process::{Child, Command};
+use std::time::{Duration, Instant};
+
+/// Arguments of `silverline up`.
+#[derive(clap::Args)]
+pub struct UpArgs {
+    /// How many local Hosts to start.
+    #[arg(long, default_value_t = 2)]
+    hosts: u32,
+    /// Deploy the demo application (sensor → filter → sink) once the Hosts are up.
+    #[arg(long)]
+    demo: bool,
+    #[command(flatten)]
+    orchestrator: OrchestratorArgs,
+}
+
+/// The demo application, compiled into the binary so `up --demo` works from any directory.
+const DEMO: [(&str, &str); 4] = [
+    ("app.yaml", include_str!("../../../../examples/pipeline/app.yaml")),
+    ("sensor.wat", include_str!("../../../../examples/pipeline/sensor.wat")),
+    ("filter.wat", include_str!("../../../../examples/pipeline/filter.wat")),
+    ("sink.wat", include_str!("../../../../examples/pipeline/sink.wat")),
+];
+
+pub fn run(args: UpArgs) -> anyhow::Result<i32> {
+    let rt = tokio::runtime::Runtime::new()?;
+    let o = rt.block_on(Orchestrator::start(args.orchestrator.config()))?;
+    let api_url = format!("http://{}", o.api_addr());
+    println!("REST API   {api_url}   (export SILVERLINE_API={api_url})");
+    println!("MQTT       {}", o.broker_url());
+    let mut hosts = HostProcesses::default();
+    for i in 1..=args.hosts {
+        hosts.spawn(&format!("host-{i}"), o.broker_url(), &args.orchestrator)?;
+    }
+    wait_hosts(&o, args.hosts as usize)?;
+    println!("hosts      {} online", args.hosts);
+    if args.demo {
+        let app = deploy_demo(&api_url, &args.orchestrator.data_dir)?;
+        println!("demo       application `{app}` deployed: `silverline get modules` shows it");
+    }
+    println!("Ctrl-C stops everything.");
+    rt.block_on(async { tokio::signal::ctrl_c().await.ok() });
+    Ok(0)
+}
+
+/// Child Host processes, killed when this process ends.
+#[derive(Default)]
+struct HostProcesses(Vec<Child>);
+
+impl HostProcesses {
+    fn spawn(&mut self, name: &str, broker: &str, o: &OrchestratorArgs) -> anyhow::Result<()> {
+        let exe = std::env::current_exe()?;
+        let child = Command::new(exe)
+            .args(["host", "--broker", broker, "--name", name, "--data-dir"])
+            .arg(o.data_dir.join("hosts").join(name))
+            .spawn()
+            .with_context(|| format!("starting host `{name}`"))?;
+        self.0.push(child);
+        Ok(())
+    }
+}
+
+impl Drop for HostProcesses {
+    fn drop(&mut self) {
+        for c in &mut self.0 {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+fn wait_hosts(o: &Orchestrator, n: usize) -> anyhow::Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while o.core().hosts().iter().filter(|h| h.online).count() < n {
+        anyhow::ensure!(Instant::now() < deadline, "the local Hosts did not register within 30 s");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Ok(())
+}
+
+fn deploy_demo(api_url: &str, data_dir: &std::path::Path) -> anyhow::Result<String> {
+    let dir = data_dir.join("demo");
+    std::fs::create_dir_all(&dir)?;
+    for (file, text) in DEMO {
+        std::fs::write(dir.join(file), text)?;
+    }
+    let manifest = ApplicationManifest::from_file(&dir.join("app.yaml")).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let api = Api::new(api_url.to_string());
+    let name = manifest.name.as_str().to_string();
+    if api.find(&format!("/v1/apps/{name}"))?.is_some() {
+        return Ok(name); // kept from an earlier run (state persists under --data-dir)
+    }
+    super::deploy::submit(&api, &manifest, "POST", "/v1/apps")?;
+    Ok(name)
+}

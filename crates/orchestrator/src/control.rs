@@ -1,0 +1,132 @@
+//! The Orchestrator's side of the control plane: one MQTT connection that hears every Host and
+//! sends commands. Malformed messages are logged and dropped, never fatal.
+
+use crate::core::{Core, Outgoing};
+use parking_lot::Mutex;
+use rumqttc::{AsyncClient, Event, EventLoop, Incoming, MqttOptions, QoS};
+use silverline_proto::{self as proto, topics, CommandId, CommandKind, ModuleId};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Sends commands and remembers which module each one is about, to attribute failures.
+pub struct Control {
+    client: AsyncClient,
+    instance: String,
+    next: AtomicU64,
+    pending: Mutex<HashMap<CommandId, Option<ModuleId>>>,
+}
+
+impl Control {
+    /// Connect (lazily: the event loop does the work) to the broker at `host:port`.
+    pub fn new(host: &str, port: u16, instance: String) -> (Arc<Control>, EventLoop) {
+        let mut o = MqttOptions::new(format!("sl-orchestrator-{instance}"), host, port);
+        o.set_keep_alive(Duration::from_secs(5));
+        o.set_max_packet_size(8 << 20, 8 << 20);
+        let (client, eventloop) = AsyncClient::new(o, 1024);
+        (Arc::new(Control { client, instance, next: AtomicU64::new(1), pending: Mutex::new(HashMap::new()) }), eventloop)
+    }
+
+    /// Publish commands, each with a fresh id (QoS 1: at least once; Hosts deduplicate by id).
+    pub async fn send(&self, commands: Vec<Outgoing>) {
+        for (host, kind) in commands {
+            let id = CommandId(format!("{}-{}", self.instance, self.next.fetch_add(1, Ordering::Relaxed)));
+            let module = match &kind {
+                CommandKind::Deploy(d) => Some(d.module.clone()),
+                _ => None,
+            };
+            tracing::debug!("command {id} to `{host}`: {kind:?}");
+            self.pending.lock().insert(id.clone(), module);
+            let cmd = proto::Command { id, kind };
+            if let Err(e) = self.client.publish(topics::commands(&host), QoS::AtLeastOnce, false, proto::encode(&cmd)).await {
+                tracing::error!("cannot send a command to `{host}`: {e}");
+            }
+        }
+    }
+}
+
+/// Serve the control plane until the process ends.
+pub async fn serve(core: Arc<Core>, control: Arc<Control>, mut eventloop: EventLoop) {
+    loop {
+        match eventloop.poll().await {
+            Ok(Event::Incoming(Incoming::ConnAck(_))) => on_connect(&control).await,
+            Ok(Event::Incoming(Incoming::Publish(p))) => {
+                let commands = on_message(&core, &control, &p.topic, &p.payload);
+                control.send(commands).await;
+            }
+            Ok(_) => {}
+            Err(e) => {
+                tracing::warn!("control plane connection: {e}; retrying");
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+        }
+    }
+}
+
+async fn on_connect(control: &Control) {
+    for leaf in ["register", "state", "status", "events", "acks"] {
+        let _ = control.client.subscribe(topics::all_hosts(leaf), QoS::AtLeastOnce).await;
+    }
+    let hello = proto::encode(&proto::Hello { orchestrator: control.instance.clone() });
+    let _ = control.client.publish(topics::hello(), QoS::AtLeastOnce, false, hello).await;
+}
+
+/// Handle one control-plane message; returns commands to send in reaction.
+pub fn on_message(core: &Core, control: &Control, topic: &str, payload: &[u8]) -> Vec<Outgoing> {
+    let Some((host, leaf)) = topics::parse(topic) else {
+        tracing::warn!("dropping a message on unexpected topic `{topic}`");
+        return Vec::new();
+    };
+    let dropped = |e: proto::ProtoError| {
+        tracing::warn!("dropping a malformed `{leaf}` message from `{host}`: {e}");
+        Vec::new()
+    };
+    match leaf {
+        "register" => match proto::decode::<proto::Registration>(payload) {
+            Ok(reg) if reg.host.name == host => core.host_registered(reg),
+            Ok(reg) => {
+                tracing::warn!("dropping a registration of `{}` on `{host}`'s topic", reg.host.name);
+                Vec::new()
+            }
+            Err(e) => dropped(e),
+        },
+        "state" => match proto::decode::<proto::HostState>(payload) {
+            Ok(s) if !s.online => core.host_lost(host),
+            Ok(_) => Vec::new(),
+            Err(e) => dropped(e),
+        },
+        "status" => match proto::decode::<proto::StatusReport>(payload) {
+            Ok(report) => {
+                core.host_status(host, report);
+                Vec::new()
+            }
+            Err(e) => dropped(e),
+        },
+        "events" => match proto::decode::<proto::HostEvent>(payload) {
+            Ok(event) => {
+                core.host_event(host, &event);
+                Vec::new()
+            }
+            Err(e) => dropped(e),
+        },
+        "acks" => match proto::decode::<proto::Ack>(payload) {
+            Ok(ack) => {
+                on_ack(core, control, host, ack);
+                Vec::new()
+            }
+            Err(e) => dropped(e),
+        },
+        _ => Vec::new(),
+    }
+}
+
+fn on_ack(core: &Core, control: &Control, host: &str, ack: proto::Ack) {
+    let module = control.pending.lock().remove(&ack.command).flatten();
+    if !ack.ok {
+        tracing::warn!("host `{host}` refused command {}: {}", ack.command, ack.error.as_deref().unwrap_or("?"));
+    }
+    if let Some(module) = module {
+        core.note_problem(&module, ack.error.map(|e| format!("deploy on `{host}` failed: {e}")));
+    }
+}

@@ -1,0 +1,409 @@
+//! The Orchestrator's brain: desired state (applications and their placement), observed state
+//! (Hosts and what they report), and the decisions that move the second towards the first.
+//!
+//! Everything here is synchronous and lock-protected; it returns the commands to send instead of
+//! sending them, so the control plane (and tests) stay outside.
+
+use crate::model::*;
+use crate::place;
+use crate::store::Store;
+use crate::ApiError;
+use parking_lot::Mutex;
+use silverline_manifest::{ApplicationManifest, HostManifest, PlatformManifest};
+use silverline_placement::Placer;
+use silverline_proto::status::{HostEvent, ModuleState, ModuleStatus};
+use silverline_proto::{CommandKind, DeployModule, ModuleId, Registration, StatusReport};
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+/// A command for one Host.
+pub type Outgoing = (String, CommandKind);
+
+/// What the Orchestrator knows about a Host.
+pub struct HostEntry {
+    pub(crate) manifest: HostManifest,
+    pub(crate) platform: PlatformManifest,
+    pub(crate) online: bool,
+    pub(crate) last_seen: Instant,
+    pub(crate) status: Option<StatusReport>,
+}
+
+struct State {
+    apps: BTreeMap<String, AppRecord>,
+    hosts: BTreeMap<String, HostEntry>,
+}
+
+/// Desired and observed state, and the logic between them.
+pub struct Core {
+    store: Store,
+    state: Mutex<State>,
+    placer: Box<dyn Placer + Send + Sync>,
+    blob_url: String,
+}
+
+impl Core {
+    /// Load the desired state from `store`.
+    pub fn new(store: Store, placer: Box<dyn Placer + Send + Sync>, blob_url: String) -> anyhow::Result<Core> {
+        let apps = store.load_apps()?.into_iter().map(|a| (a.name.clone(), a)).collect();
+        Ok(Core { store, state: Mutex::new(State { apps, hosts: BTreeMap::new() }), placer, blob_url })
+    }
+
+    /// The persistent store (blobs).
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    // ----- applications -------------------------------------------------------------------
+
+    /// Accept a new application: validate, place, persist; returns the deploy commands.
+    pub fn create_app(&self, manifest: &ApplicationManifest) -> Result<(AppView, Vec<Outgoing>), ApiError> {
+        let mut st = self.state.lock();
+        if st.apps.contains_key(manifest.name.as_str()) {
+            return Err(ApiError::conflict(format!("application `{}` exists; update it with PUT /v1/apps/{}", manifest.name, manifest.name)));
+        }
+        let mut record = self.record_for(manifest, 1)?;
+        let placement = place::place_new(&*self.placer, &st.hosts, &st.apps, &record).map_err(ApiError::unplaceable)?;
+        for m in &mut record.modules {
+            m.host = placement.get(&m.id).cloned();
+        }
+        self.store.put_app(&record).map_err(ApiError::internal)?;
+        let commands = record.modules.iter().filter_map(|m| self.deploy_command(&record.name, m)).collect();
+        st.apps.insert(record.name.clone(), record.clone());
+        Ok((view_app(&record, &st.hosts), commands))
+    }
+
+    /// Replace an application's manifest. Unchanged modules stay where they are; changed ones are
+    /// redeployed in place (delete, then deploy); new ones are placed; removed ones deleted.
+    pub fn update_app(&self, manifest: &ApplicationManifest) -> Result<(AppView, Vec<Outgoing>), ApiError> {
+        let mut st = self.state.lock();
+        let name = manifest.name.as_str().to_string();
+        let old = st.apps.get(&name).cloned().ok_or_else(|| ApiError::not_found(format!("no application `{name}`")))?;
+        let mut record = self.record_for(manifest, old.generation + 1)?;
+        let mut commands = Vec::new();
+        for m in &mut record.modules {
+            match old.modules.iter().find(|o| o.id == m.id) {
+                Some(o) if o.sha256 == m.sha256 && o.manifest == m.manifest => m.host = o.host.clone(),
+                Some(o) => {
+                    m.host = o.host.clone();
+                    if let Some(h) = &o.host {
+                        commands.push((h.clone(), CommandKind::Delete { module: o.id.clone() }));
+                    }
+                }
+                None => {}
+            }
+        }
+        for o in old.modules.iter().filter(|o| !record.modules.iter().any(|m| m.id == o.id)) {
+            if let Some(h) = &o.host {
+                commands.push((h.clone(), CommandKind::Delete { module: o.id.clone() }));
+            }
+        }
+        let mut others = st.apps.clone();
+        others.remove(&name);
+        let fresh: Vec<ModuleId> = record.modules.iter().filter(|m| m.host.is_none()).map(|m| m.id.clone()).collect();
+        let placement = place::place_some(&*self.placer, &st.hosts, &others, &record, &fresh).map_err(ApiError::unplaceable)?;
+        for m in &mut record.modules {
+            if let Some(h) = placement.get(&m.id) {
+                m.host = Some(h.clone());
+            }
+        }
+        self.store.put_app(&record).map_err(ApiError::internal)?;
+        for m in &record.modules {
+            let unchanged = old.modules.iter().any(|o| o.id == m.id && o.sha256 == m.sha256 && o.manifest == m.manifest);
+            if !unchanged {
+                commands.extend(self.deploy_command(&record.name, m));
+            }
+        }
+        st.apps.insert(name, record.clone());
+        Ok((view_app(&record, &st.hosts), commands))
+    }
+
+    /// Forget an application; returns the delete commands.
+    pub fn delete_app(&self, name: &str) -> Result<Vec<Outgoing>, ApiError> {
+        let mut st = self.state.lock();
+        let app = st.apps.remove(name).ok_or_else(|| ApiError::not_found(format!("no application `{name}`")))?;
+        if let Err(e) = self.store.delete_app(name) {
+            st.apps.insert(name.to_string(), app);
+            return Err(ApiError::internal(e));
+        }
+        Ok(app.modules.iter().filter_map(|m| Some((m.host.clone()?, CommandKind::Delete { module: m.id.clone() }))).collect())
+    }
+
+    /// Build the record of a manifest: every module must reference a stored blob.
+    fn record_for(&self, manifest: &ApplicationManifest, generation: u64) -> Result<AppRecord, ApiError> {
+        let mut modules = Vec::new();
+        for (i, spec) in manifest.modules.iter().enumerate() {
+            let path = format!("modules[{i}].sha256");
+            let sha = spec.sha256.clone().ok_or_else(|| {
+                ApiError::invalid(&path, "missing", "the sha256 of a module uploaded with PUT /v1/blobs (`silverline deploy` does this)")
+            })?;
+            if !self.store.has_blob(&sha) {
+                return Err(ApiError::invalid(&path, &sha, "the sha256 of a module uploaded with PUT /v1/blobs"));
+            }
+            let single = single_module_manifest(manifest, i);
+            modules.push(ModuleRecord {
+                module: spec.name.as_str().to_string(),
+                id: ModuleId::new(manifest.name.as_str(), spec.name.as_str()),
+                sha256: sha,
+                host: None,
+                manifest: single,
+                problem: None,
+            });
+        }
+        let json: serde_json::Value = serde_json::from_str(&manifest.to_json()).map_err(ApiError::internal)?;
+        Ok(AppRecord { name: manifest.name.as_str().to_string(), manifest: json, modules, generation })
+    }
+
+    fn deploy_command(&self, app: &str, m: &ModuleRecord) -> Option<Outgoing> {
+        let host = m.host.clone()?;
+        let deploy = DeployModule {
+            module: m.id.clone(),
+            app: app.to_string(),
+            manifest: m.manifest.clone(),
+            sha256: m.sha256.clone(),
+            blob_url: self.blob_url.clone(),
+        };
+        Some((host, CommandKind::Deploy(deploy)))
+    }
+
+    /// Record why a module is not where it should be (a failed deploy command).
+    pub fn note_problem(&self, id: &ModuleId, problem: Option<String>) {
+        let mut st = self.state.lock();
+        for app in st.apps.values_mut() {
+            for m in app.modules.iter_mut().filter(|m| &m.id == id) {
+                m.problem = problem.clone();
+            }
+        }
+    }
+
+    // ----- hosts ----------------------------------------------------------------------------
+
+    /// A Host (re)registered: reconcile what it runs with what it should run, and place
+    /// modules that were waiting for a Host.
+    pub fn host_registered(&self, reg: Registration) -> Vec<Outgoing> {
+        let mut st = self.state.lock();
+        let name = reg.host.name.clone();
+        st.hosts.insert(
+            name.clone(),
+            HostEntry { manifest: reg.host, platform: reg.platform, online: true, last_seen: Instant::now(), status: None },
+        );
+        let mut commands = Vec::new();
+        let desired: Vec<&ModuleRecord> = st.apps.values().flat_map(|a| &a.modules).filter(|m| m.host.as_deref() == Some(&name)).collect();
+        for running in &reg.modules {
+            if !desired.iter().any(|m| m.id == running.id && m.sha256 == running.sha256) {
+                commands.push((name.clone(), CommandKind::Delete { module: running.id.clone() }));
+            }
+        }
+        for m in desired {
+            if !reg.modules.iter().any(|r| r.id == m.id && r.sha256 == m.sha256) {
+                let app = m.id.as_str().split('/').next().unwrap_or_default();
+                commands.extend(self.deploy_command(app, m));
+            }
+        }
+        commands.extend(self.place_waiting(&mut st));
+        commands
+    }
+
+    /// A Host reported its status.
+    pub fn host_status(&self, host: &str, report: StatusReport) {
+        let mut st = self.state.lock();
+        if let Some(h) = st.hosts.get_mut(host) {
+            h.last_seen = Instant::now();
+            h.online = true;
+            h.status = Some(report);
+        }
+    }
+
+    /// A Host event arrived (kept for the event stream; logged for now).
+    pub fn host_event(&self, host: &str, event: &HostEvent) {
+        tracing::info!(host, module = %event.module, "event {:?}", event.kind);
+    }
+
+    /// A Host went away (last will, clean shutdown or silence): move its modules elsewhere.
+    pub fn host_lost(&self, host: &str) -> Vec<Outgoing> {
+        let mut st = self.state.lock();
+        match st.hosts.get_mut(host) {
+            Some(h) if h.online => {
+                h.online = false;
+                h.status = None;
+            }
+            _ => return Vec::new(),
+        }
+        tracing::warn!("host `{host}` lost; re-placing its modules");
+        for app in st.apps.values_mut() {
+            for m in app.modules.iter_mut().filter(|m| m.host.as_deref() == Some(host)) {
+                m.host = None;
+                m.problem = Some(format!("host `{host}` lost"));
+            }
+        }
+        self.place_waiting(&mut st)
+    }
+
+    /// Hosts silent for longer than `timeout`: lose them.
+    pub fn expire_hosts(&self, timeout: Duration) -> Vec<Outgoing> {
+        let silent: Vec<String> = {
+            let st = self.state.lock();
+            st.hosts.iter().filter(|(_, h)| h.online && h.last_seen.elapsed() > timeout).map(|(n, _)| n.clone()).collect()
+        };
+        silent.iter().flat_map(|h| self.host_lost(h)).collect()
+    }
+
+    /// Modules assigned to Hosts that never (re)appeared since start-up: move them.
+    pub fn adopt_orphans(&self) -> Vec<Outgoing> {
+        let mut st = self.state.lock();
+        let known: Vec<String> = st.hosts.iter().filter(|(_, h)| h.online).map(|(n, _)| n.clone()).collect();
+        for app in st.apps.values_mut() {
+            for m in app.modules.iter_mut() {
+                if m.host.as_ref().is_some_and(|h| !known.contains(h)) {
+                    m.problem = Some(format!("host `{}` did not come back", m.host.take().unwrap_or_default()));
+                }
+            }
+        }
+        self.place_waiting(&mut st)
+    }
+
+    /// Place every module without a Host, app by app; persist what changed.
+    fn place_waiting(&self, st: &mut State) -> Vec<Outgoing> {
+        let mut commands = Vec::new();
+        let names: Vec<String> = st.apps.keys().cloned().collect();
+        for name in names {
+            let Some(app) = st.apps.get(&name).cloned() else { continue };
+            let waiting: Vec<ModuleId> = app.modules.iter().filter(|m| m.host.is_none()).map(|m| m.id.clone()).collect();
+            if waiting.is_empty() {
+                continue;
+            }
+            let mut others = st.apps.clone();
+            others.remove(&name);
+            let mut app = app;
+            match place::place_some(&*self.placer, &st.hosts, &others, &app, &waiting) {
+                Ok(placement) => {
+                    for m in app.modules.iter_mut().filter(|m| waiting.contains(&m.id)) {
+                        m.host = placement.get(&m.id).cloned();
+                        m.problem = None;
+                        commands.extend(self.deploy_command(&name, m));
+                    }
+                }
+                Err(e) => {
+                    for m in app.modules.iter_mut().filter(|m| waiting.contains(&m.id)) {
+                        m.problem = Some(format!("no host fits: {e}"));
+                    }
+                }
+            }
+            if let Err(e) = self.store.put_app(&app) {
+                tracing::error!("persisting `{name}`: {e:#}");
+            }
+            st.apps.insert(name, app);
+        }
+        commands
+    }
+
+    // ----- views ----------------------------------------------------------------------------
+
+    /// Every application.
+    pub fn apps(&self) -> Vec<AppView> {
+        let st = self.state.lock();
+        st.apps.values().map(|a| view_app(a, &st.hosts)).collect()
+    }
+
+    /// One application.
+    pub fn app(&self, name: &str) -> Option<AppView> {
+        let st = self.state.lock();
+        st.apps.get(name).map(|a| view_app(a, &st.hosts))
+    }
+
+    /// Every Host.
+    pub fn hosts(&self) -> Vec<HostView> {
+        let st = self.state.lock();
+        st.hosts.iter().map(|(n, h)| view_host(n, h, &st.apps)).collect()
+    }
+
+    /// One Host.
+    pub fn host(&self, name: &str) -> Option<HostView> {
+        let st = self.state.lock();
+        st.hosts.get(name).map(|h| view_host(name, h, &st.apps))
+    }
+
+    /// Every module instance.
+    pub fn modules(&self) -> Vec<ModuleView> {
+        self.apps().into_iter().flat_map(|a| a.modules).collect()
+    }
+}
+
+/// An application manifest holding only module `i` (what one Host needs).
+fn single_module_manifest(manifest: &ApplicationManifest, i: usize) -> serde_json::Value {
+    let mut json: serde_json::Value = serde_json::from_str(&manifest.to_json()).unwrap_or_default();
+    if let Some(modules) = json.get_mut("modules").and_then(|m| m.as_array_mut()) {
+        let mut one = modules.get(i).cloned();
+        // Placement is the Orchestrator's business; it may also name modules this manifest lacks.
+        if let Some(obj) = one.as_mut().and_then(|o| o.as_object_mut()) {
+            obj.remove("placement");
+        }
+        modules.clear();
+        modules.extend(one);
+    }
+    json
+}
+
+fn observed<'a>(hosts: &'a BTreeMap<String, HostEntry>, m: &ModuleRecord) -> Option<&'a ModuleStatus> {
+    let host = hosts.get(m.host.as_ref()?)?;
+    host.status.as_ref()?.status.modules.iter().find(|s| s.id == m.id && s.sha256 == m.sha256)
+}
+
+fn view_module(app: &str, m: &ModuleRecord, hosts: &BTreeMap<String, HostEntry>) -> ModuleView {
+    let profile = observed(hosts, m).cloned();
+    let online = m.host.as_ref().and_then(|h| hosts.get(h)).is_some_and(|h| h.online);
+    let state = match (&m.host, online, &profile) {
+        (None, _, _) => "pending".to_string(),
+        (Some(_), false, _) => "lost".to_string(),
+        (Some(_), true, None) => "deploying".to_string(),
+        (Some(_), true, Some(p)) => state_word(&p.state).to_string(),
+    };
+    let problem = match &profile {
+        Some(ModuleStatus { state: ModuleState::Failed { failure } | ModuleState::Restarting { failure, .. }, .. }) => Some(failure.to_string()),
+        _ => m.problem.clone(),
+    };
+    ModuleView { app: app.to_string(), module: m.module.clone(), id: m.id.clone(), host: m.host.clone(), sha256: m.sha256.clone(), state, problem, profile }
+}
+
+fn state_word(s: &ModuleState) -> &'static str {
+    match s {
+        ModuleState::Starting => "deploying",
+        ModuleState::Running => "running",
+        ModuleState::Restarting { .. } => "restarting",
+        ModuleState::Failed { .. } => "failed",
+        ModuleState::Completed { .. } => "completed",
+        ModuleState::Stopped => "stopped",
+    }
+}
+
+fn view_app(app: &AppRecord, hosts: &BTreeMap<String, HostEntry>) -> AppView {
+    let modules: Vec<ModuleView> = app.modules.iter().map(|m| view_module(&app.name, m, hosts)).collect();
+    let state = if modules.iter().all(|m| m.state == "running" || m.state == "completed") {
+        "running"
+    } else if modules.iter().all(|m| m.state == "pending") {
+        "pending"
+    } else if modules.iter().any(|m| matches!(m.state.as_str(), "failed" | "lost" | "pending" | "restarting")) {
+        "degraded"
+    } else {
+        "deploying"
+    };
+    AppView { name: app.name.clone(), state: state.into(), generation: app.generation, modules, manifest: app.manifest.clone() }
+}
+
+fn view_host(name: &str, h: &HostEntry, apps: &BTreeMap<String, AppRecord>) -> HostView {
+    HostView {
+        name: name.to_string(),
+        manifest: h.manifest.clone(),
+        platform: h.platform.clone(),
+        online: h.online,
+        last_seen_ms: h.last_seen.elapsed().as_millis() as u64,
+        resources: h.status.as_ref().map(|s| s.resources),
+        modules: h.status.as_ref().map(|s| s.status.modules.clone()).unwrap_or_default(),
+        assigned: apps.values().flat_map(|a| &a.modules).filter(|m| m.host.as_deref() == Some(name)).map(|m| m.id.clone()).collect(),
+    }
+}
+
+/// Used by tests: the base dir for manifests submitted over the API (files are not read).
+pub fn api_base_dir() -> &'static Path {
+    Path::new("/")
+}

@@ -1,0 +1,191 @@
+//! The silverline Orchestrator: accepts applications over a REST API, places their modules on
+//! Hosts, sends deploy/delete commands over the MQTT control plane, and watches.
+//!
+//! It owns the desired state (applications and their placement, persisted under `--data-dir`)
+//! and the observed state (Hosts, what they run, their profiles). It reacts to a lost Host by
+//! re-placing its modules (the slow, orchestrator-driven path; sidecars give the fast one) and,
+//! after a restart, reconciles with what Hosts report. It must not run Wasm: Hosts do.
+//!
+//! ```no_run
+//! # async fn f() -> anyhow::Result<()> {
+//! let orchestrator = silverline_orchestrator::Orchestrator::start(silverline_orchestrator::OrchestratorConfig::default()).await?;
+//! println!("REST on http://{}, MQTT on {}", orchestrator.api_addr(), orchestrator.broker_url());
+//! # Ok(()) }
+//! ```
+#![deny(missing_docs)]
+
+mod api;
+pub mod control;
+pub mod core;
+pub mod model;
+mod openapi;
+pub mod place;
+pub mod store;
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use silverline_channels::MqttConfig;
+use silverline_manifest::ManifestErrors;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Orchestrator settings. `Default` listens on the documented ports with an embedded broker.
+#[derive(Debug, Clone)]
+pub struct OrchestratorConfig {
+    /// REST API address.
+    pub listen: SocketAddr,
+    /// Where the embedded broker listens (ignored with an external broker).
+    pub mqtt_listen: SocketAddr,
+    /// An external broker (`mqtt://HOST:PORT`) instead of the embedded one.
+    pub broker: Option<String>,
+    /// Where the desired state and module blobs live.
+    pub data_dir: PathBuf,
+    /// A Host silent for this long is considered lost.
+    pub host_timeout: Duration,
+}
+
+impl Default for OrchestratorConfig {
+    fn default() -> Self {
+        OrchestratorConfig {
+            listen: "127.0.0.1:7420".parse().expect("address"),
+            mqtt_listen: "127.0.0.1:1883".parse().expect("address"),
+            broker: None,
+            data_dir: PathBuf::from(".silverline/orchestrator"),
+            host_timeout: Duration::from_secs(3),
+        }
+    }
+}
+
+/// A running Orchestrator.
+pub struct Orchestrator {
+    api_addr: SocketAddr,
+    broker_url: String,
+    core: Arc<core::Core>,
+}
+
+impl Orchestrator {
+    /// Start the broker (unless external), the control plane and the REST API.
+    pub async fn start(config: OrchestratorConfig) -> anyhow::Result<Orchestrator> {
+        let broker_url = match &config.broker {
+            Some(url) => url.clone(),
+            None => {
+                let listen = config.mqtt_listen;
+                tokio::task::spawn_blocking(move || silverline_broker::EmbeddedBroker::start(listen)).await??.url()
+            }
+        };
+        let listener = tokio::net::TcpListener::bind(config.listen).await.map_err(|e| anyhow::anyhow!("REST API on {}: {e}", config.listen))?;
+        let api_addr = listener.local_addr()?;
+        let store = store::Store::open(&config.data_dir)?;
+        let placer = Box::new(silverline_placement::Backtracking::new());
+        let core = Arc::new(core::Core::new(store, placer, format!("http://{api_addr}/v1/blobs"))?);
+        let mqtt = MqttConfig::from_url(&broker_url)?;
+        let (host, port) = mqtt.address().rsplit_once(':').map(|(h, p)| (h.to_string(), p.parse::<u16>())).ok_or_else(|| anyhow::anyhow!("broker address"))?;
+        let instance = format!("{:x}", std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_millis());
+        let (control, eventloop) = control::Control::new(&host, port?, instance);
+        tokio::spawn(control::serve(core.clone(), control.clone(), eventloop));
+        tokio::spawn(watch_hosts(core.clone(), control.clone(), config.host_timeout));
+        let app = api::router(api::Api { core: core.clone(), control });
+        tokio::spawn(async move {
+            if let Err(e) = axum::serve(listener, app).await {
+                tracing::error!("REST API stopped: {e}");
+            }
+        });
+        Ok(Orchestrator { api_addr, broker_url, core })
+    }
+
+    /// Where the REST API listens.
+    pub fn api_addr(&self) -> SocketAddr {
+        self.api_addr
+    }
+
+    /// The control-plane broker.
+    pub fn broker_url(&self) -> &str {
+        &self.broker_url
+    }
+
+    /// The state and logic (for tests and embedding).
+    pub fn core(&self) -> &Arc<core::Core> {
+        &self.core
+    }
+}
+
+/// Lose silent Hosts; after start-up, adopt modules whose Host never came back.
+async fn watch_hosts(core: Arc<core::Core>, control: Arc<control::Control>, timeout: Duration) {
+    let started = tokio::time::Instant::now();
+    let mut adopted = false;
+    let mut tick = tokio::time::interval(Duration::from_millis(250));
+    loop {
+        tick.tick().await;
+        let mut commands = core.expire_hosts(timeout);
+        if !adopted && started.elapsed() > timeout * 2 {
+            adopted = true;
+            commands.extend(core.adopt_orphans());
+        }
+        control.send(commands).await;
+    }
+}
+
+/// An error of the REST API, rendered as JSON.
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct ApiError {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+    path: Option<String>,
+    errors: Vec<serde_json::Value>,
+}
+
+impl ApiError {
+    fn new(status: StatusCode, code: &'static str, message: String) -> Self {
+        ApiError { status, code, message, path: None, errors: Vec::new() }
+    }
+    /// 400: the request body cannot be read.
+    pub fn bad_request(message: String) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "bad-request", message)
+    }
+    /// 404.
+    pub fn not_found(message: String) -> Self {
+        Self::new(StatusCode::NOT_FOUND, "not-found", message)
+    }
+    /// 409.
+    pub fn conflict(message: String) -> Self {
+        Self::new(StatusCode::CONFLICT, "conflict", message)
+    }
+    /// 422 at a field path.
+    pub fn invalid(path: &str, found: &str, expected: &str) -> Self {
+        let mut e = Self::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid-manifest", format!("{path}: expected {expected}, found {found}"));
+        e.path = Some(path.to_string());
+        e
+    }
+    /// 422 from manifest validation: every error with its path.
+    pub fn manifest(errors: ManifestErrors) -> Self {
+        let mut e = Self::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid-manifest", errors.to_string());
+        e.path = errors.iter().next().map(|e| e.path.clone());
+        e.errors = errors.iter().map(|e| serde_json::json!({ "path": e.path, "found": e.found, "expected": e.expected })).collect();
+        e
+    }
+    /// 422: no placement satisfies the constraints.
+    pub fn unplaceable(e: silverline_placement::PlacementError) -> Self {
+        Self::new(StatusCode::UNPROCESSABLE_ENTITY, "unplaceable", format!("no placement satisfies the constraints:\n{e}"))
+    }
+    /// 500.
+    pub fn internal(e: impl std::fmt::Display) -> Self {
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string())
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut body = serde_json::json!({ "code": self.code, "message": self.message });
+        if let Some(p) = self.path {
+            body["path"] = p.into();
+        }
+        if !self.errors.is_empty() {
+            body["errors"] = self.errors.into();
+        }
+        (self.status, axum::Json(serde_json::json!({ "error": body }))).into_response()
+    }
+}

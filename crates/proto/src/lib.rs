@@ -1,0 +1,234 @@
+//! silverline's control plane: the topic layout and the versioned messages that the Orchestrator
+//! and the Hosts exchange over MQTT (paper section IV-C, "internal Silverline communication API").
+//!
+//! This crate owns *what* is said on the control plane; it must not know how it is carried
+//! (MQTT clients live in the agent and the Orchestrator) nor about wasmtime or HTTP. The full
+//! description, with examples, is `docs/protocol.md`.
+//!
+//! Every message is JSON with a version field `"v": 1`. [`decode`] refuses other versions and
+//! malformed payloads with a [`ProtoError`] that says what was wrong: receivers log and drop such
+//! messages, they never crash on them.
+//!
+//! ```
+//! use silverline_proto::{decode, encode, topics, Ack, CommandId};
+//! let ack = Ack { command: CommandId("c-1".into()), ok: true, error: None, duplicate: false };
+//! let bytes = encode(&ack);
+//! assert_eq!(decode::<Ack>(&bytes).unwrap(), ack);
+//! assert_eq!(topics::acks("edge-1"), "silverline/v1/hosts/edge-1/acks");
+//! ```
+#![deny(missing_docs)]
+
+pub mod status;
+pub mod topics;
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use silverline_manifest::{HostManifest, PlatformManifest};
+pub use status::{HostEvent, HostStatus, ModuleId};
+
+/// The protocol version this crate speaks.
+pub const VERSION: u32 = 1;
+
+/// Why a control-plane payload was refused.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ProtoError {
+    /// Not JSON, or not the expected shape.
+    #[error("malformed message: {0}")]
+    Malformed(String),
+    /// A version this build does not speak.
+    #[error("unsupported protocol version {found} (this build speaks {VERSION})")]
+    Version {
+        /// The version in the message.
+        found: u64,
+    },
+}
+
+/// Serialise a message with the version field.
+pub fn encode<T: Serialize>(msg: &T) -> Vec<u8> {
+    let mut value = serde_json::to_value(msg).expect("control-plane messages serialise");
+    if let serde_json::Value::Object(map) = &mut value {
+        map.insert("v".into(), VERSION.into());
+    }
+    serde_json::to_vec(&value).expect("a JSON value serialises")
+}
+
+/// Parse a message, checking its version.
+pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ProtoError> {
+    let mut value: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| ProtoError::Malformed(e.to_string()))?;
+    let map = value.as_object_mut().ok_or_else(|| ProtoError::Malformed("expected a JSON object".into()))?;
+    match map.remove("v").and_then(|v| v.as_u64()) {
+        Some(v) if v == VERSION as u64 => {}
+        Some(found) => return Err(ProtoError::Version { found }),
+        None => return Err(ProtoError::Malformed("missing version field `v`".into())),
+    }
+    serde_json::from_value(value).map_err(|e| ProtoError::Malformed(e.to_string()))
+}
+
+/// Identifies one command; a re-delivered command with the same id is acknowledged again but
+/// not executed twice.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct CommandId(pub String);
+
+impl std::fmt::Display for CommandId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Host → Orchestrator, on connect and whenever the Orchestrator says [`Hello`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Registration {
+    /// Who the Host is (Fig. 4).
+    #[serde(deserialize_with = "validated")]
+    pub host: HostManifest,
+    /// What it runs on (Fig. 3).
+    #[serde(deserialize_with = "validated")]
+    pub platform: PlatformManifest,
+    /// Module instances it runs right now (for reconciliation after restarts).
+    pub modules: Vec<RunningModule>,
+}
+
+/// Manifests travel as JSON and are validated on arrival, exactly as a file would be.
+fn validated<'de, D, T>(d: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: std::str::FromStr<Err = silverline_manifest::ManifestErrors>,
+{
+    let value = serde_json::Value::deserialize(d)?;
+    value.to_string().parse().map_err(|e: silverline_manifest::ManifestErrors| serde::de::Error::custom(e.to_string().replace('\n', "; ")))
+}
+
+/// A module instance a Host runs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunningModule {
+    /// Instance id.
+    pub id: ModuleId,
+    /// sha256 of its Wasm.
+    pub sha256: String,
+}
+
+/// Host → Orchestrator, retained; the Host's MQTT last will sets `online: false`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HostState {
+    /// Host name.
+    pub host: String,
+    /// Connected or not.
+    pub online: bool,
+}
+
+/// Host → Orchestrator, periodically.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StatusReport {
+    /// Increases by one per report.
+    pub seq: u64,
+    /// Host resources.
+    pub resources: Resources,
+    /// Module states and profiles.
+    pub status: HostStatus,
+}
+
+/// A Host's resource use.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+pub struct Resources {
+    /// 1-minute load average of the machine.
+    pub load1: f64,
+    /// Memory available on the machine, in bytes.
+    pub memory_available_bytes: u64,
+    /// Resident memory of the Host process, in bytes.
+    pub process_rss_bytes: u64,
+}
+
+/// Orchestrator → Host.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Command {
+    /// Unique id, echoed in the [`Ack`].
+    pub id: CommandId,
+    /// What to do.
+    #[serde(flatten)]
+    pub kind: CommandKind,
+}
+
+/// The commands a Host understands.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "command", rename_all = "kebab-case")]
+pub enum CommandKind {
+    /// Deploy one module instance.
+    Deploy(DeployModule),
+    /// Remove one module instance (no error if it is not there: idempotent).
+    Delete {
+        /// Instance id.
+        module: ModuleId,
+    },
+    /// Activate or deactivate an output channel of a module instance.
+    SetChannelActive {
+        /// Instance id.
+        module: ModuleId,
+        /// Output channel name.
+        channel: String,
+        /// New state.
+        active: bool,
+    },
+}
+
+/// What a Host needs to deploy a module instance.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeployModule {
+    /// Instance id, e.g. `pipeline/filter`.
+    pub module: ModuleId,
+    /// Application name.
+    pub app: String,
+    /// An application manifest (JSON) holding just this module.
+    pub manifest: serde_json::Value,
+    /// sha256 of the module's Wasm; the Host verifies what it fetches.
+    pub sha256: String,
+    /// Where to fetch the Wasm when it is not cached: `GET {blob_url}/{sha256}`.
+    pub blob_url: String,
+}
+
+/// Host → Orchestrator: the outcome of a command.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Ack {
+    /// The command.
+    pub command: CommandId,
+    /// Done (or already done).
+    pub ok: bool,
+    /// Why not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// The command had been executed before; this is the earlier result.
+    #[serde(default)]
+    pub duplicate: bool,
+}
+
+/// Orchestrator → all Hosts: "I am (back); register again".
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Hello {
+    /// Orchestrator instance id (changes on restart).
+    pub orchestrator: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wrong_versions_and_garbage_are_refused() {
+        assert!(matches!(decode::<Hello>(b"not json"), Err(ProtoError::Malformed(_))));
+        assert!(matches!(decode::<Hello>(b"[1]"), Err(ProtoError::Malformed(_))));
+        assert!(matches!(decode::<Hello>(br#"{"orchestrator":"o"}"#), Err(ProtoError::Malformed(_))));
+        assert_eq!(decode::<Hello>(br#"{"v":2,"orchestrator":"o"}"#), Err(ProtoError::Version { found: 2 }));
+        assert!(decode::<Hello>(br#"{"v":1,"orchestrator":"o"}"#).is_ok());
+    }
+
+    #[test]
+    fn commands_round_trip() {
+        let cmd = Command {
+            id: CommandId("x".into()),
+            kind: CommandKind::SetChannelActive { module: ModuleId("a/b".into()), channel: "out".into(), active: false },
+        };
+        let bytes = encode(&cmd);
+        assert!(std::str::from_utf8(&bytes).unwrap().contains(r#""command":"set-channel-active""#));
+        assert_eq!(decode::<Command>(&bytes).unwrap(), cmd);
+    }
+}
