@@ -1,0 +1,210 @@
+//! The Orchestrator and Hosts as separate OS processes over a real broker: deploy across Hosts
+//! with anti-affinity, data flowing between Hosts, a SIGKILLed Host's module re-placed, an
+//! Orchestrator restart losing nothing, and bad input refused without changing anything.
+
+use crate::common::*;
+use parking_lot::Mutex;
+use serde_json::Value;
+use silverline_channels::{MqttBackend, MqttConfig, RemoteBackend};
+use silverline_test_programs::broker::Mosquitto;
+use silverline_test_programs::{COUNTER_C, ECHO_C, SINK_C};
+use std::path::Path;
+use std::sync::Arc;
+
+fn orchestrator(api_port: u16, broker: &str, data: &Path) -> Proc {
+    let listen = format!("127.0.0.1:{api_port}");
+    let p = Proc::spawn(&["orchestrator", "--listen", &listen, "--broker", broker, "--data-dir", data.to_str().unwrap(), "--host-timeout", "2s"]);
+    let rest = Rest(format!("http://{listen}"));
+    eventually(30, "the REST API answers", || (rest.call("GET", "/v1/hosts", None).0 == 200).then_some(()));
+    p
+}
+
+fn host(name: &str, broker: &str, data: &Path) -> Proc {
+    Proc::spawn(&["host", "--broker", broker, "--name", name, "--data-dir", data.join(name).to_str().unwrap(), "--status-interval", "300ms"])
+}
+
+fn online_hosts(rest: &Rest) -> usize {
+    rest.get("/v1/hosts").as_array().unwrap().iter().filter(|h| h["online"] == true).count()
+}
+
+fn module<'a>(app: &'a Value, name: &str) -> &'a Value {
+    app["modules"].as_array().unwrap().iter().find(|m| m["module"] == name).unwrap()
+}
+
+fn app_manifest(dir: &Path) -> std::path::PathBuf {
+    let file = dir.join("app.yaml");
+    std::fs::write(
+        &file,
+        format!(
+            r#"name: e2e
+modules:
+  - name: counter
+    file: {COUNTER_C}
+    trigger: {{ type: periodic, periodInNs: 20000000 }}
+    outputChannels: {{ channels: [{{ name: out, endpoint: e2e/count }}] }}
+    placement: {{ antiAffinity: [echo] }}
+  - name: echo
+    file: {ECHO_C}
+    trigger: {{ type: event, channel: in }}
+    inputChannels: {{ channels: [{{ name: in, endpoint: e2e/count, queueDepth: 64 }}] }}
+    outputChannels: {{ channels: [{{ name: out, endpoint: e2e/echoed }}] }}
+    placement: {{ antiAffinity: [counter, sink] }}
+  - name: sink
+    file: {SINK_C}
+    trigger: {{ type: event, channel: in }}
+    inputChannels: {{ channels: [{{ name: in, endpoint: e2e/unused }}] }}
+    placement: {{ antiAffinity: [echo] }}
+"#
+        ),
+    )
+    .unwrap();
+    file
+}
+
+/// Counts messages per topic seen by an independent MQTT subscriber.
+fn observer(broker: &Mosquitto, filter: &str) -> (Arc<MqttBackend>, Arc<Mutex<Vec<String>>>) {
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let sink = seen.clone();
+    let mut cfg = MqttConfig::from_url(&broker.url()).unwrap();
+    cfg.client_id("e2e-observer");
+    let backend = MqttBackend::connect(&cfg, Arc::new(move |_t: &str, p| sink.lock().push(String::from_utf8_lossy(&p).into_owned()))).unwrap();
+    backend.subscribe(filter);
+    assert!(backend.wait_subscribed(std::time::Duration::from_secs(10)));
+    (backend, seen)
+}
+
+#[test]
+fn deploy_fail_over_and_restart_across_processes() {
+    let broker = Mosquitto::start();
+    let data = tempfile::tempdir().unwrap();
+    let api_port = free_port();
+    let api = format!("http://127.0.0.1:{api_port}");
+    let rest = Rest(api.clone());
+    let mut orch = orchestrator(api_port, &broker.url(), data.path());
+    let mut hosts: Vec<(String, Proc)> = ["h1", "h2", "h3"].iter().map(|n| (n.to_string(), host(n, &broker.url(), data.path()))).collect();
+    eventually(30, "three hosts online", || (online_hosts(&rest) == 3).then_some(()));
+
+    let (_obs, seen) = observer(&broker, "e2e/echoed");
+    let out = run(&["deploy", app_manifest(data.path()).to_str().unwrap(), "--wait", "--api", &api]);
+    assert!(out.status.success(), "deploy: {}\n{}", stdout(&out), stderr(&out));
+    let app = rest.get("/v1/apps/e2e");
+    let host_of = |app: &Value, m: &str| module(app, m)["host"].as_str().unwrap().to_string();
+    assert_ne!(host_of(&app, "counter"), host_of(&app, "echo"), "anti-affinity");
+    assert_ne!(host_of(&app, "echo"), host_of(&app, "sink"), "anti-affinity");
+
+    // Data crosses Hosts: counter → broker → echo on another Host → broker → observer.
+    eventually(30, "echoed messages", || (seen.lock().len() >= 5).then_some(()));
+
+    // SIGKILL the counter's Host: the last will tells the Orchestrator, which re-places it.
+    let victim = host_of(&app, "counter");
+    hosts.iter_mut().find(|(n, _)| *n == victim).unwrap().1.kill();
+    let moved = eventually(30, "counter re-placed and running", || {
+        let app = rest.get("/v1/apps/e2e");
+        let m = module(&app, "counter");
+        (m["host"].as_str() != Some(victim.as_str()) && m["state"] == "running").then(|| m["host"].as_str().unwrap().to_string())
+    });
+    assert_ne!(moved, host_of(&rest.get("/v1/apps/e2e"), "echo"), "still anti-affine after re-placement");
+    let before = seen.lock().len();
+    eventually(30, "the flow resumes", || (seen.lock().len() >= before + 5).then_some(()));
+
+    // Restart the Orchestrator: nothing lost, Hosts reconcile, modules keep running.
+    orch.kill();
+    orch = orchestrator(api_port, &broker.url(), data.path());
+    let app = eventually(30, "application back and running", || {
+        let (status, app) = rest.call("GET", "/v1/apps/e2e", None);
+        (status == 200 && app["state"] == "running").then_some(app)
+    });
+    assert_eq!(host_of(&app, "counter"), moved);
+    let before = seen.lock().len();
+    eventually(30, "still flowing", || (seen.lock().len() >= before + 3).then_some(()));
+
+    // Delete: every module goes away on its Host.
+    let out = run(&["delete", "app", "e2e", "--api", &api]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    eventually(30, "modules removed from hosts", || {
+        rest.get("/v1/hosts").as_array().unwrap().iter().all(|h| h["modules"].as_array().is_none_or(|m| m.is_empty())).then_some(())
+    });
+    assert_eq!(rest.call("GET", "/v1/apps/e2e", None).0, 404);
+    drop(orch);
+}
+
+#[test]
+fn bad_requests_are_refused_and_change_nothing() {
+    let broker = Mosquitto::start();
+    let data = tempfile::tempdir().unwrap();
+    let api_port = free_port();
+    let rest = Rest(format!("http://127.0.0.1:{api_port}"));
+    let _orch = orchestrator(api_port, &broker.url(), data.path());
+    let _h = host("solo", &broker.url(), data.path());
+    eventually(30, "host online", || (online_hosts(&rest) == 1).then_some(()));
+
+    let (status, e) = rest.call("POST", "/v1/apps", Some("name: x\nmodules:\n  - name: a\n    file: a.wasm\n    trigger: { type: periodic, periodInNs: 0 }\n"));
+    assert_eq!(status, 422, "{e}");
+    assert_eq!(e["error"]["path"], "modules[0].trigger.periodInNs");
+    let (status, e) = rest.call("POST", "/v1/apps", Some("name: x\nmodules:\n  - name: a\n    file: a.wasm\n    trigger: { type: periodic, periodInNs: 1000000 }\n"));
+    assert_eq!(status, 422);
+    assert_eq!(e["error"]["path"], "modules[0].sha256", "{e}");
+    let (status, _) = rest.call("POST", "/v1/apps", Some(""));
+    assert_eq!(status, 400);
+    assert_eq!(rest.call("GET", "/v1/apps/nope", None).0, 404);
+    assert_eq!(rest.call("DELETE", "/v1/apps/nope", None).0, 404);
+    assert_eq!(rest.call("GET", "/v1/hosts/nope", None).0, 404);
+    let (status, _) = rest.call("PUT", "/v1/blobs", Some("not wasm"));
+    assert_eq!(status, 400);
+
+    // Unsatisfiable: pinned to a Host that does not exist. The error names module and constraint.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("pinned.yaml");
+    std::fs::write(&file, format!("name: pinned\nmodules:\n  - name: c\n    file: {COUNTER_C}\n    trigger: {{ type: periodic, periodInNs: 100000000 }}\n    outputChannels: {{ channels: [{{ name: out, endpoint: p/c }}] }}\n    placement: {{ host: elsewhere }}\n")).unwrap();
+    let out = run(&["deploy", file.to_str().unwrap(), "--api", &rest.0]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(err.contains("pinned/c") && err.contains("elsewhere"), "{err}");
+    assert_eq!(rest.get("/v1/apps").as_array().unwrap().len(), 0, "nothing was created");
+
+    // Garbage on control topics is logged and dropped; both sides keep working.
+    let mut cfg = MqttConfig::from_url(&broker.url()).unwrap();
+    cfg.client_id("vandal");
+    let vandal = MqttBackend::connect(&cfg, Arc::new(|_: &str, _| {})).unwrap();
+    for topic in ["silverline/v1/hosts/solo/register", "silverline/v1/hosts/solo/commands", "silverline/v1/hosts/solo/status", "silverline/v1/hosts/solo/acks", "silverline/v1/hosts/solo/state"] {
+        vandal.publish(topic, &bytes_of("{\"v\":1,\"garbage\":true}")).unwrap();
+        vandal.publish(topic, &bytes_of("\u{1}not json")).unwrap();
+    }
+    let out = run(&["deploy", app_manifest(dir.path()).to_str().unwrap(), "--api", &rest.0]);
+    // One host cannot satisfy the anti-affinity: refused, and the refusal explains.
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("anti-affinity"), "{}", stderr(&out));
+    assert_eq!(online_hosts(&rest), 1, "the host survived the garbage");
+    let file = dir.path().join("one.yaml");
+    std::fs::write(&file, format!("name: one\nmodules:\n  - name: c\n    file: {COUNTER_C}\n    trigger: {{ type: periodic, periodInNs: 100000000 }}\n    outputChannels: {{ channels: [{{ name: out, endpoint: one/c }}] }}\n")).unwrap();
+    let out = run(&["deploy", file.to_str().unwrap(), "--wait", "--api", &rest.0]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let dup = run(&["deploy", file.to_str().unwrap(), "--api", &rest.0]);
+    assert!(stderr(&dup).contains("(409)"), "{}", stderr(&dup));
+}
+
+fn bytes_of(s: &str) -> bytes::Bytes {
+    bytes::Bytes::copy_from_slice(s.as_bytes())
+}
+
+#[test]
+fn up_runs_the_demo_with_the_embedded_broker() {
+    let data = tempfile::tempdir().unwrap();
+    let (api_port, mqtt_port) = (free_port(), free_port());
+    let listen = format!("127.0.0.1:{api_port}");
+    let mqtt = format!("127.0.0.1:{mqtt_port}");
+    let _up = Proc::spawn(&["up", "--demo", "--hosts", "2", "--listen", &listen, "--mqtt-listen", &mqtt, "--data-dir", data.path().to_str().unwrap()]);
+    let rest = Rest(format!("http://{listen}"));
+    eventually(60, "the demo runs", || {
+        let (status, app) = rest.call("GET", "/v1/apps/pipeline", None);
+        (status == 200 && app["state"] == "running").then_some(())
+    });
+    assert_eq!(online_hosts(&rest), 2);
+    let out = run(&["get", "modules", "--api", &rest.0]);
+    assert!(stdout(&out).contains("pipeline/sensor"), "{}", stdout(&out));
+    let out = run(&["get", "hosts", "-o", "json", "--api", &rest.0]);
+    let hosts: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(hosts.as_array().unwrap().len(), 2);
+    let spec = rest.get("/openapi.json");
+    assert!(spec["paths"]["/v1/apps"].is_object());
+}
