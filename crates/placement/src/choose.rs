@@ -18,6 +18,8 @@ pub(crate) struct Key {
     clash: bool,
     /// Committed utilization as a fraction of the admission bound (0 for first fit).
     load: f64,
+    /// Modules on the Host: among equally loaded Hosts the emptier one wins (0 for first fit).
+    count: u32,
     /// `u64::MAX - free memory`, so more free memory ranks first (0 for first fit).
     full: u64,
     /// Host index.
@@ -37,6 +39,7 @@ impl Ord for Key {
         self.clash
             .cmp(&o.clash)
             .then(self.load.total_cmp(&o.load))
+            .then(self.count.cmp(&o.count))
             .then(self.full.cmp(&o.full))
             .then(self.host.cmp(&o.host))
     }
@@ -81,6 +84,7 @@ fn rank(p: &Problem, s: &State, fit: Fit, siblings: &[u32], h: u32) -> Key {
         Fit::FirstFit => Key {
             clash,
             load: 0.0,
+            count: 0,
             full: 0,
             host: h,
         },
@@ -89,6 +93,7 @@ fn rank(p: &Problem, s: &State, fit: Fit, siblings: &[u32], h: u32) -> Key {
             Key {
                 clash,
                 load: s.load[hi],
+                count: s.count[hi],
                 full: u64::MAX - free,
                 host: h,
             }

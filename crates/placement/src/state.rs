@@ -35,6 +35,8 @@ pub(crate) struct State {
     pub new_on: Vec<Vec<u32>>,
     /// Unit → Host, or [`NONE`].
     pub host_of: Vec<u32>,
+    /// Modules per Host, deployed and newly placed: spreads modules that reserve nothing.
+    pub count: Vec<u32>,
 }
 
 impl State {
@@ -49,6 +51,7 @@ impl State {
             load,
             new_on: vec![Vec::new(); p.names.len()],
             host_of: vec![NONE; p.units.len()],
+            count: p.hosts.iter().map(|h| h.deployed.len() as u32).collect(),
         }
     }
 
@@ -59,12 +62,14 @@ impl State {
         self.load[h as usize] = load(p, &self.util, h as usize);
         self.new_on[unit.module as usize].push(h);
         self.host_of[u as usize] = h;
+        self.count[h as usize] += 1;
     }
 
     /// Exact inverse of [`State::assign`]: integers only, so loads come back bit for bit.
     pub fn unassign(&mut self, p: &Problem, u: u32) {
         let unit = &p.units[u as usize];
         let h = std::mem::replace(&mut self.host_of[u as usize], NONE);
+        self.count[h as usize] -= 1;
         self.mem[h as usize] -= unit.mem;
         self.util[h as usize] -= unit.util;
         self.load[h as usize] = load(p, &self.util, h as usize);

@@ -147,3 +147,17 @@ fn least_loaded_spreads_and_first_fit_packs() {
         "{packed:?}"
     );
 }
+
+#[test]
+fn modules_that_reserve_nothing_are_spread_by_count() {
+    let mut busy = crate::host("busy", 1024, 2);
+    busy.deployed.push(silverline_placement::DeployedModule { app: "other".into(), module: "x".into() });
+    let hosts = [crate::host("a", 1024, 2), crate::host("b", 1024, 2), busy];
+    let demands: Vec<_> = ["m1", "m2", "m3"].iter().map(|m| crate::demand("app", m, 0)).collect();
+    let placement = silverline_placement::Placer::place(&silverline_placement::Backtracking::new(), &hosts, &demands).unwrap();
+    let on = |h: &str| placement.on_host(h).count();
+    let totals = [on("a"), on("b"), on("busy") + 1];
+    assert!(totals.iter().max().unwrap() - totals.iter().min().unwrap() <= 1, "least loaded spreads zero-demand modules: {totals:?}");
+    let placement = silverline_placement::Placer::place(&silverline_placement::Backtracking::new(), &hosts, &demands[..2]).unwrap();
+    assert_eq!(placement.on_host("busy").count(), 0, "the host already running a module is used last");
+}
