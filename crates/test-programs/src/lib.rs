@@ -96,6 +96,9 @@ mod tests {
             "filter_ema",
             "hello_cmd",
             "probe",
+            "ref_producer_cmd",
+            "ref_relay_cmd",
+            "ref_watch_cmd",
             "sensor",
             "sink",
         ];
