@@ -42,8 +42,11 @@ pub(crate) fn execute(shared: &Shared, cmd: Command) -> Ack {
             shared.host.remove(module);
             Ok(())
         }
-        CommandKind::SetChannelActive { module, channel, active } => {
+        CommandKind::SetChannelActive { module, channel, active, from_activation: None } => {
             shared.host.set_channel_active(module, channel, *active).map(|_| ()).map_err(|e| format!("{e:#}"))
+        }
+        CommandKind::SetChannelActive { module, channel, active, from_activation: Some(k) } => {
+            shared.host.set_channel_active_from(module, channel, *active, *k).map_err(|e| format!("{e:#}"))
         }
     };
     if let Err(e) = &result {

@@ -306,6 +306,19 @@ impl Host {
         Ok(port.set_active(active))
     }
 
+    /// Activate or deactivate an output channel from periodic activation `from` on: activations
+    /// before it publish as now, activation `from` and later with the new state. This is how a
+    /// zero-downtime update hands over on a period boundary, across Hosts: the old version goes
+    /// quiet at the same index at which the new one starts to speak.
+    ///
+    /// Refused when `from` has already started (too late to be exact) or the module is not
+    /// periodic. A later call for the same channel replaces a pending one.
+    pub fn set_channel_active_from(&self, id: &ModuleId, channel: &str, active: bool, from: i64) -> anyhow::Result<()> {
+        let modules = self.shared.modules.read();
+        let runtime = modules.get(id).with_context(|| format!("no module `{id}` on this Host"))?;
+        runtime.schedule_switch(channel, active, from)
+    }
+
     /// State and profile of every module.
     pub fn status(&self) -> HostStatus {
         let s = &self.shared;

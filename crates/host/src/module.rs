@@ -151,6 +151,10 @@ pub(crate) struct ModuleRuntime {
     pub(crate) notify: Arc<Notify>,
     /// True while `_start` runs on the module's own thread.
     pub(crate) running_command: AtomicBool,
+    /// Output activity changes waiting for an activation index: (output index, active, from).
+    switches: Mutex<Vec<(usize, bool, i64)>>,
+    /// The index of the latest activation that started (periodic modules).
+    last_started: AtomicI64,
 }
 
 /// Parts a [`ModuleRuntime`] is built from.
@@ -203,6 +207,8 @@ impl ModuleRuntime {
             stop: Arc::default(),
             notify: Arc::default(),
             running_command: AtomicBool::new(false),
+            switches: Mutex::new(Vec::new()),
+            last_started: AtomicI64::new(i64::MIN),
         }
     }
 
@@ -332,6 +338,7 @@ impl ModuleRuntime {
         let Some(live) = guard.as_mut() else { return Ok(()) };
         let Some(step) = live.step.clone() else { return Ok(()) };
         live.store.data_mut().activation = k;
+        self.apply_switches(k);
         let budget = self.fuel_budget();
         live.store.set_fuel(budget).ok();
         live.store.set_epoch_deadline(engine.ticks_for(self.deadline()));
@@ -354,6 +361,37 @@ impl ModuleRuntime {
                 Err(self.classify(e, false))
             }
         }
+    }
+
+    /// Remember an output activity change for activation `from` (see `Host::set_channel_active_from`).
+    pub(crate) fn schedule_switch(&self, channel: &str, active: bool, from: i64) -> anyhow::Result<()> {
+        if !matches!(self.spec.trigger, Trigger::Periodic { .. }) {
+            anyhow::bail!("`{}` is not periodic: a switch at an activation index needs a periodic module", self.id);
+        }
+        let index = self.outputs.iter().position(|(n, _)| n == channel);
+        let index = index.ok_or_else(|| anyhow::anyhow!("module `{}` has no output channel `{channel}`", self.id))?;
+        let mut switches = self.switches.lock();
+        // Checked under the lock that activations take too: no activation can slip in between.
+        let started = self.last_started.load(Ordering::Acquire);
+        if from <= started {
+            anyhow::bail!("too late: activation {from} of `{}` has already started (now at {started})", self.id);
+        }
+        switches.retain(|(i, _, _)| *i != index);
+        switches.push((index, active, from));
+        Ok(())
+    }
+
+    /// Apply the switches due at activation `k`, before the module runs it.
+    fn apply_switches(&self, k: i64) {
+        let mut switches = self.switches.lock();
+        self.last_started.store(k, Ordering::Release);
+        switches.retain(|&(i, active, from)| {
+            if k < from {
+                return true;
+            }
+            self.outputs[i].1.set_active(active);
+            false
+        });
     }
 
     /// Is this instance a command (run once on its own thread) rather than a reactor?

@@ -168,6 +168,10 @@ pub enum CommandKind {
         channel: String,
         /// New state.
         active: bool,
+        /// From this periodic activation index on (absent: at once). The Host refuses an index
+        /// that has already started, so a handover is exact or visibly fails.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        from_activation: Option<i64>,
     },
 }
 
@@ -225,7 +229,7 @@ mod tests {
     fn commands_round_trip() {
         let cmd = Command {
             id: CommandId("x".into()),
-            kind: CommandKind::SetChannelActive { module: ModuleId("a/b".into()), channel: "out".into(), active: false },
+            kind: CommandKind::SetChannelActive { module: ModuleId("a/b".into()), channel: "out".into(), active: false, from_activation: Some(7) },
         };
         let bytes = encode(&cmd);
         assert!(std::str::from_utf8(&bytes).unwrap().contains(r#""command":"set-channel-active""#));

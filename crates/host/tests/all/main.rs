@@ -4,6 +4,7 @@ mod common;
 mod containment;
 mod errors;
 mod event;
+mod handover;
 mod mqtt;
 mod periodic;
 mod refabi;
