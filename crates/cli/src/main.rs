@@ -32,6 +32,10 @@ enum Command {
     Get(commands::get::GetArgs),
     /// Delete an application.
     Delete(commands::delete::DeleteArgs),
+    /// Stage a changed application: changed modules run as shadows, outputs inactive.
+    Update(commands::update::UpdateArgs),
+    /// Hand a module over to its staged shadow on a period boundary (or `--back`).
+    Switchover(commands::switchover::SwitchoverArgs),
     /// Run an application on one local Host, or a bare WASI command module.
     Run(commands::run::RunArgs),
     /// Check a manifest (application, host, platform or topology) and report every error.
@@ -55,6 +59,8 @@ fn main() {
         Command::Deploy(args) => commands::deploy::run(args),
         Command::Get(args) => commands::get::run(args),
         Command::Delete(args) => commands::delete::run(args),
+        Command::Update(args) => commands::update::run(args),
+        Command::Switchover(args) => commands::switchover::run(args),
         Command::Run(args) => commands::run::run(args),
         Command::Validate(args) => commands::validate::run(args),
         Command::Platform(args) => commands::platform::run(args),

@@ -7,7 +7,9 @@ use crate::control::Control;
 use crate::core::{api_base_dir, Core};
 use crate::ApiError;
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use crate::core::AutoSwitch;
+use axum::extract::{Path, Query, State};
+use std::time::Duration;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -26,6 +28,7 @@ pub(crate) fn router(api: Api) -> Router {
         .route("/openapi.json", get(|| async { Json(crate::openapi::document()) }))
         .route("/v1/apps", get(list_apps).post(create_app))
         .route("/v1/apps/{name}", get(get_app).put(update_app).delete(delete_app))
+        .route("/v1/apps/{name}/modules/{module}/switchover", axum::routing::post(switchover))
         .route("/v1/hosts", get(|State(a): State<Api>| async move { Json(a.core.hosts()) }))
         .route("/v1/hosts/{name}", get(get_host))
         .route("/v1/modules", get(|State(a): State<Api>| async move { Json(a.core.modules()) }))
@@ -62,12 +65,51 @@ async fn create_app(State(a): State<Api>, body: Bytes) -> Result<Response, ApiEr
     Ok((StatusCode::CREATED, Json(view)).into_response())
 }
 
-async fn update_app(State(a): State<Api>, Path(name): Path<String>, body: Bytes) -> Result<Response, ApiError> {
+/// Query of `PUT /v1/apps/{name}`: `switchover=auto` switches each staged shadow over by itself
+/// after `validate` (default 1s) and keeps the previous version for `keep` (default 5s).
+#[derive(serde::Deserialize, Default)]
+struct UpdateQuery {
+    switchover: Option<String>,
+    validate: Option<String>,
+    keep: Option<String>,
+}
+
+fn duration(value: Option<&str>, name: &str, default: Duration) -> Result<Duration, ApiError> {
+    match value {
+        None => Ok(default),
+        Some(v) => humantime::parse_duration(v).map_err(|e| ApiError::bad_request(format!("query `{name}={v}`: {e} (e.g. 500ms, 2s)"))),
+    }
+}
+
+async fn update_app(State(a): State<Api>, Path(name): Path<String>, Query(q): Query<UpdateQuery>, body: Bytes) -> Result<Response, ApiError> {
     let manifest = parse_manifest(&body)?;
     if manifest.name.as_str() != name {
         return Err(ApiError::invalid("name", manifest.name.as_str(), &format!("`{name}`, the application in the URL")));
     }
-    let (view, commands) = a.core.update_app(&manifest)?;
+    let auto = match q.switchover.as_deref() {
+        None | Some("manual") => None,
+        Some("auto") => Some(AutoSwitch {
+            validate: duration(q.validate.as_deref(), "validate", Duration::from_secs(1))?,
+            keep: duration(q.keep.as_deref(), "keep", Duration::from_secs(5))?,
+        }),
+        Some(other) => return Err(ApiError::bad_request(format!("query `switchover={other}`: expected `auto` or `manual`"))),
+    };
+    let (view, commands) = a.core.update_app(&manifest, auto)?;
+    a.control.send(commands).await;
+    Ok(Json(view).into_response())
+}
+
+/// Query of `POST /v1/apps/{name}/modules/{module}/switchover`.
+#[derive(serde::Deserialize, Default)]
+struct SwitchQuery {
+    #[serde(default)]
+    back: bool,
+    keep: Option<String>,
+}
+
+async fn switchover(State(a): State<Api>, Path((name, module)): Path<(String, String)>, Query(q): Query<SwitchQuery>) -> Result<Response, ApiError> {
+    let keep = duration(q.keep.as_deref(), "keep", Duration::from_secs(5))?;
+    let (view, commands) = a.core.switchover(&name, &module, q.back, keep)?;
     a.control.send(commands).await;
     Ok(Json(view).into_response())
 }

@@ -17,6 +17,9 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+mod update;
+pub use update::AutoSwitch;
+
 /// A command for one Host.
 pub type Outgoing = (String, CommandKind);
 
@@ -73,47 +76,53 @@ impl Core {
         Ok((view_app(&record, &st.hosts), commands))
     }
 
-    /// Replace an application's manifest. Unchanged modules stay where they are; changed ones are
-    /// redeployed in place (delete, then deploy); new ones are placed; removed ones deleted.
-    pub fn update_app(&self, manifest: &ApplicationManifest) -> Result<(AppView, Vec<Outgoing>), ApiError> {
+    /// Replace an application's manifest. Unchanged modules stay as they are; a changed module
+    /// gets a **shadow**: the new version deployed next to the old one with its outputs inactive,
+    /// waiting for a switchover (see `update.rs`); new modules are placed; removed ones deleted.
+    pub fn update_app(&self, manifest: &ApplicationManifest, auto: Option<AutoSwitch>) -> Result<(AppView, Vec<Outgoing>), ApiError> {
         let mut st = self.state.lock();
         let name = manifest.name.as_str().to_string();
         let old = st.apps.get(&name).cloned().ok_or_else(|| ApiError::not_found(format!("no application `{name}`")))?;
-        let mut record = self.record_for(manifest, old.generation + 1)?;
+        if let Some(busy) = old.modules.iter().find(|m| m.role != Role::Primary) {
+            return Err(ApiError::conflict(format!(
+                "an update of `{}` is in progress ({:?} {}); switch over or roll back first",
+                busy.module, busy.role, busy.id
+            )));
+        }
+        let fresh = self.record_for(manifest, old.generation + 1)?;
         let mut commands = Vec::new();
-        for m in &mut record.modules {
-            match old.modules.iter().find(|o| o.id == m.id) {
-                Some(o) if o.sha256 == m.sha256 && o.manifest == m.manifest => m.host = o.host.clone(),
+        let mut modules = Vec::new();
+        let mut to_place = Vec::new();
+        for f in fresh.modules {
+            let same_placement = module_entry(&old.manifest, &f.module)["placement"] == module_entry(&fresh.manifest, &f.module)["placement"];
+            match old.modules.iter().find(|o| o.module == f.module) {
+                Some(o) if o.sha256 == f.sha256 && o.manifest == f.manifest && same_placement => modules.push(o.clone()),
                 Some(o) => {
-                    m.host = o.host.clone();
-                    if let Some(h) = &o.host {
-                        commands.push((h.clone(), CommandKind::Delete { module: o.id.clone() }));
-                    }
+                    modules.push(o.clone());
+                    let shadow = update::shadow_of(f, &name, fresh.generation, auto);
+                    to_place.push(shadow.id.clone());
+                    modules.push(shadow);
                 }
-                None => {}
+                None => {
+                    to_place.push(f.id.clone());
+                    modules.push(f);
+                }
             }
         }
-        for o in old.modules.iter().filter(|o| !record.modules.iter().any(|m| m.id == o.id)) {
+        for o in old.modules.iter().filter(|o| !modules.iter().any(|m| m.id == o.id)) {
             if let Some(h) = &o.host {
                 commands.push((h.clone(), CommandKind::Delete { module: o.id.clone() }));
             }
         }
+        let mut record = AppRecord { name: name.clone(), manifest: fresh.manifest, modules, generation: fresh.generation };
         let mut others = st.apps.clone();
         others.remove(&name);
-        let fresh: Vec<ModuleId> = record.modules.iter().filter(|m| m.host.is_none()).map(|m| m.id.clone()).collect();
-        let placement = place::place_some(&*self.placer, &st.hosts, &others, &record, &fresh).map_err(ApiError::unplaceable)?;
-        for m in &mut record.modules {
-            if let Some(h) = placement.get(&m.id) {
-                m.host = Some(h.clone());
-            }
+        let placement = place::place_some(&*self.placer, &st.hosts, &others, &record, &to_place).map_err(ApiError::unplaceable)?;
+        for m in record.modules.iter_mut().filter(|m| to_place.contains(&m.id)) {
+            m.host = placement.get(&m.id).cloned();
+            commands.extend(self.deploy_command(&name, m));
         }
         self.store.put_app(&record).map_err(ApiError::internal)?;
-        for m in &record.modules {
-            let unchanged = old.modules.iter().any(|o| o.id == m.id && o.sha256 == m.sha256 && o.manifest == m.manifest);
-            if !unchanged {
-                commands.extend(self.deploy_command(&record.name, m));
-            }
-        }
         st.apps.insert(name, record.clone());
         Ok((view_app(&record, &st.hosts), commands))
     }
@@ -148,6 +157,10 @@ impl Core {
                 host: None,
                 manifest: single,
                 problem: None,
+                role: Role::Primary,
+                remove_after_ms: None,
+                auto_switch_ms: None,
+                keep_ms: 0,
             });
         }
         let json: serde_json::Value = serde_json::from_str(&manifest.to_json()).map_err(ApiError::internal)?;
@@ -329,6 +342,11 @@ impl Core {
     }
 }
 
+/// The entry of module `name` in an application manifest (JSON), or null.
+fn module_entry<'a>(manifest: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
+    manifest["modules"].as_array().and_then(|ms| ms.iter().find(|m| m["name"] == name)).unwrap_or(&serde_json::Value::Null)
+}
+
 /// An application manifest holding only module `i` (what one Host needs).
 fn single_module_manifest(manifest: &ApplicationManifest, i: usize) -> serde_json::Value {
     let mut json: serde_json::Value = serde_json::from_str(&manifest.to_json()).unwrap_or_default();
@@ -362,7 +380,19 @@ fn view_module(app: &str, m: &ModuleRecord, hosts: &BTreeMap<String, HostEntry>)
         Some(ModuleStatus { state: ModuleState::Failed { failure } | ModuleState::Restarting { failure, .. }, .. }) => Some(failure.to_string()),
         _ => m.problem.clone(),
     };
-    ModuleView { app: app.to_string(), module: m.module.clone(), id: m.id.clone(), host: m.host.clone(), sha256: m.sha256.clone(), state, problem, profile }
+    let would_send = profile.as_ref().map_or(0, |p| p.channels.iter().filter(|c| c.direction == "out").map(|c| c.dropped).sum());
+    ModuleView {
+        app: app.to_string(),
+        module: m.module.clone(),
+        id: m.id.clone(),
+        host: m.host.clone(),
+        sha256: m.sha256.clone(),
+        role: m.role,
+        would_send,
+        state,
+        problem,
+        profile,
+    }
 }
 
 fn state_word(s: &ModuleState) -> &'static str {
@@ -378,8 +408,13 @@ fn state_word(s: &ModuleState) -> &'static str {
 
 fn view_app(app: &AppRecord, hosts: &BTreeMap<String, HostEntry>) -> AppView {
     let modules: Vec<ModuleView> = app.modules.iter().map(|m| view_module(&app.name, m, hosts)).collect();
+    let staged = modules.iter().any(|m| m.role != Role::Primary);
     let state = if modules.iter().all(|m| m.state == "running" || m.state == "completed") {
-        "running"
+        if staged {
+            "updating"
+        } else {
+            "running"
+        }
     } else if modules.iter().all(|m| m.state == "pending") {
         "pending"
     } else if modules.iter().any(|m| matches!(m.state.as_str(), "failed" | "lost" | "pending" | "restarting")) {

@@ -119,6 +119,7 @@ async fn watch_hosts(core: Arc<core::Core>, control: Arc<control::Control>, time
     loop {
         tick.tick().await;
         let mut commands = core.expire_hosts(timeout);
+        commands.extend(core.tick_updates());
         if !adopted && started.elapsed() > timeout * 2 {
             adopted = true;
             commands.extend(core.adopt_orphans());

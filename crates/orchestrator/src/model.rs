@@ -34,6 +34,31 @@ pub struct ModuleRecord {
     /// Why it is not running where desired (placement or deploy error), if known.
     #[serde(default)]
     pub problem: Option<String>,
+    /// Its part in a zero-downtime update.
+    #[serde(default)]
+    pub role: Role,
+    /// Unix time (ms) after which this instance is removed (a previous version kept for rollback).
+    #[serde(default)]
+    pub remove_after_ms: Option<u64>,
+    /// Unix time (ms) at which a shadow switches over by itself if it is healthy.
+    #[serde(default)]
+    pub auto_switch_ms: Option<u64>,
+    /// How long the previous version is kept for rollback after an automatic switchover (ms).
+    #[serde(default)]
+    pub keep_ms: u64,
+}
+
+/// The part a module instance plays in a zero-downtime update.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// The version whose outputs count.
+    #[default]
+    Primary,
+    /// A new version staged next to the primary: inputs live, outputs inactive.
+    Shadow,
+    /// The version that was switched away from, kept for rollback until `remove_after_ms`.
+    Previous,
 }
 
 /// A Host as the Orchestrator sees it.
@@ -70,6 +95,10 @@ pub struct ModuleView {
     pub host: Option<String>,
     /// sha256.
     pub sha256: String,
+    /// `primary`, `shadow` (staged update) or `previous` (kept for rollback).
+    pub role: Role,
+    /// A shadow's outputs it would have sent (dropped because inactive), from its profile.
+    pub would_send: u64,
     /// `running`, `deploying`, `pending` (no Host), `failed`, `restarting`, `completed`, `lost` (Host offline).
     pub state: String,
     /// Why it is not running, when known.

@@ -41,11 +41,12 @@ pub fn place_some(
         return Ok(Decision::new());
     }
     let placement = placer.place(&capacities, &wanted)?;
-    Ok(placement
-        .assignments
-        .into_iter()
-        .filter(|a| a.replica == 0)
-        .map(|a| (ModuleId::new(&a.app, &a.module), a.host))
+    // By module name, not id: a staged shadow has its own id but its module's name.
+    Ok(app
+        .modules
+        .iter()
+        .filter(|m| which.contains(&m.id))
+        .filter_map(|m| Some((m.id.clone(), placement.host_of(&app.name, &m.module, 0)?.to_string())))
         .collect())
 }
 

@@ -93,6 +93,7 @@ fn render(kind: &str, value: &Value) -> String {
                     vec![
                         s(&m["id"]),
                         s(&m["host"]),
+                        s(&m["role"]),
                         style::state(&s(&m["state"])),
                         s(&p["activations"]),
                         table::nanos(p["exec_ns"]["p99"].as_u64().unwrap_or(0)),
@@ -104,7 +105,7 @@ fn render(kind: &str, value: &Value) -> String {
                     ]
                 })
                 .collect();
-            table::render(&["MODULE", "HOST", "STATE", "ACTIVATIONS", "EXEC p99", "JITTER p99", "IN", "OUT", "DROPPED", "PROBLEM"], &rows)
+            table::render(&["MODULE", "HOST", "ROLE", "STATE", "ACTIVATIONS", "EXEC p99", "JITTER p99", "IN", "OUT", "DROPPED", "PROBLEM"], &rows)
         }
     }
 }

@@ -8,5 +8,7 @@ pub mod host;
 pub mod orchestrator;
 pub mod platform;
 pub mod run;
+pub mod switchover;
 pub mod up;
+pub mod update;
 pub mod validate;

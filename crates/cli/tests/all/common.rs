@@ -103,3 +103,10 @@ impl Rest {
 pub fn free_port() -> u16 {
     silverline_test_programs::broker::free_port()
 }
+
+/// Tests that start whole systems (broker, Orchestrator, Hosts) take this lock: on a 2-core
+/// machine several of them at once starve each other's periodic modules.
+pub fn serial() -> parking_lot::MutexGuard<'static, ()> {
+    static SERIAL: parking_lot::Mutex<()> = parking_lot::Mutex::new(());
+    SERIAL.lock()
+}

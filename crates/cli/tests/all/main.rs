@@ -4,4 +4,5 @@ mod common;
 mod orchestrated;
 mod platform;
 mod run;
+mod update;
 mod validate;

@@ -11,7 +11,7 @@ use silverline_test_programs::{COUNTER_C, ECHO_C, SINK_C};
 use std::path::Path;
 use std::sync::Arc;
 
-fn orchestrator(api_port: u16, broker: &str, data: &Path) -> Proc {
+pub fn orchestrator(api_port: u16, broker: &str, data: &Path) -> Proc {
     let listen = format!("127.0.0.1:{api_port}");
     let p = Proc::spawn(&["orchestrator", "--listen", &listen, "--broker", broker, "--data-dir", data.to_str().unwrap(), "--host-timeout", "2s"]);
     let rest = Rest(format!("http://{listen}"));
@@ -19,11 +19,11 @@ fn orchestrator(api_port: u16, broker: &str, data: &Path) -> Proc {
     p
 }
 
-fn host(name: &str, broker: &str, data: &Path) -> Proc {
+pub fn host(name: &str, broker: &str, data: &Path) -> Proc {
     Proc::spawn(&["host", "--broker", broker, "--name", name, "--data-dir", data.join(name).to_str().unwrap(), "--status-interval", "300ms"])
 }
 
-fn online_hosts(rest: &Rest) -> usize {
+pub fn online_hosts(rest: &Rest) -> usize {
     rest.get("/v1/hosts").as_array().unwrap().iter().filter(|h| h["online"] == true).count()
 }
 
@@ -75,6 +75,7 @@ fn observer(broker: &Mosquitto, filter: &str) -> (Arc<MqttBackend>, Arc<Mutex<Ve
 
 #[test]
 fn deploy_fail_over_and_restart_across_processes() {
+    let _serial = serial();
     let broker = Mosquitto::start();
     let data = tempfile::tempdir().unwrap();
     let api_port = free_port();
@@ -130,6 +131,7 @@ fn deploy_fail_over_and_restart_across_processes() {
 
 #[test]
 fn bad_requests_are_refused_and_change_nothing() {
+    let _serial = serial();
     let broker = Mosquitto::start();
     let data = tempfile::tempdir().unwrap();
     let api_port = free_port();
@@ -189,6 +191,7 @@ fn bytes_of(s: &str) -> bytes::Bytes {
 
 #[test]
 fn up_runs_the_demo_with_the_embedded_broker() {
+    let _serial = serial();
     let data = tempfile::tempdir().unwrap();
     let (api_port, mqtt_port) = (free_port(), free_port());
     let listen = format!("127.0.0.1:{api_port}");

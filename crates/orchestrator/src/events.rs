@@ -1,0 +1,463 @@
+//! The event stream (issue 8): what happens in the system, in order, as it happens.
+//!
+//! Hosts joining and being lost, applications created/updated/deleted, placement decisions with
+//! their reasons, module lifecycle events relayed from Hosts (started, failed, restarting,
+//! stopped, deadline misses). The [`EventBus`] numbers every event, keeps the last
+//! [`HISTORY`] of them, and broadcasts each one to live subscribers; `GET /v1/events` serves the
+//! history and then the live events as Server-Sent Events (`docs/dashboard.md`).
+//!
+//! Emitting never blocks and never fails: a subscriber that falls behind by more than the
+//! broadcast buffer is told how many events it missed.
+
+use crate::api::Api;
+use crate::core::HostEntry;
+use crate::model::{AppRecord, ModuleRecord};
+use axum::extract::{Query, State};
+use axum::http::HeaderMap;
+use axum::response::sse::{self, KeepAlive, Sse};
+use axum::routing::get;
+use axum::Router;
+use futures_util::stream::{self, Stream, StreamExt};
+use parking_lot::Mutex;
+use serde::{Deserialize, Serialize};
+use silverline_manifest::{ApplicationManifest, Trigger};
+use silverline_proto::status::{EventKind, HostEvent};
+use silverline_proto::ModuleId;
+use std::collections::{BTreeMap, VecDeque};
+use std::convert::Infallible;
+use std::sync::Arc;
+use tokio::sync::broadcast;
+
+/// How many recent events the Orchestrator keeps for new subscribers.
+pub const HISTORY: usize = 1000;
+
+/// How serious an event is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Level {
+    /// Normal operation.
+    Info,
+    /// Something an operator may want to look at (a lost Host, a deadline miss).
+    Warning,
+    /// Something broke (a trap, a refused deploy, an unplaceable module).
+    Error,
+}
+
+/// One event of the stream.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    /// Position in the stream (1, 2, ...); restarts with the Orchestrator (see `stream`).
+    pub seq: u64,
+    /// Identifies this Orchestrator run; `seq` is unique within it.
+    pub stream: String,
+    /// When, RFC 3339 UTC with milliseconds.
+    pub time: String,
+    /// What happened: `host-joined`, `host-lost`, `app-created`, `placement`, `module-started`, ...
+    pub kind: String,
+    /// How serious it is.
+    pub level: Level,
+    /// The application concerned, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub app: Option<String>,
+    /// The module instance concerned (`app/module`), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub module: Option<String>,
+    /// The Host concerned, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
+    /// One line for humans.
+    pub message: String,
+    /// Machine-readable details (kind-specific).
+    #[serde(default, skip_serializing_if = "serde_json::Value::is_null")]
+    pub details: serde_json::Value,
+}
+
+impl Event {
+    /// A new event of `kind`; the bus fills in `seq`, `stream` and `time`.
+    pub fn new(kind: &str, message: impl Into<String>) -> Event {
+        Event {
+            seq: 0,
+            stream: String::new(),
+            time: String::new(),
+            kind: kind.to_string(),
+            level: level_of(kind),
+            app: None,
+            module: None,
+            host: None,
+            message: message.into(),
+            details: serde_json::Value::Null,
+        }
+    }
+    /// About application `app`.
+    pub fn app(mut self, app: &str) -> Event {
+        self.app = Some(app.to_string());
+        self
+    }
+    /// About module instance `id` (also sets the application).
+    pub fn module(mut self, id: &ModuleId) -> Event {
+        self.module = Some(id.as_str().to_string());
+        if self.app.is_none() {
+            self.app = id.as_str().split_once('/').map(|(a, _)| a.to_string());
+        }
+        self
+    }
+    /// About Host `host`.
+    pub fn host(mut self, host: &str) -> Event {
+        self.host = Some(host.to_string());
+        self
+    }
+    /// With details.
+    pub fn details(mut self, details: serde_json::Value) -> Event {
+        self.details = details;
+        self
+    }
+    /// The SSE id: `{stream}.{seq}` (what `Last-Event-ID` sends back on reconnect).
+    pub fn id(&self) -> String {
+        format!("{}.{}", self.stream, self.seq)
+    }
+}
+
+fn level_of(kind: &str) -> Level {
+    match kind {
+        "module-failed" | "deploy-failed" | "placement-failed" => Level::Error,
+        "host-lost" | "host-silent" | "module-restarting" | "deadline-miss" | "command-refused" => Level::Warning,
+        _ => Level::Info,
+    }
+}
+
+struct Inner {
+    next: u64,
+    history: VecDeque<Arc<Event>>,
+    counts: BTreeMap<String, u64>,
+    /// The last placement failure reported per application, to not repeat it on every registration.
+    last_failure: BTreeMap<String, String>,
+}
+
+/// Numbers, keeps and broadcasts events.
+pub struct EventBus {
+    stream: String,
+    capacity: usize,
+    inner: Mutex<Inner>,
+    tx: broadcast::Sender<Arc<Event>>,
+}
+
+impl Default for EventBus {
+    fn default() -> Self {
+        EventBus::new(HISTORY)
+    }
+}
+
+impl EventBus {
+    /// A bus keeping the last `capacity` events.
+    pub fn new(capacity: usize) -> EventBus {
+        let stream = format!("{:x}", std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or(0));
+        let (tx, _) = broadcast::channel(1024);
+        let inner = Inner { next: 1, history: VecDeque::with_capacity(capacity.min(4096)), counts: BTreeMap::new(), last_failure: BTreeMap::new() };
+        EventBus { stream, capacity: capacity.max(1), inner: Mutex::new(inner), tx }
+    }
+
+    /// Number, keep and broadcast `event`; returns its `seq`.
+    pub fn emit(&self, mut event: Event) -> u64 {
+        let mut inner = self.inner.lock();
+        let seq = inner.next;
+        event.seq = seq;
+        inner.next += 1;
+        event.stream = self.stream.clone();
+        event.time = humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string();
+        tracing::debug!(kind = %event.kind, "event: {}", event.message);
+        *inner.counts.entry(event.kind.clone()).or_default() += 1;
+        let event = Arc::new(event);
+        if inner.history.len() == self.capacity {
+            inner.history.pop_front();
+        }
+        inner.history.push_back(event.clone());
+        // Sent under the lock, so subscribers see events in `seq` order and a subscription
+        // (also under the lock) neither misses nor repeats one.
+        let _ = self.tx.send(event);
+        seq
+    }
+
+    /// The kept history (oldest first) and a receiver of everything emitted after it.
+    pub fn subscribe(&self) -> (Vec<Arc<Event>>, broadcast::Receiver<Arc<Event>>) {
+        let inner = self.inner.lock();
+        (inner.history.iter().cloned().collect(), self.tx.subscribe())
+    }
+
+    /// The kept history, oldest first.
+    pub fn history(&self) -> Vec<Arc<Event>> {
+        self.inner.lock().history.iter().cloned().collect()
+    }
+
+    /// Events emitted since start-up, by kind.
+    pub fn counts(&self) -> BTreeMap<String, u64> {
+        self.inner.lock().counts.clone()
+    }
+
+    /// Live subscribers right now.
+    pub fn subscribers(&self) -> usize {
+        self.tx.receiver_count()
+    }
+
+    /// This Orchestrator run's stream id.
+    pub fn stream_id(&self) -> &str {
+        &self.stream
+    }
+
+    // ----- what the Orchestrator's core reports ---------------------------------------------
+
+    /// A new application was accepted and placed.
+    pub fn app_created(&self, app: &AppRecord) {
+        self.emit(
+            Event::new("app-created", format!("application `{}` created with {} modules", app.name, app.modules.len()))
+                .app(&app.name)
+                .details(serde_json::json!({ "generation": app.generation, "modules": app.modules.iter().map(|m| &m.module).collect::<Vec<_>>() })),
+        );
+        for m in &app.modules {
+            self.placed(&app.name, m, "new application", &app.manifest);
+        }
+    }
+
+    /// An application's manifest was replaced; `fresh` modules were placed anew.
+    pub fn app_updated(&self, old: &AppRecord, new: &AppRecord, fresh: &[ModuleId]) {
+        let changed: Vec<&str> = new
+            .modules
+            .iter()
+            .filter(|m| old.modules.iter().any(|o| o.id == m.id && (o.sha256 != m.sha256 || o.manifest != m.manifest)))
+            .map(|m| m.module.as_str())
+            .collect();
+        let removed: Vec<&str> = old.modules.iter().filter(|o| !new.modules.iter().any(|m| m.id == o.id)).map(|o| o.module.as_str()).collect();
+        let added: Vec<&str> = new.modules.iter().filter(|m| fresh.contains(&m.id)).map(|m| m.module.as_str()).collect();
+        self.emit(
+            Event::new(
+                "app-updated",
+                format!("application `{}` updated to generation {}: {} changed, {} added, {} removed", new.name, new.generation, changed.len(), added.len(), removed.len()),
+            )
+            .app(&new.name)
+            .details(serde_json::json!({ "generation": new.generation, "changed": changed, "added": added, "removed": removed })),
+        );
+        for m in new.modules.iter().filter(|m| fresh.contains(&m.id)) {
+            self.placed(&new.name, m, &format!("added by update to generation {}", new.generation), &new.manifest);
+        }
+    }
+
+    /// An application was deleted.
+    pub fn app_deleted(&self, app: &AppRecord) {
+        self.inner.lock().last_failure.remove(&app.name);
+        self.emit(
+            Event::new("app-deleted", format!("application `{}` deleted; removing {} modules", app.name, app.modules.len()))
+                .app(&app.name)
+                .details(serde_json::json!({ "modules": app.modules.iter().map(|m| &m.module).collect::<Vec<_>>() })),
+        );
+    }
+
+    /// A placement decision: module `m` goes to `m.host` (`None`: no Host yet), because of `why`.
+    pub fn placed(&self, app: &str, m: &ModuleRecord, why: &str, app_manifest: &serde_json::Value) {
+        self.inner.lock().last_failure.remove(app);
+        let constraints = constraints_of(app_manifest, &m.module);
+        let Some(host) = &m.host else { return };
+        let reason = if constraints.is_empty() {
+            format!("{why}; no constraints (best effort: spread by module count)")
+        } else {
+            format!("{why}; constraints: {}", constraints.join(", "))
+        };
+        self.emit(
+            Event::new("placement", format!("{} placed on `{host}` ({reason})", m.id))
+                .module(&m.id)
+                .host(host)
+                .details(serde_json::json!({ "reason": why, "constraints": constraints })),
+        );
+    }
+
+    /// Modules of `app` could not be placed.
+    pub fn placement_failed(&self, app: &str, waiting: &[ModuleId], error: &impl std::fmt::Display) {
+        let text = error.to_string();
+        {
+            let mut inner = self.inner.lock();
+            if inner.last_failure.get(app) == Some(&text) {
+                return;
+            }
+            inner.last_failure.insert(app.to_string(), text.clone());
+        }
+        self.emit(
+            Event::new("placement-failed", format!("{} module(s) of `{app}` wait for a Host: {}", waiting.len(), text.replace('\n', "; ")))
+                .app(app)
+                .details(serde_json::json!({ "modules": waiting, "error": text })),
+        );
+    }
+
+    /// A Host registered: a new one, one coming back, or one reconnecting.
+    pub fn host_joined(&self, name: &str, was_online: Option<bool>, host: &HostEntry, running: usize) {
+        let (kind, what) = match was_online {
+            None => ("host-joined", "joined"),
+            Some(false) => ("host-joined", "came back"),
+            Some(true) => ("host-registered", "registered again"),
+        };
+        let p = &host.platform;
+        self.emit(
+            Event::new(kind, format!("host `{name}` {what} ({} cores {}, {} MiB, {running} modules running)", p.cpu.cores, p.cpu.arch, p.memory.total_bytes >> 20))
+                .host(name)
+                .details(serde_json::json!({ "cores": p.cpu.cores, "arch": p.cpu.arch, "memory_bytes": p.memory.total_bytes,
+                    "tags": host.manifest.metadata.tags, "running": running })),
+        );
+    }
+
+    /// A Host went silent for longer than the timeout (it will be lost next).
+    pub fn host_silent(&self, name: &str, timeout: std::time::Duration) {
+        self.emit(Event::new("host-silent", format!("host `{name}` sent no status for {timeout:?}")).host(name));
+    }
+
+    /// A Host was lost; its modules will be re-placed.
+    pub fn host_lost(&self, name: &str, apps: &BTreeMap<String, AppRecord>) {
+        let modules: Vec<&ModuleId> = apps.values().flat_map(|a| &a.modules).filter(|m| m.host.as_deref() == Some(name)).map(|m| &m.id).collect();
+        self.emit(
+            Event::new("host-lost", format!("host `{name}` lost; re-placing its {} modules", modules.len()))
+                .host(name)
+                .details(serde_json::json!({ "modules": modules })),
+        );
+    }
+
+    // ----- what the control plane reports -------------------------------------------------
+
+    /// A module event relayed by Host `host`.
+    pub fn host_event(&self, host: &str, event: &HostEvent) {
+        let id = &event.module;
+        let (kind, message, details) = match &event.kind {
+            EventKind::Started => ("module-started", format!("{id} started on `{host}`"), serde_json::Value::Null),
+            EventKind::Failed { failure } => ("module-failed", format!("{id} failed on `{host}`: {failure}"), serde_json::json!({ "failure": failure })),
+            EventKind::Restarting { attempt, backoff_ns } => (
+                "module-restarting",
+                format!("{id} restarts on `{host}` (attempt {attempt}) in {:?}", std::time::Duration::from_nanos(*backoff_ns)),
+                serde_json::json!({ "attempt": attempt, "backoff_ns": backoff_ns }),
+            ),
+            EventKind::Completed { exit_code } => ("module-completed", format!("{id} completed on `{host}` with exit code {exit_code}"), serde_json::json!({ "exit_code": exit_code })),
+            EventKind::Stopped => ("module-stopped", format!("{id} stopped on `{host}`"), serde_json::Value::Null),
+            EventKind::DeadlineMiss { activation, late_ns } => (
+                "deadline-miss",
+                format!("{id} on `{host}`: activation {activation} finished {:?} after its deadline", std::time::Duration::from_nanos(*late_ns)),
+                serde_json::json!({ "activation": activation, "late_ns": late_ns }),
+            ),
+        };
+        self.emit(Event::new(kind, message).module(id).host(host).details(details));
+    }
+
+    /// Host `host` acknowledged a deploy of `module`: done, or refused with `error`.
+    pub fn deploy_acked(&self, host: &str, module: &ModuleId, error: Option<&str>) {
+        let event = match error {
+            None => Event::new("module-deployed", format!("{module} deployed on `{host}`")),
+            Some(e) => Event::new("deploy-failed", format!("{module}: deploy on `{host}` failed: {e}")).details(serde_json::json!({ "error": e })),
+        };
+        self.emit(event.module(module).host(host));
+    }
+}
+
+/// What constrains where a module may go, in words, from the application manifest (JSON).
+fn constraints_of(app_manifest: &serde_json::Value, module: &str) -> Vec<String> {
+    let Ok(manifest) = ApplicationManifest::from_str(&app_manifest.to_string(), crate::core::api_base_dir()) else { return Vec::new() };
+    let Some(spec) = manifest.modules.iter().find(|m| m.name.as_str() == module) else { return Vec::new() };
+    let mut out = Vec::new();
+    let p = &spec.placement;
+    if let Some(h) = &p.host {
+        out.push(format!("pinned to `{h}`"));
+    }
+    if !p.anti_affinity.is_empty() {
+        out.push(format!("anti-affinity with {}", p.anti_affinity.iter().map(|n| n.as_str()).collect::<Vec<_>>().join(", ")));
+    }
+    if !p.tags.is_empty() {
+        out.push(format!("tags {}", p.tags.join(", ")));
+    }
+    if !p.apis.is_empty() {
+        out.push(format!("APIs {}", p.apis.join(", ")));
+    }
+    if let Some(m) = spec.resources.memory_bytes {
+        out.push(format!("memory {} KiB", m >> 10));
+    }
+    if let (Trigger::Periodic { period, .. }, Some(budget)) = (&spec.trigger, spec.resources.budget) {
+        out.push(format!("CPU utilisation {:.1}%", 100.0 * budget.as_secs_f64() / period.as_secs_f64()));
+    }
+    out
+}
+
+// ----- GET /v1/events ----------------------------------------------------------------------------
+
+/// Query of `GET /v1/events`.
+#[derive(Debug, Deserialize)]
+pub(crate) struct EventsQuery {
+    /// Only events of this application.
+    app: Option<String>,
+    /// `false`: send the history and end (default `true`: then stay and send live events).
+    follow: Option<bool>,
+}
+
+pub(crate) fn routes() -> Router<Api> {
+    Router::new().route("/v1/events", get(events))
+}
+
+fn to_sse(e: &Event) -> sse::Event {
+    sse::Event::default().id(e.id()).data(serde_json::to_string(e).unwrap_or_default())
+}
+
+/// History first (after `Last-Event-ID` when it names this stream), then live events.
+async fn events(State(a): State<Api>, Query(q): Query<EventsQuery>, headers: HeaderMap) -> Sse<impl Stream<Item = Result<sse::Event, Infallible>>> {
+    let bus = a.core.events().clone();
+    let (history, rx) = bus.subscribe();
+    let after = headers
+        .get("last-event-id")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split_once('.'))
+        .filter(|(stream, _)| *stream == bus.stream_id())
+        .and_then(|(_, seq)| seq.parse::<u64>().ok())
+        .unwrap_or(0);
+    let app = q.app.filter(|a| !a.is_empty());
+    let wanted = {
+        let app = app.clone();
+        move |e: &Event| app.as_ref().is_none_or(|a| e.app.as_ref() == Some(a))
+    };
+    let past: Vec<Result<sse::Event, Infallible>> = history.iter().filter(|e| e.seq > after && wanted(e)).map(|e| Ok(to_sse(e))).collect();
+    let past = stream::iter(past);
+    if q.follow == Some(false) {
+        return Sse::new(past.boxed()).keep_alive(KeepAlive::default());
+    }
+    let live = stream::unfold((rx, wanted), |(mut rx, wanted)| async move {
+        loop {
+            match rx.recv().await {
+                Ok(e) if wanted(&e) => return Some((Ok(to_sse(&e)), (rx, wanted))),
+                Ok(_) => continue,
+                Err(broadcast::error::RecvError::Lagged(n)) => {
+                    let note = sse::Event::default().comment(format!("lagged: {n} events were skipped; GET /v1/events again for the history"));
+                    return Some((Ok(note), (rx, wanted)));
+                }
+                Err(broadcast::error::RecvError::Closed) => return None,
+            }
+        }
+    });
+    Sse::new(past.chain(live).boxed()).keep_alive(KeepAlive::default())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn history_is_bounded_and_ordered_and_subscribers_miss_nothing() {
+        let bus = EventBus::new(3);
+        for i in 0..5 {
+            bus.emit(Event::new("x", format!("{i}")));
+        }
+        let (history, mut rx) = bus.subscribe();
+        assert_eq!(history.iter().map(|e| e.seq).collect::<Vec<_>>(), vec![3, 4, 5]);
+        bus.emit(Event::new("module-failed", "boom").module(&ModuleId("a/b".into())));
+        let next = rx.try_recv().unwrap();
+        assert_eq!((next.seq, next.level, next.app.as_deref()), (6, Level::Error, Some("a")));
+        assert_eq!(bus.counts()["x"], 5);
+        assert!(next.id().ends_with(".6"));
+    }
+
+    #[test]
+    fn repeated_placement_failures_are_reported_once() {
+        let bus = EventBus::new(10);
+        bus.placement_failed("a", &[], &"no host");
+        bus.placement_failed("a", &[], &"no host");
+        bus.placement_failed("a", &[], &"other");
+        assert_eq!(bus.history().len(), 2);
+    }
+}
