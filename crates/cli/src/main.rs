@@ -32,6 +32,8 @@ enum Command {
     Get(commands::get::GetArgs),
     /// Delete an application.
     Delete(commands::delete::DeleteArgs),
+    /// Print the Orchestrator's event stream (history; `--follow` for live events).
+    Logs(commands::logs::LogsArgs),
     /// Stage a changed application: changed modules run as shadows, outputs inactive.
     Update(commands::update::UpdateArgs),
     /// Hand a module over to its staged shadow on a period boundary (or `--back`).
@@ -59,6 +61,7 @@ fn main() {
         Command::Deploy(args) => commands::deploy::run(args),
         Command::Get(args) => commands::get::run(args),
         Command::Delete(args) => commands::delete::run(args),
+        Command::Logs(args) => commands::logs::run(args),
         Command::Update(args) => commands::update::run(args),
         Command::Switchover(args) => commands::switchover::run(args),
         Command::Run(args) => commands::run::run(args),

@@ -414,10 +414,8 @@ impl Shared {
                 if let Some(clock) = *m.clock.lock() {
                     self.timers.push(clock.at(k + 1), &m, TimerKind::Tick(k + 1));
                 }
-                if m.busy.compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire).is_ok() {
+                if m.claim_or_defer(k, at) {
                     let _ = self.jobs.send(Job::Activate { module: m, k, scheduled: Some(at) });
-                } else {
-                    m.profile.overruns.fetch_add(1, Ordering::Relaxed);
                 }
             }
         }
@@ -439,10 +437,14 @@ impl Shared {
         match job {
             Job::Activate { module, k, scheduled } => {
                 let result = module.activate(&self.engine, k, scheduled);
-                module.busy.store(false, Ordering::Release);
-                match result {
-                    Ok(()) => self.dispatch_event(&module),
-                    Err(failure) => self.fail(&module, failure),
+                if let Err(failure) = result {
+                    module.drop_deferred();
+                    self.fail(&module, failure);
+                } else if let Some((k, at)) = module.next_or_idle() {
+                    // Still busy: run the activation that came due meanwhile, late but in order.
+                    let _ = self.jobs.send(Job::Activate { module, k, scheduled: Some(at) });
+                } else {
+                    self.dispatch_event(&module);
                 }
             }
             Job::Restart(module) => match module.instantiate(&self.engine, false) {

@@ -155,7 +155,14 @@ pub(crate) struct ModuleRuntime {
     switches: Mutex<Vec<(usize, bool, i64)>>,
     /// The index of the latest activation that started (periodic modules).
     last_started: AtomicI64,
+    /// Periodic activations that came due while the previous one was still queued or running.
+    deferred: Mutex<std::collections::VecDeque<(i64, Instant)>>,
 }
+
+/// How many overdue activations a module may owe before the oldest are skipped. A short hiccup
+/// (a starved worker, a page fault) is absorbed without losing activations; a module that is
+/// always too slow loses them, counted as overruns, instead of falling ever further behind.
+const MAX_DEFERRED: usize = 4;
 
 /// Parts a [`ModuleRuntime`] is built from.
 pub(crate) struct ModuleParts {
@@ -209,6 +216,7 @@ impl ModuleRuntime {
             running_command: AtomicBool::new(false),
             switches: Mutex::new(Vec::new()),
             last_started: AtomicI64::new(i64::MIN),
+            deferred: Mutex::new(std::collections::VecDeque::new()),
         }
     }
 
@@ -361,6 +369,39 @@ impl ModuleRuntime {
                 Err(self.classify(e, false))
             }
         }
+    }
+
+    /// Periodic activation `k` is due: true if the caller may run it now (the module was idle);
+    /// otherwise it is queued behind the running one, in order.
+    pub(crate) fn claim_or_defer(&self, k: i64, at: Instant) -> bool {
+        let mut deferred = self.deferred.lock();
+        if self.busy.compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire).is_ok() {
+            return true;
+        }
+        if deferred.len() == MAX_DEFERRED {
+            deferred.pop_front();
+            self.profile.overruns.fetch_add(1, Ordering::Relaxed);
+        }
+        deferred.push_back((k, at));
+        false
+    }
+
+    /// After an activation: the next overdue one (the module stays busy), or none (it goes idle).
+    /// Under the same lock as [`ModuleRuntime::claim_or_defer`], so nothing slips in between.
+    pub(crate) fn next_or_idle(&self) -> Option<(i64, Instant)> {
+        let mut deferred = self.deferred.lock();
+        let next = deferred.pop_front();
+        if next.is_none() {
+            self.busy.store(false, Ordering::Release);
+        }
+        next
+    }
+
+    /// Forget overdue activations (the instance failed) and go idle.
+    pub(crate) fn drop_deferred(&self) {
+        let mut deferred = self.deferred.lock();
+        deferred.clear();
+        self.busy.store(false, Ordering::Release);
     }
 
     /// Remember an output activity change for activation `from` (see `Host::set_channel_active_from`).

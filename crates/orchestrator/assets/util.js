@@ -95,7 +95,10 @@ export class RateTracker {
     this.seen.add(key);
     let s = this.samples.get(key);
     if (!s) { s = []; this.samples.set(key, s); }
-    if (s.length && v < s[s.length - 1][1]) s.length = 0; // counter reset: restarted or moved
+    const last = s[s.length - 1];
+    if (last && v < last[1]) s.length = 0; // counter reset: restarted or moved
+    else if (last && v === last[1] && Math.abs(t - last[0]) < 200) return; // the same report again
+    else if (last && t <= last[0]) return; // out of order
     s.push([t, v]);
     while (s.length > 2 && t - s[1][0] > this.windowMs) s.shift();
   }

@@ -34,6 +34,10 @@ pub(crate) fn router(api: Api) -> Router {
         .route("/v1/modules", get(|State(a): State<Api>| async move { Json(a.core.modules()) }))
         .route("/v1/blobs", axum::routing::put(put_blob).post(put_blob))
         .route("/v1/blobs/{sha256}", get(get_blob))
+        // issue 8: event stream, metrics, dashboard
+        .merge(crate::events::routes())
+        .merge(crate::metrics::routes())
+        .merge(crate::dashboard::routes())
         .fallback(|| async { ApiError::not_found("no such endpoint; see /openapi.json".into()) })
         .with_state(api)
 }

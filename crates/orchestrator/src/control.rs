@@ -16,6 +16,8 @@ pub struct Control {
     instance: String,
     next: AtomicU64,
     pending: Mutex<HashMap<CommandId, Option<ModuleId>>>,
+    /// Message counts for `/metrics` (issue 8).
+    pub(crate) counters: crate::metrics::ControlCounters,
 }
 
 impl Control {
@@ -25,7 +27,7 @@ impl Control {
         o.set_keep_alive(Duration::from_secs(5));
         o.set_max_packet_size(8 << 20, 8 << 20);
         let (client, eventloop) = AsyncClient::new(o, 1024);
-        (Arc::new(Control { client, instance, next: AtomicU64::new(1), pending: Mutex::new(HashMap::new()) }), eventloop)
+        (Arc::new(Control { client, instance, next: AtomicU64::new(1), pending: Mutex::new(HashMap::new()), counters: Default::default() }), eventloop)
     }
 
     /// Publish commands, each with a fresh id (QoS 1: at least once; Hosts deduplicate by id).
@@ -38,6 +40,7 @@ impl Control {
             };
             tracing::debug!("command {id} to `{host}`: {kind:?}");
             self.pending.lock().insert(id.clone(), module);
+            self.counters.sent(crate::metrics::command_name(&kind)); // issue 8
             let cmd = proto::Command { id, kind };
             if let Err(e) = self.client.publish(topics::commands(&host), QoS::AtLeastOnce, false, proto::encode(&cmd)).await {
                 tracing::error!("cannot send a command to `{host}`: {e}");
@@ -78,7 +81,9 @@ pub fn on_message(core: &Core, control: &Control, topic: &str, payload: &[u8]) -
         tracing::warn!("dropping a message on unexpected topic `{topic}`");
         return Vec::new();
     };
+    control.counters.received(leaf); // issue 8
     let dropped = |e: proto::ProtoError| {
+        control.counters.malformed(leaf); // issue 8
         tracing::warn!("dropping a malformed `{leaf}` message from `{host}`: {e}");
         Vec::new()
     };
@@ -105,6 +110,7 @@ pub fn on_message(core: &Core, control: &Control, topic: &str, payload: &[u8]) -
         },
         "events" => match proto::decode::<proto::HostEvent>(payload) {
             Ok(event) => {
+                core.events().host_event(host, &event); // issue 8: onto the event stream
                 core.host_event(host, &event);
                 Vec::new()
             }
@@ -123,6 +129,10 @@ pub fn on_message(core: &Core, control: &Control, topic: &str, payload: &[u8]) -
 
 fn on_ack(core: &Core, control: &Control, host: &str, ack: proto::Ack) {
     let module = control.pending.lock().remove(&ack.command).flatten();
+    control.counters.ack(ack.ok); // issue 8
+    if let Some(module) = &module {
+        core.events().deploy_acked(host, module, ack.error.as_deref()); // issue 8
+    }
     if !ack.ok {
         tracing::warn!("host `{host}` refused command {}: {}", ack.command, ack.error.as_deref().unwrap_or("?"));
     }

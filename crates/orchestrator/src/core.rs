@@ -43,18 +43,24 @@ pub struct Core {
     state: Mutex<State>,
     placer: Box<dyn Placer + Send + Sync>,
     blob_url: String,
+    events: std::sync::Arc<crate::events::EventBus>, // issue 8
 }
 
 impl Core {
     /// Load the desired state from `store`.
     pub fn new(store: Store, placer: Box<dyn Placer + Send + Sync>, blob_url: String) -> anyhow::Result<Core> {
         let apps = store.load_apps()?.into_iter().map(|a| (a.name.clone(), a)).collect();
-        Ok(Core { store, state: Mutex::new(State { apps, hosts: BTreeMap::new() }), placer, blob_url })
+        Ok(Core { store, state: Mutex::new(State { apps, hosts: BTreeMap::new() }), placer, blob_url, events: Default::default() })
     }
 
     /// The persistent store (blobs).
     pub fn store(&self) -> &Store {
         &self.store
+    }
+
+    /// The event stream (issue 8).
+    pub fn events(&self) -> &std::sync::Arc<crate::events::EventBus> {
+        &self.events
     }
 
     // ----- applications -------------------------------------------------------------------
@@ -73,6 +79,7 @@ impl Core {
         self.store.put_app(&record).map_err(ApiError::internal)?;
         let commands = record.modules.iter().filter_map(|m| self.deploy_command(&record.name, m)).collect();
         st.apps.insert(record.name.clone(), record.clone());
+        self.events.app_created(&record); // issue 8
         Ok((view_app(&record, &st.hosts), commands))
     }
 
@@ -124,6 +131,7 @@ impl Core {
         }
         self.store.put_app(&record).map_err(ApiError::internal)?;
         st.apps.insert(name, record.clone());
+        self.events.app_updated(&old, &record, &to_place); // issue 8
         Ok((view_app(&record, &st.hosts), commands))
     }
 
@@ -135,6 +143,7 @@ impl Core {
             st.apps.insert(name.to_string(), app);
             return Err(ApiError::internal(e));
         }
+        self.events.app_deleted(&app); // issue 8
         Ok(app.modules.iter().filter_map(|m| Some((m.host.clone()?, CommandKind::Delete { module: m.id.clone() }))).collect())
     }
 
@@ -161,6 +170,7 @@ impl Core {
                 remove_after_ms: None,
                 auto_switch_ms: None,
                 keep_ms: 0,
+                took_over_at: None,
             });
         }
         let json: serde_json::Value = serde_json::from_str(&manifest.to_json()).map_err(ApiError::internal)?;
@@ -196,10 +206,12 @@ impl Core {
     pub fn host_registered(&self, reg: Registration) -> Vec<Outgoing> {
         let mut st = self.state.lock();
         let name = reg.host.name.clone();
+        let was_online = st.hosts.get(&name).map(|h| h.online); // issue 8
         st.hosts.insert(
             name.clone(),
             HostEntry { manifest: reg.host, platform: reg.platform, online: true, last_seen: Instant::now(), status: None },
         );
+        self.events.host_joined(&name, was_online, &st.hosts[&name], reg.modules.len()); // issue 8
         let mut commands = Vec::new();
         let desired: Vec<&ModuleRecord> = st.apps.values().flat_map(|a| &a.modules).filter(|m| m.host.as_deref() == Some(&name)).collect();
         for running in &reg.modules {
@@ -243,6 +255,7 @@ impl Core {
             _ => return Vec::new(),
         }
         tracing::warn!("host `{host}` lost; re-placing its modules");
+        self.events.host_lost(host, &st.apps); // issue 8
         for app in st.apps.values_mut() {
             for m in app.modules.iter_mut().filter(|m| m.host.as_deref() == Some(host)) {
                 m.host = None;
@@ -258,6 +271,7 @@ impl Core {
             let st = self.state.lock();
             st.hosts.iter().filter(|(_, h)| h.online && h.last_seen.elapsed() > timeout).map(|(n, _)| n.clone()).collect()
         };
+        silent.iter().for_each(|h| self.events.host_silent(h, timeout)); // issue 8
         silent.iter().flat_map(|h| self.host_lost(h)).collect()
     }
 
@@ -292,11 +306,13 @@ impl Core {
                 Ok(placement) => {
                     for m in app.modules.iter_mut().filter(|m| waiting.contains(&m.id)) {
                         m.host = placement.get(&m.id).cloned();
+                        self.events.placed(&name, m, m.problem.as_deref().unwrap_or("waiting for a Host"), &app.manifest); // issue 8
                         m.problem = None;
                         commands.extend(self.deploy_command(&name, m));
                     }
                 }
                 Err(e) => {
+                    self.events.placement_failed(&name, &waiting, &e); // issue 8
                     for m in app.modules.iter_mut().filter(|m| waiting.contains(&m.id)) {
                         m.problem = Some(format!("no host fits: {e}"));
                     }
@@ -389,6 +405,7 @@ fn view_module(app: &str, m: &ModuleRecord, hosts: &BTreeMap<String, HostEntry>)
         sha256: m.sha256.clone(),
         role: m.role,
         would_send,
+        took_over_at: m.took_over_at,
         state,
         problem,
         profile,

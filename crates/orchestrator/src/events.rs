@@ -217,26 +217,25 @@ impl EventBus {
         }
     }
 
-    /// An application's manifest was replaced; `fresh` modules were placed anew.
-    pub fn app_updated(&self, old: &AppRecord, new: &AppRecord, fresh: &[ModuleId]) {
-        let changed: Vec<&str> = new
-            .modules
-            .iter()
-            .filter(|m| old.modules.iter().any(|o| o.id == m.id && (o.sha256 != m.sha256 || o.manifest != m.manifest)))
-            .map(|m| m.module.as_str())
-            .collect();
-        let removed: Vec<&str> = old.modules.iter().filter(|o| !new.modules.iter().any(|m| m.id == o.id)).map(|o| o.module.as_str()).collect();
-        let added: Vec<&str> = new.modules.iter().filter(|m| fresh.contains(&m.id)).map(|m| m.module.as_str()).collect();
+    /// An application's manifest was replaced; the modules `placed` were placed anew: new
+    /// modules, and new versions staged next to a running one (zero-downtime update).
+    pub fn app_updated(&self, old: &AppRecord, new: &AppRecord, placed: &[ModuleId]) {
+        let existed = |name: &str| old.modules.iter().any(|o| o.module == name);
+        let fresh: Vec<&ModuleRecord> = new.modules.iter().filter(|m| placed.contains(&m.id)).collect();
+        let staged: Vec<&str> = fresh.iter().filter(|m| existed(&m.module)).map(|m| m.id.as_str()).collect();
+        let added: Vec<&str> = fresh.iter().filter(|m| !existed(&m.module)).map(|m| m.module.as_str()).collect();
+        let removed: Vec<&str> = old.modules.iter().filter(|o| !new.modules.iter().any(|m| m.module == o.module)).map(|o| o.module.as_str()).collect();
         self.emit(
             Event::new(
                 "app-updated",
-                format!("application `{}` updated to generation {}: {} changed, {} added, {} removed", new.name, new.generation, changed.len(), added.len(), removed.len()),
+                format!("application `{}` updated to generation {}: {} staged, {} added, {} removed", new.name, new.generation, staged.len(), added.len(), removed.len()),
             )
             .app(&new.name)
-            .details(serde_json::json!({ "generation": new.generation, "changed": changed, "added": added, "removed": removed })),
+            .details(serde_json::json!({ "generation": new.generation, "staged": staged, "added": added, "removed": removed })),
         );
-        for m in new.modules.iter().filter(|m| fresh.contains(&m.id)) {
-            self.placed(&new.name, m, &format!("added by update to generation {}", new.generation), &new.manifest);
+        for m in fresh {
+            let why = if existed(&m.module) { format!("new version staged by update to generation {}", new.generation) } else { format!("added by update to generation {}", new.generation) };
+            self.placed(&new.name, m, &why, &new.manifest);
         }
     }
 
@@ -256,12 +255,12 @@ impl EventBus {
         let constraints = constraints_of(app_manifest, &m.module);
         let Some(host) = &m.host else { return };
         let reason = if constraints.is_empty() {
-            format!("{why}; no constraints (best effort: spread by module count)")
+            format!("{why}; no constraints, best effort (spread by module count)")
         } else {
             format!("{why}; constraints: {}", constraints.join(", "))
         };
         self.emit(
-            Event::new("placement", format!("{} placed on `{host}` ({reason})", m.id))
+            Event::new("placement", format!("{} placed on `{host}`: {reason}", m.id))
                 .module(&m.id)
                 .host(host)
                 .details(serde_json::json!({ "reason": why, "constraints": constraints })),

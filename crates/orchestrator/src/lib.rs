@@ -17,6 +17,9 @@
 mod api;
 pub mod control;
 pub mod core;
+mod dashboard; // issue 8: the dashboard at `/`
+pub mod events; // issue 8: the event stream at `/v1/events`
+pub mod metrics; // issue 8: Prometheus text at `/metrics`
 pub mod model;
 mod openapi;
 pub mod place;

@@ -1,6 +1,7 @@
 //! `GET /metrics`: the Orchestrator's view of the system in the Prometheus text format (0.0.4).
 //!
-//! Per Host: online, load, memory, modules. Per module instance (labels `app`, `module`, `host`):
+//! Per Host: online, load, memory, modules. Per module instance (labels `app`, `module`, `id`,
+//! `host`; `id` tells a staged new version from the running one):
 //! activations, execution time and start jitter (summaries with p50/p99 quantiles over the
 //! Host's recent samples), fuel, memory, messages in/out/dropped, deadline misses, traps; per
 //! channel: messages and drops. Control plane: messages received per topic leaf, malformed ones,
@@ -94,7 +95,7 @@ fn render(a: &Api) -> String {
     let observed: Vec<(&ModuleView, &ModuleStatus)> = modules.iter().filter_map(|m| Some((m, m.profile.as_ref()?))).collect();
     let labelled: Vec<(Labels, &ModuleStatus)> = observed
         .iter()
-        .map(|(v, p)| (vec![("app", v.app.clone()), ("module", v.module.clone()), ("host", v.host.clone().unwrap_or_default())], *p))
+        .map(|(v, p)| (vec![("app", v.app.clone()), ("module", v.module.clone()), ("id", v.id.as_str().to_string()), ("host", v.host.clone().unwrap_or_default())], *p))
         .collect();
     write_modules(&mut w, &labelled);
 

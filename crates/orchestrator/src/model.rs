@@ -46,6 +46,9 @@ pub struct ModuleRecord {
     /// How long the previous version is kept for rollback after an automatic switchover (ms).
     #[serde(default)]
     pub keep_ms: u64,
+    /// The activation index from which this instance's outputs took over (last switchover).
+    #[serde(default)]
+    pub took_over_at: Option<i64>,
 }
 
 /// The part a module instance plays in a zero-downtime update.
@@ -99,6 +102,8 @@ pub struct ModuleView {
     pub role: Role,
     /// A shadow's outputs it would have sent (dropped because inactive), from its profile.
     pub would_send: u64,
+    /// The activation index at which it took over in its last switchover.
+    pub took_over_at: Option<i64>,
     /// `running`, `deploying`, `pending` (no Host), `failed`, `restarting`, `completed`, `lost` (Host offline).
     pub state: String,
     /// Why it is not running, when known.

@@ -203,7 +203,8 @@ pub struct ModuleStatus {
     pub activations: u64,
     /// Activations whose `sl_step` returned a negative value.
     pub step_errors: u64,
-    /// Periodic activations skipped because the previous one was still running.
+    /// Periodic activations skipped because the module fell more than 4 activations behind
+    /// (fewer overdue activations are run late, in order, and show up as start jitter).
     pub overruns: u64,
     /// Activations that finished after their deadline.
     pub deadline_misses: u64,

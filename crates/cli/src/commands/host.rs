@@ -32,6 +32,9 @@ pub struct HostArgs {
     /// How often status and profiles are reported.
     #[arg(long, default_value = "1s", value_parser = humantime::parse_duration)]
     pub status_interval: Duration,
+    /// Serve this Host's metrics (Prometheus text format) at http://ADDR/metrics, e.g. 127.0.0.1:9464.
+    #[arg(long, value_name = "ADDR")]
+    pub metrics_listen: Option<std::net::SocketAddr>,
 }
 
 /// The APIs every silverline Host offers.
@@ -58,6 +61,10 @@ pub fn run(args: HostArgs) -> anyhow::Result<i32> {
     };
     let agent = Agent::start(host.clone(), agent_config, rt.handle())?;
     println!("host `{name}` joined {}", args.broker);
+    if let Some(listen) = args.metrics_listen {
+        let addr = agent.serve_metrics(listen)?; // issue 8
+        println!("metrics    http://{addr}/metrics");
+    }
     rt.block_on(async {
         tokio::signal::ctrl_c().await.ok();
         agent.shutdown(&name).await;

@@ -5,6 +5,7 @@ pub mod delete;
 pub mod deploy;
 pub mod get;
 pub mod host;
+pub mod logs;
 pub mod orchestrator;
 pub mod platform;
 pub mod run;

@@ -63,6 +63,7 @@ impl HostProcesses {
             .arg(o.data_dir.join("hosts").join(name))
             .spawn()
             .with_context(|| format!("starting host `{name}`"))?;
+        println!("host {name} pid {}", child.id()); // issue 8: tests (and operators) can find a Host to kill
         self.0.push(child);
         Ok(())
     }

@@ -11,6 +11,7 @@ use silverline_test_programs::broker::Mosquitto;
 use silverline_test_programs::{TICK_WAT, TRAP_WAT};
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::time::Instant;
 
 const ITERATIONS: u64 = 40;
 
@@ -39,9 +40,16 @@ fn roles(app: &Value) -> Vec<(String, String, String)> {
     app["modules"].as_array().unwrap().iter().map(|m| (m["id"].as_str().unwrap().into(), m["role"].as_str().unwrap().into(), m["host"].as_str().unwrap_or("").into())).collect()
 }
 
-#[test]
-fn updates_back_and_forth_lose_and_duplicate_nothing() {
-    let _serial = serial();
+/// What the independent subscriber saw: topic → (index, arrival) in arrival order; and the
+/// handover indices of every switchover, per topic.
+struct Run {
+    seen: BTreeMap<String, Vec<(u64, Instant)>>,
+    handovers: BTreeMap<String, Vec<i64>>,
+    hosts: Vec<String>,
+}
+
+/// Two Hosts, the zdu app, `iterations` automatic updates moving both modules to the other Host.
+fn updates_back_and_forth(iterations: u64) -> Run {
     let broker = Mosquitto::start();
     let data = tempfile::tempdir().unwrap();
     let api_port = free_port();
@@ -51,13 +59,13 @@ fn updates_back_and_forth_lose_and_duplicate_nothing() {
     let _h2 = host("h2", &broker.url(), data.path());
     eventually(30, "two hosts online", || (online_hosts(&rest) == 2).then_some(()));
 
-    // The independent subscriber: (topic → indices in arrival order).
-    let seen: Arc<Mutex<BTreeMap<String, Vec<u64>>>> = Arc::default();
+    let seen: Arc<Mutex<BTreeMap<String, Vec<(u64, Instant)>>>> = Arc::default();
     let sink = seen.clone();
     let mut cfg = MqttConfig::from_url(&broker.url()).unwrap();
     cfg.client_id("zdu-observer");
     let obs = MqttBackend::connect(&cfg, Arc::new(move |t: &str, p: bytes::Bytes| {
-        sink.lock().entry(t.to_string()).or_default().push(u64::from_le_bytes(p[..8].try_into().unwrap()));
+        let k = u64::from_le_bytes(p[..8].try_into().unwrap());
+        sink.lock().entry(t.to_string()).or_default().push((k, Instant::now()));
     }))
     .unwrap();
     obs.subscribe("zdu/#");
@@ -71,8 +79,9 @@ fn updates_back_and_forth_lose_and_duplicate_nothing() {
     let shas: Vec<&str> = app["modules"].as_array().unwrap().iter().map(|m| m["sha256"].as_str().unwrap()).collect();
     let shas = format!("{},{}", shas[0], shas[1]);
 
-    let mut hosts_seen = Vec::new();
-    for i in 0..ITERATIONS {
+    let mut handovers: BTreeMap<String, Vec<i64>> = BTreeMap::new();
+    let mut hosts = Vec::new();
+    for i in 0..iterations {
         let pin = if i % 2 == 0 { "h2" } else { "h1" };
         let (status, body) = rest.call("PUT", "/v1/apps/zdu?switchover=auto&validate=200ms&keep=200ms", Some(&manifest(pin, Some(&shas))));
         assert_eq!(status, 200, "update {i}: {body}");
@@ -81,17 +90,72 @@ fn updates_back_and_forth_lose_and_duplicate_nothing() {
             let r = roles(&app);
             (app["state"] == "running" && r.len() == 2 && r.iter().all(|(_, role, host)| role == "primary" && host == pin)).then_some(app)
         });
-        hosts_seen.push(roles(&app)[0].2.clone());
+        hosts.push(roles(&app)[0].2.clone());
+        for m in app["modules"].as_array().unwrap() {
+            let topic = format!("zdu/{}", m["module"].as_str().unwrap());
+            handovers.entry(topic).or_default().extend(m["took_over_at"].as_i64());
+        }
     }
-    assert!(hosts_seen.windows(2).all(|w| w[0] != w[1]), "the module moved between Hosts every time: {hosts_seen:?}");
-    eventually(10, "a few more messages after the last update", || (seen.lock().get("zdu/slow").map_or(0, |v| v.len()) > 0).then_some(()));
+    let last = seen.lock().get("zdu/slow").map_or(0, |v| v.len());
+    eventually(10, "messages after the last update", || (seen.lock().get("zdu/slow").map_or(0, |v| v.len()) > last).then_some(()));
+    let seen = seen.lock().clone();
+    Run { seen, handovers, hosts }
+}
 
-    for (topic, indices) in seen.lock().iter() {
-        let gaps: Vec<(u64, u64)> = indices.windows(2).filter(|w| w[1] != w[0] + 1).map(|w| (w[0], w[1])).collect();
-        assert!(gaps.is_empty(), "{topic}: {} messages, discontinuities (lost or duplicated) at {gaps:?}", indices.len());
+fn discontinuities(indices: &[(u64, Instant)]) -> Vec<(u64, u64)> {
+    indices.windows(2).filter(|w| w[1].0 != w[0].0 + 1).map(|w| (w[0].0, w[1].0)).collect()
+}
+
+#[test]
+fn updates_back_and_forth_lose_and_duplicate_nothing() {
+    let _serial = serial();
+    let run = updates_back_and_forth(ITERATIONS);
+    assert!(run.hosts.windows(2).all(|w| w[0] != w[1]), "the module moved between Hosts every time: {:?}", run.hosts);
+    for (topic, indices) in &run.seen {
+        let gaps = discontinuities(indices);
+        let near: Vec<&i64> = run.handovers[topic].iter().filter(|k| gaps.iter().any(|(a, b)| (*a as i64 - 2..=*b as i64 + 2).contains(k))).collect();
+        assert!(gaps.is_empty(), "{topic}: {} messages, discontinuities (lost or duplicated) at {gaps:?}; handovers near them: {near:?}", indices.len());
+        assert_eq!(run.handovers[topic].len() as u64, ITERATIONS, "{topic}: one handover per update");
+        let first = indices[0].0 as i64;
+        assert!(run.handovers[topic].iter().all(|k| *k > first), "every handover happened while observed");
     }
-    let slow = seen.lock()["zdu/slow"].len();
-    assert!(slow as u64 >= ITERATIONS * 5, "the slow module ran through all updates ({slow} messages)");
+    assert!(run.seen["zdu/slow"].len() as u64 >= ITERATIONS * 5, "the slow module ran through all updates");
+}
+
+/// The benchmark of issue 5 (not a test: it measures time). Run with
+/// `SL_ZDU_ITERATIONS=740 cargo test -p silverline-cli --test integration zdu_benchmark -- --ignored --nocapture`.
+#[test]
+#[ignore]
+fn zdu_benchmark() {
+    let _serial = serial();
+    let iterations = std::env::var("SL_ZDU_ITERATIONS").ok().and_then(|v| v.parse().ok()).unwrap_or(740);
+    let run = updates_back_and_forth(iterations);
+    println!("| module | period | messages | lost or duplicated | handovers | inter-arrival steady p50 / p99 / min / max (ms) | at handover p50 / p99 / min / max (ms) | max deviation at handover (ms) |");
+    println!("| --- | --- | ---: | ---: | ---: | --- | --- | ---: |");
+    for (topic, period) in [("zdu/slow", 100.0), ("zdu/fast", 10.0)] {
+        let msgs = &run.seen[topic];
+        let handovers: std::collections::HashSet<u64> = run.handovers[topic].iter().map(|k| *k as u64).collect();
+        let (mut steady, mut at) = (Vec::new(), Vec::new());
+        for w in msgs.windows(2) {
+            let gap = (w[1].1 - w[0].1).as_secs_f64() * 1e3;
+            if handovers.contains(&w[1].0) { at.push(gap) } else { steady.push(gap) }
+        }
+        let stats = |v: &mut Vec<f64>| {
+            v.sort_by(f64::total_cmp);
+            let p = |q: f64| v[((v.len() - 1) as f64 * q).round() as usize];
+            format!("{:.2} / {:.2} / {:.2} / {:.2}", p(0.5), p(0.99), v[0], v[v.len() - 1])
+        };
+        let deviation = at.iter().map(|g| (g - period).abs()).fold(0.0, f64::max);
+        println!(
+            "| {topic} | {period} ms | {} | {} | {} | {} | {} | {:.2} |",
+            msgs.len(),
+            discontinuities(msgs).len(),
+            at.len(),
+            stats(&mut steady),
+            stats(&mut at),
+            deviation
+        );
+    }
 }
 
 #[test]

@@ -67,7 +67,7 @@ fn handover_index(period: Duration, offset: Duration, margin: Duration) -> (i64,
 
 /// Commands flipping `from`'s outputs off and `to`'s on at the same index; returns the switch
 /// time (ms) as well.
-fn flip(from: &ModuleRecord, to: &ModuleRecord) -> (Vec<Outgoing>, u64) {
+fn flip(from: &ModuleRecord, to: &mut ModuleRecord) -> (Vec<Outgoing>, u64) {
     let (trigger, outputs) = shape(to).unwrap_or((Trigger::Command, Vec::new()));
     let (index, at_ms) = match trigger {
         // A margin of several periods (and at least half a second) lets both commands arrive
@@ -78,9 +78,10 @@ fn flip(from: &ModuleRecord, to: &ModuleRecord) -> (Vec<Outgoing>, u64) {
         }
         _ => (None, now_ms()),
     };
+    to.took_over_at = index;
     let mut commands = Vec::new();
     for channel in outputs {
-        for (m, active) in [(from, false), (to, true)] {
+        for (m, active) in [(from, false), (&*to, true)] {
             if let Some(host) = &m.host {
                 let kind = CommandKind::SetChannelActive { module: m.id.clone(), channel: channel.clone(), active, from_activation: index };
                 commands.push((host.clone(), kind));
@@ -151,7 +152,9 @@ fn switch_forward(record: &mut AppRecord, module: &str, keep: Duration, failed: 
         return Err(ApiError::conflict(format!("the shadow of `{module}` has failed; roll back with --back or update again")));
     }
     let p = find(record, module, Role::Primary).ok_or_else(|| ApiError::internal("a shadow without a primary"))?;
-    let (commands, at_ms) = flip(&record.modules[p], &record.modules[s]);
+    let mut to = record.modules[s].clone();
+    let (commands, at_ms) = flip(&record.modules[p], &mut to);
+    record.modules[s] = to;
     let old = &mut record.modules[p];
     old.role = Role::Previous;
     old.remove_after_ms = Some(at_ms + keep.as_millis() as u64);
@@ -170,7 +173,9 @@ fn roll_back(record: &mut AppRecord, module: &str) -> Result<Vec<Outgoing>, ApiE
         return Err(ApiError::conflict(format!("nothing to roll back for `{module}`: no shadow and no previous version")));
     };
     let cur = find(record, module, Role::Primary).ok_or_else(|| ApiError::internal("a previous version without a primary"))?;
-    let (commands, at_ms) = flip(&record.modules[cur], &record.modules[prev]);
+    let mut to = record.modules[prev].clone();
+    let (commands, at_ms) = flip(&record.modules[cur], &mut to);
+    record.modules[prev] = to;
     let failed_new = &mut record.modules[cur];
     failed_new.role = Role::Previous;
     // The rolled-back version goes as soon as the handover is done; it is not a rollback target.
