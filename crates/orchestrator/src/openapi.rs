@@ -38,9 +38,21 @@ pub fn document() -> Value {
             "/v1/apps/{name}": {
                 "parameters": name,
                 "get": { "summary": "Get an application", "responses": merge(json!({ "200": ok("the application", "App") }), error_responses(&["404"])) },
-                "put": { "summary": "Update an application", "requestBody": manifest_body,
+                "put": { "summary": "Update an application: changed modules are staged as shadows (docs/update.md)", "requestBody": manifest_body,
+                    "parameters": [
+                        { "name": "switchover", "in": "query", "schema": { "type": "string", "enum": ["manual", "auto"] } },
+                        { "name": "validate", "in": "query", "schema": { "type": "string", "example": "1s" } },
+                        { "name": "keep", "in": "query", "schema": { "type": "string", "example": "5s" } } ],
                     "responses": merge(json!({ "200": ok("updated", "App") }), error_responses(&["400", "404", "422"])) },
                 "delete": { "summary": "Delete an application", "responses": merge(json!({ "204": { "description": "deleted" } }), error_responses(&["404"])) }
+            },
+            "/v1/apps/{name}/modules/{module}/switchover": {
+                "parameters": [{ "name": "name", "in": "path", "required": true, "schema": { "type": "string" } },
+                               { "name": "module", "in": "path", "required": true, "schema": { "type": "string" } },
+                               { "name": "back", "in": "query", "schema": { "type": "boolean" } },
+                               { "name": "keep", "in": "query", "schema": { "type": "string", "example": "5s" } }],
+                "post": { "summary": "Switch a module over to its staged shadow at an agreed activation index (or back)",
+                    "responses": merge(json!({ "200": ok("switch scheduled", "App") }), error_responses(&["404", "409"])) }
             },
             "/v1/hosts": { "get": { "summary": "List Hosts with manifests and live status", "responses": { "200": list("hosts", "Host") } } },
             "/v1/hosts/{name}": { "parameters": name, "get": { "summary": "Get a Host", "responses": merge(json!({ "200": ok("the host", "Host") }), error_responses(&["404"])) } },
@@ -59,7 +71,9 @@ pub fn document() -> Value {
                 "generation": { "type": "integer" }, "modules": { "type": "array", "items": { "$ref": "#/components/schemas/Module" } }, "manifest": { "type": "object" } } },
             "Module": { "type": "object", "required": ["app", "module", "id", "state"], "properties": {
                 "app": { "type": "string" }, "module": { "type": "string" }, "id": { "type": "string" }, "host": { "type": "string", "nullable": true },
-                "sha256": { "type": "string" }, "state": { "type": "string" }, "problem": { "type": "string", "nullable": true }, "profile": { "type": "object", "nullable": true } } },
+                "sha256": { "type": "string" }, "state": { "type": "string" },
+                "role": { "type": "string", "enum": ["primary", "shadow", "previous"] }, "would_send": { "type": "integer" },
+                "took_over_at": { "type": "integer", "nullable": true }, "problem": { "type": "string", "nullable": true }, "profile": { "type": "object", "nullable": true } } },
             "Host": { "type": "object", "required": ["name", "online"], "properties": {
                 "name": { "type": "string" }, "online": { "type": "boolean" }, "manifest": { "type": "object" }, "platform": { "type": "object" },
                 "last_seen_ms": { "type": "integer" }, "resources": { "type": "object", "nullable": true },
