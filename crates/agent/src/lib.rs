@@ -11,6 +11,7 @@
 
 mod blobs;
 mod exec;
+mod metrics; // issue 8: the Host's /metrics
 mod resources;
 
 use anyhow::Context;
@@ -44,6 +45,8 @@ pub struct AgentConfig {
 /// A running agent; dropping it does not stop it (it lives as long as its runtime).
 pub struct Agent {
     client: AsyncClient,
+    shared: Arc<Shared>,                // issue 8: for serve_metrics
+    runtime: tokio::runtime::Handle,    // issue 8
 }
 
 impl Agent {
@@ -58,12 +61,25 @@ impl Agent {
             client: client.clone(),
             done: Mutex::new(exec::Done::default()),
             blobs: BlobStore::default(),
+            metrics: Default::default(), // issue 8
         });
         shared.blobs.set_dir(shared.config.blob_dir.clone())?;
         runtime.spawn(serve(shared.clone(), eventloop));
         runtime.spawn(report_status(shared.clone()));
-        forward_events(shared, runtime.clone());
-        Ok(Agent { client })
+        forward_events(shared.clone(), runtime.clone());
+        Ok(Agent { client, shared, runtime: runtime.clone() })
+    }
+
+    /// Serve the Host's metrics (Prometheus text format) at `http://{listen}/metrics` on the
+    /// agent's runtime; returns the bound address (port 0 picks one). Issue 8.
+    pub fn serve_metrics(&self, listen: std::net::SocketAddr) -> anyhow::Result<std::net::SocketAddr> {
+        let listener = std::net::TcpListener::bind(listen).with_context(|| format!("metrics listener on {listen}"))?;
+        listener.set_nonblocking(true)?;
+        let addr = listener.local_addr()?;
+        let _guard = self.runtime.enter();
+        let listener = tokio::net::TcpListener::from_std(listener)?;
+        self.runtime.spawn(metrics::serve(self.shared.clone(), listener));
+        Ok(addr)
     }
 
     /// Mark the Host offline and disconnect (a clean shutdown; a crash is covered by the last will).
@@ -80,6 +96,7 @@ pub(crate) struct Shared {
     pub(crate) client: AsyncClient,
     pub(crate) done: Mutex<exec::Done>,
     pub(crate) blobs: BlobStore,
+    pub(crate) metrics: metrics::AgentCounters, // issue 8
 }
 
 impl Shared {
@@ -148,10 +165,12 @@ async fn on_publish(shared: &Arc<Shared>, topic: &str, payload: &[u8]) {
     }
     match proto::decode::<proto::Command>(payload) {
         Ok(cmd) => {
+            shared.metrics.command(&cmd.kind); // issue 8
             let worker = shared.clone();
             // Deploys compile and may fetch over HTTP: keep them off the event loop.
             let ack = tokio::task::spawn_blocking(move || exec::execute(&worker, cmd)).await;
             if let Ok(ack) = ack {
+                shared.metrics.ack(ack.ok); // issue 8
                 shared.publish(topics::acks(shared.name()), QoS::AtLeastOnce, false, proto::encode(&ack)).await;
             }
         }
@@ -165,6 +184,7 @@ async fn report_status(shared: Arc<Shared>) {
     loop {
         tick.tick().await;
         seq += 1;
+        shared.metrics.status_report(); // issue 8
         let report = proto::StatusReport { seq, resources: resources::probe(), status: shared.host.status() };
         shared.publish(topics::status(shared.name()), QoS::AtMostOnce, false, proto::encode(&report)).await;
     }
@@ -180,6 +200,7 @@ fn forward_events(shared: Arc<Shared>, runtime: tokio::runtime::Handle) {
                 let topic = topics::events(shared.name());
                 let payload = proto::encode(&event);
                 let client = shared.client.clone();
+                shared.metrics.event(); // issue 8
                 runtime.spawn(async move {
                     let _ = client.publish(topic, QoS::AtLeastOnce, false, payload).await;
                 });

@@ -138,6 +138,7 @@ pub(crate) struct Shared {
     changed: (Mutex<u64>, Condvar),
     waiters: AtomicUsize,
     epoch: Instant,
+    realtime: String,
 }
 
 /// A silverline Host: runs many Wasm modules with the channel API.
@@ -171,7 +172,15 @@ impl Host {
             changed: (Mutex::new(0), Condvar::new()),
             waiters: AtomicUsize::new(0),
             epoch: Instant::now(),
+            realtime: crate::realtime::probe(),
         });
+        if shared.realtime.starts_with("none") {
+            tracing::warn!(
+                "real-time policies unavailable ({}): real-time modules will run as best effort, \
+                 contained by fuel budgets and deadlines only",
+                shared.realtime
+            );
+        }
         spawn_threads(&shared, job_rx)?;
         Ok(Host { shared })
     }
@@ -327,6 +336,7 @@ impl Host {
             pooled_allocation: s.engine.is_pooled(),
             workers: s.config.workers,
             cached_modules: s.cache.len(),
+            realtime: s.realtime.clone(),
             modules: s.modules.read().values().map(|m| m.status()).collect(),
         }
     }
@@ -384,6 +394,7 @@ impl Shared {
                 // A long-running command paces itself with `period_start`.
                 *m.clock.lock() = Some(PeriodicClock::starting_now(*period, *offset));
             }
+            Trigger::Periodic { period, offset } if m.is_realtime() => self.spawn_realtime(m.clone(), *period, *offset),
             Trigger::Periodic { period, offset } => {
                 let clock = PeriodicClock::starting_now(*period, *offset);
                 *m.clock.lock() = Some(clock);
@@ -436,7 +447,7 @@ impl Shared {
     fn run_job(self: &Arc<Self>, job: Job) {
         match job {
             Job::Activate { module, k, scheduled } => {
-                let result = module.activate(&self.engine, k, scheduled);
+                let result = self.activate_and_report(&module, k, scheduled);
                 if let Err(failure) = result {
                     module.drop_deferred();
                     self.fail(&module, failure);
@@ -484,6 +495,43 @@ impl Shared {
         self.timers.push(Instant::now() + backoff, m, TimerKind::Restart);
     }
 
+    /// Run one activation; a deadline miss becomes an event.
+    fn activate_and_report(&self, m: &Arc<ModuleRuntime>, k: i64, scheduled: Option<Instant>) -> Result<(), Failure> {
+        let misses = m.profile.deadline_misses.load(Ordering::Relaxed);
+        let started = Instant::now();
+        let result = m.activate(&self.engine, k, scheduled);
+        if m.profile.deadline_misses.load(Ordering::Relaxed) > misses {
+            let released = scheduled.unwrap_or(started);
+            let late = Instant::now().saturating_duration_since(released + m.spec.resources.deadline.unwrap_or_default());
+            self.emit(&m.id, EventKind::DeadlineMiss { activation: k, late_ns: late.as_nanos() as u64 });
+        }
+        result
+    }
+
+    /// A real-time module gets a thread of its own under a real-time policy; it sleeps until each
+    /// activation's absolute time and runs it, never waiting for the shared timer or pool.
+    fn spawn_realtime(self: &Arc<Self>, m: Arc<ModuleRuntime>, period: Duration, offset: Duration) {
+        let clock = PeriodicClock::starting_now(period, offset);
+        *m.clock.lock() = Some(clock);
+        let host = Arc::downgrade(self);
+        let name = format!("rt-{}", m.id);
+        let id = m.id.clone();
+        let spawned = std::thread::Builder::new().name(name).spawn(move || {
+            let r = crate::realtime::Reservation::of(period, m.spec.resources.budget, m.spec.resources.deadline);
+            *m.scheduling.lock() = match crate::realtime::apply(&r) {
+                Ok(policy) => policy,
+                Err(why) => {
+                    tracing::warn!(module = %m.id, "no real-time policy ({why}); running as best effort");
+                    format!("best effort on its own thread (fallback: {why})")
+                }
+            };
+            realtime_loop(&host, &m, clock);
+        });
+        if let Err(e) = spawned {
+            tracing::error!("cannot start the real-time thread of {id}: {e}");
+        }
+    }
+
     /// Command modules run once, on a thread of their own: they may block for long.
     fn spawn_command(self: &Arc<Self>, m: Arc<ModuleRuntime>) {
         let shared = self.clone();
@@ -521,6 +569,41 @@ impl Shared {
             self.changed.1.notify_all();
         }
     }
+}
+
+/// The loop of a real-time module's thread: until the module is removed or fails.
+fn realtime_loop(host: &std::sync::Weak<Shared>, m: &Arc<ModuleRuntime>, clock: PeriodicClock) {
+    let mut k = clock.first();
+    loop {
+        let at = clock.at(k);
+        if let Some(wait) = at.checked_duration_since(Instant::now()) {
+            std::thread::sleep(wait);
+        }
+        let Some(shared) = host.upgrade() else { return };
+        if m.removed.load(Ordering::Acquire) || *m.state.lock() != ModuleState::Running {
+            return;
+        }
+        m.busy.store(true, Ordering::Release);
+        let result = shared.activate_and_report(m, k, Some(at));
+        m.busy.store(false, Ordering::Release);
+        if let Err(failure) = result {
+            shared.fail(m, failure); // a restart starts a new thread
+            return;
+        }
+        shared.notify_changed();
+        k = next_index(&clock, k, m);
+    }
+}
+
+/// The next activation: k + 1, unless the module fell more than 4 periods behind, in which case
+/// the missed ones are skipped (counted as overruns) rather than run in a burst.
+fn next_index(clock: &PeriodicClock, k: i64, m: &ModuleRuntime) -> i64 {
+    let behind = Instant::now().saturating_duration_since(clock.at(k + 1)).as_nanos() / clock.period.as_nanos().max(1);
+    if behind > 4 {
+        m.profile.overruns.fetch_add(behind as u64, Ordering::Relaxed);
+        return k + 1 + behind as i64;
+    }
+    k + 1
 }
 
 impl Drop for Shared {

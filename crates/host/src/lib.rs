@@ -37,6 +37,7 @@ mod engine;
 mod host;
 mod module;
 mod output;
+mod realtime;
 mod refabi;
 mod schedule;
 mod stats;

@@ -157,6 +157,8 @@ pub(crate) struct ModuleRuntime {
     last_started: AtomicI64,
     /// Periodic activations that came due while the previous one was still queued or running.
     deferred: Mutex<std::collections::VecDeque<(i64, Instant)>>,
+    /// The scheduling this module got (see `ModuleStatus::scheduling`).
+    pub(crate) scheduling: Mutex<String>,
 }
 
 /// How many overdue activations a module may owe before the oldest are skipped. A short hiccup
@@ -217,6 +219,7 @@ impl ModuleRuntime {
             switches: Mutex::new(Vec::new()),
             last_started: AtomicI64::new(i64::MIN),
             deferred: Mutex::new(std::collections::VecDeque::new()),
+            scheduling: Mutex::new("best effort (shared worker pool)".into()),
         }
     }
 
@@ -397,6 +400,11 @@ impl ModuleRuntime {
         next
     }
 
+    /// Is this a real-time periodic reactor (run on its own real-time thread)?
+    pub(crate) fn is_realtime(&self) -> bool {
+        self.spec.criticality == silverline_manifest::Criticality::Realtime && matches!(self.spec.trigger, Trigger::Periodic { .. })
+    }
+
     /// Forget overdue activations (the instance failed) and go idle.
     pub(crate) fn drop_deferred(&self) {
         let mut deferred = self.deferred.lock();
@@ -501,6 +509,7 @@ impl ModuleRuntime {
             deadline_misses: p.deadline_misses.load(Ordering::Relaxed),
             traps: p.traps.load(Ordering::Relaxed),
             restarts: self.restarts.load(Ordering::Relaxed),
+            scheduling: self.scheduling.lock().clone(),
             exec_ns: exec,
             start_jitter_ns: lateness,
             fuel_last: p.fuel_last.load(Ordering::Relaxed),

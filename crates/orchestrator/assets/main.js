@@ -277,6 +277,7 @@ async function poll() {
   try {
     const [hosts, apps] = await Promise.all([request('GET', '/v1/hosts'), request('GET', '/v1/apps')]);
     const t = Date.now();
+    const started = performance.now();
     ui.hosts = hosts;
     ui.apps = apps;
     ui.modules = new Map(apps.flatMap((a) => a.modules.map((m) => [m.id, m])));
@@ -289,6 +290,7 @@ async function poll() {
     renderDetail();
     renderSummary(hosts, apps);
     events.setApps(apps.map((a) => a.name));
+    document.body.dataset.renderMs = (performance.now() - started).toFixed(1); // read by the browser test
     setConn(true, `updated ${new Date(t).toLocaleTimeString([], { hour12: false })}`);
   } catch (e) {
     setConn(false, `Orchestrator unreachable: ${e.message}`);

@@ -212,6 +212,10 @@ pub struct ModuleStatus {
     pub traps: u64,
     /// Restarts performed.
     pub restarts: u32,
+    /// The scheduling the module actually got: the shared worker pool (best effort), or a
+    /// real-time policy on its own thread, or a fallback with the reason.
+    #[serde(default)]
+    pub scheduling: String,
     /// Execution time per activation.
     pub exec_ns: Summary,
     /// Start lateness (actual start minus scheduled start) of periodic activations.
@@ -243,6 +247,10 @@ pub struct HostStatus {
     pub workers: usize,
     /// Modules compiled and cached in memory.
     pub cached_modules: usize,
+    /// The real-time policy this Host may give real-time modules (`SCHED_DEADLINE`,
+    /// `SCHED_FIFO`, or `none: <why>`), probed at start-up.
+    #[serde(default)]
+    pub realtime: String,
     /// Modules.
     pub modules: Vec<ModuleStatus>,
 }

@@ -34,10 +34,6 @@ impl Subscriber {
         Subscriber { events }
     }
 
-    pub fn kinds(&self) -> Vec<String> {
-        self.events.lock().iter().map(|e| e["kind"].as_str().unwrap_or_default().to_string()).collect()
-    }
-
     /// Wait until an event matching `f` arrived; returns it.
     pub fn wait(&self, secs: u64, what: &str, f: impl Fn(&Value) -> bool) -> Value {
         eventually(secs, what, || self.events.lock().iter().find(|e| f(e)).cloned())

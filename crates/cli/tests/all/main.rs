@@ -1,8 +1,11 @@
 //! End-to-end tests of the `silverline` binary (real process, real modules, real broker).
 
 mod common;
+mod events; // issue 8
+mod metrics; // issue 8
 mod orchestrated;
 mod platform;
+mod realtime;
 mod run;
 mod update;
 mod validate;

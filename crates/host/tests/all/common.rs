@@ -76,3 +76,7 @@ pub fn periodic(app_name: &str, module: &str, file: &str, period_ms: u64, extra:
         period_ms * 1_000_000
     ))
 }
+
+/// The hog test takes this exclusively; tests that count activations over a window take it
+/// shared, so that busy processes never run next to them.
+pub static HEAVY: parking_lot::RwLock<()> = parking_lot::RwLock::new(());

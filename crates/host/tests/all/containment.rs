@@ -18,6 +18,7 @@ fn activations(host: &Host, module: &str) -> u64 {
 /// Deploy `file` next to a 5 ms neighbour, wait for its failure and return it; assert the
 /// neighbour kept activating meanwhile.
 fn fails_with(file: &str, period_ms: u64, resources: &str) -> Failure {
+    let _shared = HEAVY.read();
     let (host, _) = host();
     neighbour(&host);
     assert!(host.wait_for(WAIT, |s| s.module("n/tick").unwrap().activations >= 3));

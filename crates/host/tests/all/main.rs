@@ -7,5 +7,6 @@ mod event;
 mod handover;
 mod mqtt;
 mod periodic;
+mod realtime;
 mod refabi;
 mod routing;

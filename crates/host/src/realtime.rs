@@ -1,0 +1,142 @@
+//! Real-time scheduling for real-time modules: each runs on a thread of its own under
+//! SCHED_DEADLINE (runtime = budget, deadline, period from the manifest), else SCHED_FIFO with a
+//! rate-monotonic priority (shorter period, higher priority), else — where the kernel or the
+//! permissions refuse both — a normal thread, and the Host says so. Never silently: the policy a
+//! module actually got is part of its status.
+//!
+//! This is the only place that calls into the kernel's scheduler; it is Linux-specific and
+//! degrades to "not available" elsewhere.
+
+use std::time::Duration;
+
+/// What a real-time thread asks for.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Reservation {
+    pub(crate) runtime: Duration,
+    pub(crate) deadline: Duration,
+    pub(crate) period: Duration,
+}
+
+impl Reservation {
+    /// From a module's period and (optional) budget and deadline. Without a budget, a tenth of the
+    /// period (at most 1 ms) is reserved: enough for typical control steps, and it keeps the
+    /// kernel's admission test honest.
+    pub(crate) fn of(period: Duration, budget: Option<Duration>, deadline: Option<Duration>) -> Self {
+        let deadline = deadline.unwrap_or(period).min(period);
+        let runtime = budget.unwrap_or((period / 10).min(Duration::from_millis(1))).min(deadline).max(Duration::from_micros(10));
+        Reservation { runtime, deadline, period }
+    }
+
+    /// Rate-monotonic SCHED_FIFO priority: 1 ms → 89, 10 ms → 86, 100 ms → 82, 1 s → 79.
+    fn fifo_priority(&self) -> i32 {
+        let us = self.period.as_micros().max(1) as f64;
+        (99.0 - us.log2()).round().clamp(50.0, 89.0) as i32
+    }
+}
+
+/// Give the calling thread the best policy available for `r`; returns what it got, or why it got
+/// nothing (both tries' errors).
+pub(crate) fn apply(r: &Reservation) -> Result<String, String> {
+    let deadline_err = match set_deadline(r) {
+        Ok(()) => {
+            return Ok(format!(
+                "SCHED_DEADLINE runtime={:?} deadline={:?} period={:?}",
+                r.runtime, r.deadline, r.period
+            ))
+        }
+        Err(e) => e,
+    };
+    let prio = r.fifo_priority();
+    match set_fifo(prio) {
+        Ok(()) => Ok(format!("SCHED_FIFO priority {prio} (SCHED_DEADLINE refused: {deadline_err})")),
+        Err(fifo_err) => Err(format!("SCHED_DEADLINE refused: {deadline_err}; SCHED_FIFO refused: {fifo_err}")),
+    }
+}
+
+/// Which real-time policy this process may use, tried on a throw-away thread at start-up.
+pub(crate) fn probe() -> String {
+    let r = Reservation::of(Duration::from_millis(10), Some(Duration::from_micros(100)), None);
+    std::thread::spawn(move || match apply(&r) {
+        Ok(got) => got.split(" runtime=").next().unwrap_or(&got).split(" (").next().unwrap_or("").to_string(),
+        Err(why) => format!("none: {why}"),
+    })
+    .join()
+    .unwrap_or_else(|_| "none: probe failed".into())
+}
+
+#[cfg(target_os = "linux")]
+mod sys {
+    /// `struct sched_attr` of sched_setattr(2); libc has the syscall number but not the struct.
+    #[repr(C)]
+    pub(super) struct SchedAttr {
+        pub size: u32,
+        pub policy: u32,
+        pub flags: u64,
+        pub nice: i32,
+        pub priority: u32,
+        pub runtime: u64,
+        pub deadline: u64,
+        pub period: u64,
+    }
+    pub(super) const SCHED_DEADLINE: u32 = 6;
+}
+
+#[cfg(target_os = "linux")]
+#[allow(unsafe_code)]
+fn set_deadline(r: &Reservation) -> Result<(), String> {
+    let attr = sys::SchedAttr {
+        size: std::mem::size_of::<sys::SchedAttr>() as u32,
+        policy: sys::SCHED_DEADLINE,
+        flags: 0,
+        nice: 0,
+        priority: 0,
+        runtime: r.runtime.as_nanos() as u64,
+        deadline: r.deadline.as_nanos() as u64,
+        period: r.period.as_nanos() as u64,
+    };
+    // SAFETY: sched_setattr reads `size` bytes from a valid, initialised struct that outlives the
+    // call; pid 0 is the calling thread.
+    let rc = unsafe { libc::syscall(libc::SYS_sched_setattr, 0, &attr as *const sys::SchedAttr, 0) };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error().to_string())
+    }
+}
+
+#[cfg(target_os = "linux")]
+#[allow(unsafe_code)]
+fn set_fifo(priority: i32) -> Result<(), String> {
+    let param = libc::sched_param { sched_priority: priority };
+    // SAFETY: a valid sched_param for the calling thread (pid 0).
+    let rc = unsafe { libc::sched_setscheduler(0, libc::SCHED_FIFO, &param) };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error().to_string())
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn set_deadline(_: &Reservation) -> Result<(), String> {
+    Err("not Linux".into())
+}
+
+#[cfg(not(target_os = "linux"))]
+fn set_fifo(_: i32) -> Result<(), String> {
+    Err("not Linux".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reservations_follow_the_manifest() {
+        let r = Reservation::of(Duration::from_millis(10), Some(Duration::from_millis(2)), Some(Duration::from_millis(5)));
+        assert_eq!((r.runtime, r.deadline, r.period), (Duration::from_millis(2), Duration::from_millis(5), Duration::from_millis(10)));
+        let r = Reservation::of(Duration::from_millis(100), None, None);
+        assert_eq!(r.runtime, Duration::from_millis(1));
+        assert!(Reservation::of(Duration::from_millis(1), None, None).fifo_priority() > r.fifo_priority(), "rate monotonic");
+    }
+}

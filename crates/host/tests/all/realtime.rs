@@ -1,0 +1,68 @@
+//! Real-time modules: their own thread under a real-time policy (or a reported fallback), and a
+//! best-effort hog — busy modules on the same Host and busy processes — does not make them miss
+//! their deadlines where the policy was granted.
+
+use crate::common::*;
+use silverline_test_programs::{LOOP_WAT, TICK_WAT};
+use std::process::{Child, Command};
+
+const RT_TICK: &str = "    criticality: realtime\n    resources: { deadlineInNs: 10000000 }\n    outputChannels:\n      channels: [{ name: out, endpoint: rt/t }]\n";
+
+#[test]
+fn realtime_modules_get_the_policy_the_host_offers() {
+    let (host, _) = host();
+    host.deploy_app(&periodic("rt", "tick", TICK_WAT, 10, RT_TICK)).unwrap();
+    assert!(host.wait_for(WAIT, |s| s.module("rt/tick").unwrap().activations >= 20));
+    let status = host.status();
+    let m = status.module("rt/tick").unwrap();
+    if status.realtime.starts_with("SCHED_DEADLINE") {
+        assert!(m.scheduling.starts_with("SCHED_DEADLINE runtime=1ms deadline=10ms period=10ms"), "{}", m.scheduling);
+    } else {
+        assert!(m.scheduling.contains("fallback") || m.scheduling.starts_with("SCHED_FIFO"), "host offers {}, module got {}", status.realtime, m.scheduling);
+    }
+    // Same non-drifting schedule as the shared timer.
+    let log = host.activation_log(&id("rt/tick"));
+    let first = log[0];
+    assert!(log.iter().all(|r| r.scheduled_ns - first.scheduled_ns == (r.index - first.index) as u64 * 10_000_000));
+    assert!(log.iter().all(|r| r.started_ns >= r.scheduled_ns));
+    // A best-effort module stays on the shared pool.
+    host.deploy_app(&periodic("be", "tick", TICK_WAT, 10, "    outputChannels:\n      channels: [{ name: out, endpoint: be/t }]\n")).unwrap();
+    assert!(host.status().module("be/tick").unwrap().scheduling.starts_with("best effort (shared"));
+}
+
+struct Hogs(Vec<Child>);
+
+impl Drop for Hogs {
+    fn drop(&mut self) {
+        for c in &mut self.0 {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+#[test]
+fn best_effort_hogs_do_not_make_a_realtime_module_miss_its_deadline() {
+    let _exclusive = HEAVY.write();
+    let (host, _) = host();
+    host.deploy_app(&periodic("rt", "tick", TICK_WAT, 10, RT_TICK)).unwrap();
+    if !host.status().realtime.starts_with("SCHED") {
+        eprintln!("skipping the hog check: this machine grants no real-time policy ({})", host.status().realtime);
+        return;
+    }
+    // Busy-loop modules on the same Host (interrupted by the watchdog, restarted at once) ...
+    let hog = "    restart: { policy: always, maxRestarts: 1000, backoffInNs: 1000000 }\n";
+    for i in 0..2 {
+        host.deploy_app(&periodic(&format!("hog{i}"), "loop", LOOP_WAT, 10, hog)).unwrap();
+    }
+    // ... and busy processes, one per core.
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let _hogs = Hogs((0..cores).map(|_| Command::new("sh").args(["-c", "while :; do :; done"]).spawn().unwrap()).collect());
+    let before = host.status().module("rt/tick").unwrap().activations;
+    assert!(host.wait_for(WAIT, |s| s.module("rt/tick").unwrap().activations >= before + 200));
+    let status = host.status();
+    assert!(status.module("hog0/loop").unwrap().traps >= 1 || status.module("hog0/loop").unwrap().activations >= 1, "the hog ran");
+    let m = status.module("rt/tick").unwrap();
+    assert_eq!(m.deadline_misses, 0, "{} missed deadlines under load ({}); jitter {:?}", m.deadline_misses, m.scheduling, m.start_jitter_ns);
+    assert_eq!(m.overruns, 0);
+}
