@@ -66,3 +66,59 @@ fn best_effort_hogs_do_not_make_a_realtime_module_miss_its_deadline() {
     assert_eq!(m.deadline_misses, 0, "{} missed deadlines under load ({}); jitter {:?}", m.deadline_misses, m.scheduling, m.start_jitter_ns);
     assert_eq!(m.overruns, 0);
 }
+
+/// The benchmark of issue 7 (not a test): a 1 ms periodic module in each class, for
+/// `SL_JITTER_SECS` (default 60) seconds without and then with a CPU hog; prints start-jitter
+/// percentiles. Run with
+/// `cargo test --release -p silverline-host --test integration jitter_benchmark -- --ignored --nocapture`.
+#[test]
+#[ignore]
+fn jitter_benchmark() {
+    let _exclusive = HEAVY.write();
+    let secs: u64 = std::env::var("SL_JITTER_SECS").ok().and_then(|v| v.parse().ok()).unwrap_or(60);
+    let (host, _) = host();
+    let rt = "    criticality: realtime\n    outputChannels:\n      channels: [{ name: out, endpoint: j/rt }]\n";
+    let be = "    outputChannels:\n      channels: [{ name: out, endpoint: j/be }]\n";
+    host.deploy_app(&periodic("rt", "tick", TICK_WAT, 1, rt)).unwrap();
+    host.deploy_app(&periodic("be", "tick", TICK_WAT, 1, be)).unwrap();
+    println!("Host real-time policy: {}; rt/tick got: {}", host.status().realtime, host.status().module("rt/tick").unwrap().scheduling);
+    println!("| class | condition | activations | start jitter p50 | p99 | max | deadline misses | overruns |");
+    println!("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |");
+    for hog in [false, true] {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let _hogs = Hogs(if hog { (0..cores).map(|_| Command::new("sh").args(["-c", "while :; do :; done"]).spawn().unwrap()).collect() } else { Vec::new() });
+        let samples = collect_lateness(&host, &["rt/tick", "be/tick"], std::time::Duration::from_secs(secs));
+        let status = host.status();
+        for (module, class) in [("rt/tick", "realtime"), ("be/tick", "best-effort")] {
+            let mut v = samples[module].clone();
+            v.sort_unstable();
+            let p = |q: f64| v[((v.len() - 1) as f64 * q).round() as usize] as f64 / 1e3;
+            let m = status.module(module).unwrap();
+            println!(
+                "| {class} | {} | {} | {:.1} µs | {:.1} µs | {:.1} µs | {} | {} |",
+                if hog { "CPU hog (busy process per core)" } else { "idle machine" },
+                v.len(), p(0.5), p(0.99), *v.last().unwrap() as f64 / 1e3, m.deadline_misses, m.overruns
+            );
+        }
+    }
+}
+
+/// Every activation's start lateness (ns) over `window`, read from the Hosts' activation logs
+/// often enough that their 1024-entry rings never wrap between reads.
+fn collect_lateness(host: &silverline_host::Host, modules: &[&str], window: std::time::Duration) -> std::collections::HashMap<String, Vec<u64>> {
+    let mut last: std::collections::HashMap<String, i64> = std::collections::HashMap::new();
+    let mut out: std::collections::HashMap<String, Vec<u64>> = std::collections::HashMap::new();
+    let end = std::time::Instant::now() + window;
+    while std::time::Instant::now() < end {
+        std::thread::sleep(std::time::Duration::from_millis(200)); // a sampling period, not a synchronisation
+        for m in modules {
+            let seen = last.entry(m.to_string()).or_insert(i64::MIN);
+            let since = *seen;
+            for r in host.activation_log(&id(m)).into_iter().filter(|r| r.index > since) {
+                out.entry(m.to_string()).or_default().push(r.started_ns - r.scheduled_ns);
+                *seen = r.index;
+            }
+        }
+    }
+    out
+}
