@@ -211,3 +211,32 @@ fn up_runs_the_demo_with_the_embedded_broker() {
     let spec = rest.get("/openapi.json");
     assert!(spec["paths"]["/v1/apps"].is_object());
 }
+
+#[test]
+fn admission_refuses_an_overutilised_host_and_accepts_a_longer_period() {
+    let _serial = serial();
+    let broker = Mosquitto::start();
+    let data = tempfile::tempdir().unwrap();
+    let api_port = free_port();
+    let rest = Rest(format!("http://127.0.0.1:{api_port}"));
+    let _orch = orchestrator(api_port, &broker.url(), data.path());
+    let _h = host("only", &broker.url(), data.path());
+    eventually(30, "host online", || (online_hosts(&rest) == 1).then_some(()));
+    let cores = rest.get("/v1/hosts/only")["platform"]["cpu"]["cores"].as_u64().unwrap();
+    // cores + 1 modules each using 90% of a core: more than the Host has.
+    let app = |period_ms: u64| {
+        let modules: String = (0..=cores)
+            .map(|i| format!("  - name: m{i}\n    file: {COUNTER_C}\n    trigger: {{ type: periodic, periodInNs: {} }}\n    resources: {{ budgetInNs: 9000000 }}\n    outputChannels: {{ channels: [{{ name: out, endpoint: adm/m{i} }}] }}\n", period_ms * 1_000_000))
+            .collect();
+        let file = data.path().join(format!("adm{period_ms}.yaml"));
+        std::fs::write(&file, format!("name: adm\nmodules:\n{modules}")).unwrap();
+        file
+    };
+    let out = run(&["deploy", app(10).to_str().unwrap(), "--api", &rest.0]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(err.contains("only") && err.contains("utilization") && err.contains("(422)"), "names the host, the constraint and the figures: {err}");
+    assert_eq!(rest.get("/v1/apps").as_array().unwrap().len(), 0);
+    let out = run(&["deploy", app(20).to_str().unwrap(), "--wait", "--api", &rest.0]);
+    assert!(out.status.success(), "the same application with twice the period fits: {}", stderr(&out));
+}
