@@ -12,8 +12,8 @@ export class EventsPanel {
     this.filter = filter;
     this.problemsOnly = problemsOnly;
     this.stateLabel = stateLabel;
-    this.seen = new Set(); // SSE ids, to drop repeats after a reconnect
-    this.stream = null;
+    this.stream = null; // the Orchestrator run whose events are shown
+    this.lastSeq = 0; // events arrive in seq order: anything not newer is a repeat after a reconnect
     this.listeners = [];
     for (const input of [appSelect, filter, problemsOnly]) input.addEventListener('input', () => this.applyFilter());
   }
@@ -28,14 +28,14 @@ export class EventsPanel {
     source.onopen = () => this.setState('live', 'live');
     source.onerror = () => this.setState('reconnecting', 'reconnecting…');
     source.onmessage = (m) => {
-      if (this.seen.has(m.lastEventId)) return;
-      this.seen.add(m.lastEventId);
       let e;
       try { e = JSON.parse(m.data); } catch { return; }
+      if (e.stream === this.stream && e.seq <= this.lastSeq) return;
       if (this.stream && e.stream !== this.stream) {
         this.list.prepend(el('li', { class: 'divider' }, 'Orchestrator restarted'));
       }
       this.stream = e.stream;
+      this.lastSeq = e.seq;
       this.add(e);
       for (const f of this.listeners) f(e);
     };

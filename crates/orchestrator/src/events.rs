@@ -31,6 +31,9 @@ use tokio::sync::broadcast;
 /// How many recent events the Orchestrator keeps for new subscribers.
 pub const HISTORY: usize = 1000;
 
+/// At most one `deadline-miss` event per module in this interval.
+const MISS_INTERVAL: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// How serious an event is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -131,6 +134,8 @@ struct Inner {
     counts: BTreeMap<String, u64>,
     /// The last placement failure reported per application, to not repeat it on every registration.
     last_failure: BTreeMap<String, String>,
+    /// Per module: when its last deadline miss was published, and how many were held back since.
+    last_miss: BTreeMap<String, (std::time::Instant, u64)>,
 }
 
 /// Numbers, keeps and broadcasts events.
@@ -152,7 +157,7 @@ impl EventBus {
     pub fn new(capacity: usize) -> EventBus {
         let stream = format!("{:x}", std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or(0));
         let (tx, _) = broadcast::channel(1024);
-        let inner = Inner { next: 1, history: VecDeque::with_capacity(capacity.min(4096)), counts: BTreeMap::new(), last_failure: BTreeMap::new() };
+        let inner = Inner { next: 1, history: VecDeque::with_capacity(capacity.min(4096)), counts: BTreeMap::new(), last_failure: BTreeMap::new(), last_miss: BTreeMap::new() };
         EventBus { stream, capacity: capacity.max(1), inner: Mutex::new(inner), tx }
     }
 
@@ -317,9 +322,32 @@ impl EventBus {
 
     // ----- what the control plane reports -------------------------------------------------
 
-    /// A module event relayed by Host `host`.
+    /// A module event relayed by Host `host`. Deadline misses are published at most once per
+    /// second and module (a module missing every deadline would flood the stream otherwise);
+    /// the next one says how many were held back (`details.more`).
     pub fn host_event(&self, host: &str, event: &HostEvent) {
         let id = &event.module;
+        let mut more = 0;
+        if let EventKind::DeadlineMiss { .. } = event.kind {
+            let mut inner = self.inner.lock();
+            let now = std::time::Instant::now();
+            match inner.last_miss.get_mut(id.as_str()) {
+                Some((last, held)) if now.duration_since(*last) < MISS_INTERVAL => {
+                    *held += 1;
+                    return;
+                }
+                Some((last, held)) => {
+                    more = std::mem::take(held);
+                    *last = now;
+                }
+                None => {
+                    if inner.last_miss.len() > 10_000 {
+                        inner.last_miss.clear();
+                    }
+                    inner.last_miss.insert(id.as_str().to_string(), (now, 0));
+                }
+            }
+        }
         let (kind, message, details) = match &event.kind {
             EventKind::Started => ("module-started", format!("{id} started on `{host}`"), serde_json::Value::Null),
             EventKind::Failed { failure } => ("module-failed", format!("{id} failed on `{host}`: {failure}"), serde_json::json!({ "failure": failure })),
@@ -332,8 +360,12 @@ impl EventBus {
             EventKind::Stopped => ("module-stopped", format!("{id} stopped on `{host}`"), serde_json::Value::Null),
             EventKind::DeadlineMiss { activation, late_ns } => (
                 "deadline-miss",
-                format!("{id} on `{host}`: activation {activation} finished {:?} after its deadline", std::time::Duration::from_nanos(*late_ns)),
-                serde_json::json!({ "activation": activation, "late_ns": late_ns }),
+                format!(
+                    "{id} on `{host}`: activation {activation} finished {:?} after its deadline{}",
+                    std::time::Duration::from_nanos(*late_ns),
+                    if more > 0 { format!(" ({more} more misses since the last report)") } else { String::new() }
+                ),
+                serde_json::json!({ "activation": activation, "late_ns": late_ns, "more": more }),
             ),
         };
         self.emit(Event::new(kind, message).module(id).host(host).details(details));
@@ -449,6 +481,22 @@ mod tests {
         assert_eq!((next.seq, next.level, next.app.as_deref()), (6, Level::Error, Some("a")));
         assert_eq!(bus.counts()["x"], 5);
         assert!(next.id().ends_with(".6"));
+    }
+
+    #[test]
+    fn deadline_misses_are_thinned_per_module() {
+        let bus = EventBus::new(100);
+        let miss = |m: &str, k| HostEvent { module: ModuleId(m.into()), kind: EventKind::DeadlineMiss { activation: k, late_ns: 5 } };
+        for k in 0..50 {
+            bus.host_event("h", &miss("a/x", k));
+        }
+        bus.host_event("h", &miss("a/y", 0));
+        let kinds: Vec<_> = bus.history().iter().map(|e| (e.kind.clone(), e.module.clone())).collect();
+        assert_eq!(kinds.len(), 2, "{kinds:?}");
+        bus.inner.lock().last_miss.get_mut("a/x").unwrap().0 -= MISS_INTERVAL;
+        bus.host_event("h", &miss("a/x", 51));
+        let last = bus.history().pop().unwrap();
+        assert_eq!(last.details["more"], 49, "{}", last.message);
     }
 
     #[test]

@@ -58,9 +58,10 @@ struct HostProcesses(Vec<Child>);
 impl HostProcesses {
     fn spawn(&mut self, name: &str, broker: &str, o: &OrchestratorArgs) -> anyhow::Result<()> {
         let exe = std::env::current_exe()?;
-        let child = Command::new(exe)
-            .args(["host", "--broker", broker, "--name", name, "--data-dir"])
-            .arg(o.data_dir.join("hosts").join(name))
+        let mut cmd = Command::new(exe);
+        cmd.args(["host", "--broker", broker, "--name", name, "--data-dir"]).arg(o.data_dir.join("hosts").join(name));
+        die_with_parent(&mut cmd);
+        let child = cmd
             .spawn()
             .with_context(|| format!("starting host `{name}`"))?;
         println!("host {name} pid {}", child.id()); // issue 8: tests (and operators) can find a Host to kill
@@ -68,6 +69,27 @@ impl HostProcesses {
         Ok(())
     }
 }
+
+/// The Hosts of `up` end with it even when it is killed (SIGKILL runs no destructor).
+#[cfg(target_os = "linux")]
+#[allow(unsafe_code)]
+fn die_with_parent(cmd: &mut Command) {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: prctl(PR_SET_PDEATHSIG) is async-signal-safe and touches no memory of the parent;
+    // it is all that runs between fork and exec here.
+    unsafe {
+        cmd.pre_exec(|| {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM) == 0 {
+                Ok(())
+            } else {
+                Err(std::io::Error::last_os_error())
+            }
+        });
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn die_with_parent(_: &mut Command) {}
 
 impl Drop for HostProcesses {
     fn drop(&mut self) {

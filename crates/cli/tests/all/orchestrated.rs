@@ -27,6 +27,41 @@ pub fn online_hosts(rest: &Rest) -> usize {
     rest.get("/v1/hosts").as_array().unwrap().iter().filter(|h| h["online"] == true).count()
 }
 
+/// A broker, an Orchestrator and Hosts, each its own process, all gone when this is dropped.
+pub struct System {
+    pub broker: Mosquitto,
+    pub data: tempfile::TempDir,
+    pub rest: Rest,
+    api_port: u16,
+    pub orch: Proc,
+    pub hosts: Vec<(String, Proc)>,
+}
+
+impl System {
+    /// Start Mosquitto, an Orchestrator and the named Hosts; wait until every Host is online.
+    pub fn start(hosts: &[&str]) -> System {
+        let broker = Mosquitto::start();
+        let data = tempfile::tempdir().unwrap();
+        let api_port = free_port();
+        let rest = Rest(format!("http://127.0.0.1:{api_port}"));
+        let orch = orchestrator(api_port, &broker.url(), data.path());
+        let hosts: Vec<(String, Proc)> = hosts.iter().map(|n| (n.to_string(), host(n, &broker.url(), data.path()))).collect();
+        eventually(30, "all hosts online", || (online_hosts(&rest) == hosts.len()).then_some(()));
+        System { broker, data, rest, api_port, orch, hosts }
+    }
+
+    /// SIGKILL the Orchestrator and start it again on the same port and data.
+    pub fn restart_orchestrator(&mut self) {
+        self.orch.kill();
+        self.orch = orchestrator(self.api_port, &self.broker.url(), self.data.path());
+    }
+
+    /// SIGKILL one Host.
+    pub fn kill_host(&mut self, name: &str) {
+        self.hosts.iter_mut().find(|(n, _)| n == name).expect("known host").1.kill();
+    }
+}
+
 fn module<'a>(app: &'a Value, name: &str) -> &'a Value {
     app["modules"].as_array().unwrap().iter().find(|m| m["module"] == name).unwrap()
 }
@@ -76,17 +111,10 @@ fn observer(broker: &Mosquitto, filter: &str) -> (Arc<MqttBackend>, Arc<Mutex<Ve
 #[test]
 fn deploy_fail_over_and_restart_across_processes() {
     let _serial = serial();
-    let broker = Mosquitto::start();
-    let data = tempfile::tempdir().unwrap();
-    let api_port = free_port();
-    let api = format!("http://127.0.0.1:{api_port}");
-    let rest = Rest(api.clone());
-    let mut orch = orchestrator(api_port, &broker.url(), data.path());
-    let mut hosts: Vec<(String, Proc)> = ["h1", "h2", "h3"].iter().map(|n| (n.to_string(), host(n, &broker.url(), data.path()))).collect();
-    eventually(30, "three hosts online", || (online_hosts(&rest) == 3).then_some(()));
-
-    let (_obs, seen) = observer(&broker, "e2e/echoed");
-    let out = run(&["deploy", app_manifest(data.path()).to_str().unwrap(), "--wait", "--api", &api]);
+    let mut sys = System::start(&["h1", "h2", "h3"]);
+    let (rest, api) = (Rest(sys.rest.0.clone()), sys.rest.0.clone());
+    let (_obs, seen) = observer(&sys.broker, "e2e/echoed");
+    let out = run(&["deploy", app_manifest(sys.data.path()).to_str().unwrap(), "--wait", "--api", &api]);
     assert!(out.status.success(), "deploy: {}\n{}", stdout(&out), stderr(&out));
     let app = rest.get("/v1/apps/e2e");
     let host_of = |app: &Value, m: &str| module(app, m)["host"].as_str().unwrap().to_string();
@@ -98,7 +126,7 @@ fn deploy_fail_over_and_restart_across_processes() {
 
     // SIGKILL the counter's Host: the last will tells the Orchestrator, which re-places it.
     let victim = host_of(&app, "counter");
-    hosts.iter_mut().find(|(n, _)| *n == victim).unwrap().1.kill();
+    sys.kill_host(&victim);
     let moved = eventually(30, "counter re-placed and running", || {
         let app = rest.get("/v1/apps/e2e");
         let m = module(&app, "counter");
@@ -109,8 +137,7 @@ fn deploy_fail_over_and_restart_across_processes() {
     eventually(30, "the flow resumes", || (seen.lock().len() >= before + 5).then_some(()));
 
     // Restart the Orchestrator: nothing lost, Hosts reconcile, modules keep running.
-    orch.kill();
-    orch = orchestrator(api_port, &broker.url(), data.path());
+    sys.restart_orchestrator();
     let app = eventually(30, "application back and running", || {
         let (status, app) = rest.call("GET", "/v1/apps/e2e", None);
         (status == 200 && app["state"] == "running").then_some(app)
@@ -126,19 +153,13 @@ fn deploy_fail_over_and_restart_across_processes() {
         rest.get("/v1/hosts").as_array().unwrap().iter().all(|h| h["modules"].as_array().is_none_or(|m| m.is_empty())).then_some(())
     });
     assert_eq!(rest.call("GET", "/v1/apps/e2e", None).0, 404);
-    drop(orch);
 }
 
 #[test]
 fn bad_requests_are_refused_and_change_nothing() {
     let _serial = serial();
-    let broker = Mosquitto::start();
-    let data = tempfile::tempdir().unwrap();
-    let api_port = free_port();
-    let rest = Rest(format!("http://127.0.0.1:{api_port}"));
-    let _orch = orchestrator(api_port, &broker.url(), data.path());
-    let _h = host("solo", &broker.url(), data.path());
-    eventually(30, "host online", || (online_hosts(&rest) == 1).then_some(()));
+    let sys = System::start(&["solo"]);
+    let (rest, broker) = (&sys.rest, &sys.broker);
 
     let (status, e) = rest.call("POST", "/v1/apps", Some("name: x\nmodules:\n  - name: a\n    file: a.wasm\n    trigger: { type: periodic, periodInNs: 0 }\n"));
     assert_eq!(status, 422, "{e}");
@@ -215,13 +236,8 @@ fn up_runs_the_demo_with_the_embedded_broker() {
 #[test]
 fn admission_refuses_an_overutilised_host_and_accepts_a_longer_period() {
     let _serial = serial();
-    let broker = Mosquitto::start();
-    let data = tempfile::tempdir().unwrap();
-    let api_port = free_port();
-    let rest = Rest(format!("http://127.0.0.1:{api_port}"));
-    let _orch = orchestrator(api_port, &broker.url(), data.path());
-    let _h = host("only", &broker.url(), data.path());
-    eventually(30, "host online", || (online_hosts(&rest) == 1).then_some(()));
+    let sys = System::start(&["only"]);
+    let (rest, data) = (&sys.rest, &sys.data);
     let cores = rest.get("/v1/hosts/only")["platform"]["cpu"]["cores"].as_u64().unwrap();
     // cores + 1 modules each using 90% of a core: more than the Host has.
     let app = |period_ms: u64| {

@@ -3,11 +3,10 @@
 //! between two Hosts 40 times; an independent MQTT subscriber must see every index exactly once.
 
 use crate::common::*;
-use crate::orchestrated::{host, online_hosts, orchestrator};
+use crate::orchestrated::System;
 use parking_lot::Mutex;
 use serde_json::Value;
 use silverline_channels::{MqttBackend, MqttConfig, RemoteBackend};
-use silverline_test_programs::broker::Mosquitto;
 use silverline_test_programs::{TICK_WAT, TRAP_WAT};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -50,14 +49,8 @@ struct Run {
 
 /// Two Hosts, the zdu app, `iterations` automatic updates moving both modules to the other Host.
 fn updates_back_and_forth(iterations: u64) -> Run {
-    let broker = Mosquitto::start();
-    let data = tempfile::tempdir().unwrap();
-    let api_port = free_port();
-    let rest = Rest(format!("http://127.0.0.1:{api_port}"));
-    let _orch = orchestrator(api_port, &broker.url(), data.path());
-    let _h1 = host("h1", &broker.url(), data.path());
-    let _h2 = host("h2", &broker.url(), data.path());
-    eventually(30, "two hosts online", || (online_hosts(&rest) == 2).then_some(()));
+    let sys = System::start(&["h1", "h2"]);
+    let (rest, broker, data) = (&sys.rest, &sys.broker, &sys.data);
 
     let seen: Arc<Mutex<BTreeMap<String, Vec<(u64, Instant)>>>> = Arc::default();
     let sink = seen.clone();
@@ -161,13 +154,8 @@ fn zdu_benchmark() {
 #[test]
 fn bad_update_requests_leave_the_running_version_alone() {
     let _serial = serial();
-    let broker = Mosquitto::start();
-    let data = tempfile::tempdir().unwrap();
-    let api_port = free_port();
-    let rest = Rest(format!("http://127.0.0.1:{api_port}"));
-    let _orch = orchestrator(api_port, &broker.url(), data.path());
-    let _h1 = host("h1", &broker.url(), data.path());
-    eventually(30, "host online", || (online_hosts(&rest) == 1).then_some(()));
+    let sys = System::start(&["h1"]);
+    let (rest, data) = (&sys.rest, &sys.data);
     let file = data.path().join("zdu.yaml");
     std::fs::write(&file, manifest("h1", None)).unwrap();
     assert!(run(&["deploy", file.to_str().unwrap(), "--wait", "--api", &rest.0]).status.success());
