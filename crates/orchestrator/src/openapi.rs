@@ -54,6 +54,10 @@ pub fn document() -> Value {
                 "post": { "summary": "Switch a module over to its staged shadow at an agreed activation index (or back)",
                     "responses": merge(json!({ "200": ok("switch scheduled", "App") }), error_responses(&["404", "409"])) }
             },
+            "/v1/events": { "get": { "summary": "Server-Sent Events: recent history, then live events (docs/dashboard.md)",
+                "parameters": [{ "name": "app", "in": "query", "schema": { "type": "string" } }, { "name": "follow", "in": "query", "schema": { "type": "boolean" } }],
+                "responses": { "200": { "description": "event stream", "content": { "text/event-stream": {} } } } } },
+            "/metrics": { "get": { "summary": "Prometheus metrics", "responses": { "200": { "description": "text format 0.0.4", "content": { "text/plain": {} } } } } },
             "/v1/hosts": { "get": { "summary": "List Hosts with manifests and live status", "responses": { "200": list("hosts", "Host") } } },
             "/v1/hosts/{name}": { "parameters": name, "get": { "summary": "Get a Host", "responses": merge(json!({ "200": ok("the host", "Host") }), error_responses(&["404"])) } },
             "/v1/modules": { "get": { "summary": "List module instances with their profiles", "responses": { "200": list("modules", "Module") } } },

@@ -106,6 +106,7 @@ impl Core {
         }
         let commands = if back { roll_back(&mut record, module)? } else { switch_forward(&mut record, module, keep, &self.failed_ids(&st.hosts))? };
         self.store.put_app(&record).map_err(ApiError::internal)?;
+        self.announce(&record, module, if back { "rollback" } else { "switchover" });
         st.apps.insert(app.to_string(), record.clone());
         Ok((view_app(&record, &st.hosts), commands))
     }
@@ -132,7 +133,15 @@ impl Core {
         for name in names {
             let Some(mut app) = st.apps.get(&name).cloned() else { continue };
             let before = commands.len();
+            let roles: Vec<(ModuleId, Role)> = app.modules.iter().map(|m| (m.id.clone(), m.role)).collect();
             commands.extend(tick_app(&mut app, &failed, now));
+            for m in app.modules.iter().filter(|m| m.role == Role::Primary) {
+                match roles.iter().find(|(id, _)| *id == m.id).map(|(_, r)| *r) {
+                    Some(Role::Shadow) => self.announce(&app, &m.module, "switchover"),
+                    Some(Role::Previous) => self.announce(&app, &m.module, "rollback"),
+                    _ => {}
+                }
+            }
             if commands.len() != before {
                 if let Err(e) = self.store.put_app(&app) {
                     tracing::error!("persisting `{name}`: {e:#}");
@@ -141,6 +150,22 @@ impl Core {
             }
         }
         commands
+    }
+}
+
+impl Core {
+    /// Tell the event stream which instance of `module` is primary now, and from which index.
+    fn announce(&self, app: &AppRecord, module: &str, kind: &str) {
+        let Some(p) = find(app, module, Role::Primary) else { return };
+        let m = &app.modules[p];
+        let at = m.took_over_at.map_or("at once".to_string(), |k| format!("from activation {k}"));
+        let event = crate::events::Event::new(kind, format!("{} ({}) takes over {at}", m.id, m.host.as_deref().unwrap_or("?")))
+            .app(&app.name)
+            .module(&m.id);
+        self.events.emit(match &m.host {
+            Some(h) => event.host(h),
+            None => event,
+        });
     }
 }
 
