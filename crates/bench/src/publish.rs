@@ -257,9 +257,10 @@ pub(crate) fn run(cfg: &BenchConfig, ep: &Endpoint) -> anyhow::Result<Section> {
     ));
     s.note(format!(
         "Both clients: QoS 0, clean session, request queue of {capacity} messages so that a burst is never cut short \
-         (silverline's `MqttBackend` drops a publish when its queue is full — with the default 4096 a 20,000-message \
-         burst loses most of itself; the raw `Client::publish` would block instead). Same broker, same payload, topics \
-         of the same length."
+         (silverline's `MqttBackend` drops a publish when its queue is full, and `channel_publish` still returns 0: \
+         with the default 4096 a {}-message burst from one activation loses what does not fit; the raw \
+         `Client::publish` would block instead). Same broker, same payload, topics of the same length.",
+        z.burst
     ));
     if let Some(m) = burst_status {
         if m.step_errors > 0 {

@@ -18,6 +18,7 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod prometheus;
 pub mod status;
 pub mod topics;
 
