@@ -32,12 +32,12 @@ impl BlobStore {
         if let Some(b) = self.memory.lock().get(sha256) {
             return Ok(b.clone());
         }
-        let bytes = match self.from_disk(sha256) {
+        let bytes = match self.read_disk(sha256) {
             Some(b) => b,
             None => {
                 let fetched = fetch(&format!("{}/{sha256}", registry.trim_end_matches('/')))?;
                 verify(sha256, &fetched)?;
-                self.to_disk(sha256, &fetched);
+                self.write_disk(sha256, &fetched);
                 fetched
             }
         };
@@ -46,13 +46,13 @@ impl BlobStore {
         Ok(bytes)
     }
 
-    fn from_disk(&self, sha256: &str) -> Option<Vec<u8>> {
+    fn read_disk(&self, sha256: &str) -> Option<Vec<u8>> {
         let path = self.dir.lock().as_ref()?.join(format!("{sha256}.wasm"));
         let bytes = std::fs::read(path).ok()?;
         verify(sha256, &bytes).ok().map(|_| bytes)
     }
 
-    fn to_disk(&self, sha256: &str, bytes: &[u8]) {
+    fn write_disk(&self, sha256: &str, bytes: &[u8]) {
         if let Some(dir) = self.dir.lock().as_ref() {
             let tmp = dir.join(format!("{sha256}.tmp"));
             if std::fs::write(&tmp, bytes).and_then(|_| std::fs::rename(&tmp, dir.join(format!("{sha256}.wasm")))).is_err() {

@@ -88,7 +88,7 @@ fn host_manifest(args: &HostArgs) -> anyhow::Result<HostManifest> {
         (Some(file), _) => HostManifest::from_file(file).map_err(|e| anyhow::anyhow!("{e}"))?,
         (None, true) => HostManifest::from_file(&saved).map_err(|e| anyhow::anyhow!("{e}"))?,
         (None, false) => {
-            let default_name = args.name.clone().unwrap_or_else(|| hostname());
+            let default_name = args.name.clone().unwrap_or_else(hostname);
             let mut m = HostManifest::generate(&default_name);
             m.apis = HOST_APIS.iter().map(|s| s.to_string()).collect();
             m

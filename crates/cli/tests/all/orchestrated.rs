@@ -197,7 +197,7 @@ fn bad_requests_are_refused_and_change_nothing() {
     // One host cannot satisfy the anti-affinity: refused, and the refusal explains.
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("anti-affinity"), "{}", stderr(&out));
-    assert_eq!(online_hosts(&rest), 1, "the host survived the garbage");
+    assert_eq!(online_hosts(rest), 1, "the host survived the garbage");
     let file = dir.path().join("one.yaml");
     std::fs::write(&file, format!("name: one\nmodules:\n  - name: c\n    file: {COUNTER_C}\n    trigger: {{ type: periodic, periodInNs: 100000000 }}\n    outputChannels: {{ channels: [{{ name: out, endpoint: one/c }}] }}\n")).unwrap();
     let out = run(&["deploy", file.to_str().unwrap(), "--wait", "--api", &rest.0]);

@@ -26,9 +26,11 @@ fn refused_realtime_policy_is_reported_as_a_fallback() {
         std::fs::set_permissions(f, std::fs::Permissions::from_mode(0o755)).unwrap();
     }
     let app = dir.path().join("app.yaml");
-    std::fs::write(&app, format!(
-        "name: rt\nmodules:\n  - name: tick\n    file: tick.wat\n    trigger: {{ type: periodic, periodInNs: 10000000 }}\n    criticality: realtime\n    outputChannels: {{ channels: [{{ name: out, endpoint: rt/t }}] }}\n"
-    )).unwrap();
+    std::fs::write(
+        &app,
+        "name: rt\nmodules:\n  - name: tick\n    file: tick.wat\n    trigger: { type: periodic, periodInNs: 10000000 }\n    criticality: realtime\n    outputChannels: { channels: [{ name: out, endpoint: rt/t }] }\n",
+    )
+    .unwrap();
     std::fs::set_permissions(&app, std::fs::Permissions::from_mode(0o644)).unwrap();
     let out = std::process::Command::new(setpriv)
         .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all", "--bounding-set=-all"])

@@ -39,10 +39,13 @@ fn roles(app: &Value) -> Vec<(String, String, String)> {
     app["modules"].as_array().unwrap().iter().map(|m| (m["id"].as_str().unwrap().into(), m["role"].as_str().unwrap().into(), m["host"].as_str().unwrap_or("").into())).collect()
 }
 
+/// Arrivals per topic: (index, when) in arrival order.
+type Arrivals = BTreeMap<String, Vec<(u64, Instant)>>;
+
 /// What the independent subscriber saw: topic → (index, arrival) in arrival order; and the
 /// handover indices of every switchover, per topic.
 struct Run {
-    seen: BTreeMap<String, Vec<(u64, Instant)>>,
+    seen: Arrivals,
     handovers: BTreeMap<String, Vec<i64>>,
     hosts: Vec<String>,
 }
@@ -52,7 +55,7 @@ fn updates_back_and_forth(iterations: u64) -> Run {
     let sys = System::start(&["h1", "h2"]);
     let (rest, broker, data) = (&sys.rest, &sys.broker, &sys.data);
 
-    let seen: Arc<Mutex<BTreeMap<String, Vec<(u64, Instant)>>>> = Arc::default();
+    let seen: Arc<Mutex<Arrivals>> = Arc::default();
     let sink = seen.clone();
     let mut cfg = MqttConfig::from_url(&broker.url()).unwrap();
     cfg.client_id("zdu-observer");

@@ -21,7 +21,7 @@ fn api_accepts_only_hosts_offering_it() {
         ..demand("car", "speed", 1)
     };
     assert_eq!(
-        host_of(&placed(&hosts, &[d.clone()]), "car", "speed"),
+        host_of(&placed(&hosts, std::slice::from_ref(&d)), "car", "speed"),
         "vss"
     );
     let err = failed(&hosts[..1], &[d]);
@@ -41,7 +41,7 @@ fn tag_accepts_only_hosts_carrying_it() {
         ..demand("vision", "detect", 1)
     };
     assert_eq!(
-        host_of(&placed(&hosts, &[d.clone()]), "vision", "detect"),
+        host_of(&placed(&hosts, std::slice::from_ref(&d)), "vision", "detect"),
         "gpu"
     );
     let err = failed(&hosts[..1], &[d]);
@@ -70,7 +70,7 @@ fn pin_to_a_host_that_cannot_take_it_is_reported() {
         pinned_host: Some("h2".into()),
         ..demand("app", "a", 64)
     };
-    let err = failed(&hosts, &[d.clone()]);
+    let err = failed(&hosts, std::slice::from_ref(&d));
     assert_eq!(
         err.unplaced[0].reasons[0].1,
         Rejection::PinnedElsewhere("h2".into())
