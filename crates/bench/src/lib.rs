@@ -87,7 +87,7 @@ pub struct Report {
 /// When and where a report was made.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Meta {
-    /// UTC date and time, `YYYY-MM-DD HH:MM:SSZ`.
+    /// UTC date and time the run started, `YYYY-MM-DD HH:MM:SSZ`.
     pub date_utc: String,
     /// CPU model (`model name` of /proc/cpuinfo).
     pub cpu: String,
@@ -218,6 +218,7 @@ pub fn run(config: &BenchConfig) -> anyhow::Result<Report> {
     if let Some(bad) = config.only.iter().find(|s| !SECTIONS.contains(&s.as_str())) {
         anyhow::bail!("unknown benchmark `{bad}`; expected one of: {}", SECTIONS.join(", "));
     }
+    let started = util::utc_now();
     let mut broker: Option<anyhow::Result<broker::Broker>> = None;
     let mut get_broker = |config: &BenchConfig| -> Result<broker::Endpoint, String> {
         let b = broker.get_or_insert_with(|| match &config.broker {
@@ -250,7 +251,7 @@ pub fn run(config: &BenchConfig) -> anyhow::Result<Report> {
         };
         sections.push(section.unwrap_or_else(|e| skipped(name, &format!("{e:#}"))));
     }
-    Ok(Report { meta: util::meta(config.quick, broker_desc), sections })
+    Ok(Report { meta: util::meta(started, config.quick, broker_desc), sections })
 }
 
 fn skipped(name: &str, why: &str) -> Section {
@@ -277,7 +278,7 @@ impl Report {
         let m = &self.meta;
         let mut out = String::new();
         out.push_str(&format!(
-            "Run {} on {} ({} cores), Linux {}, {} build{}{}.\n",
+            "Run started {} on {} ({} cores), Linux {}, {} build{}{}.\n",
             m.date_utc,
             m.cpu,
             m.cores,
@@ -303,7 +304,9 @@ impl Report {
                 out.push_str("\n| figure | value | target | met |\n| --- | ---: | ---: | :---: |\n");
                 for f in &s.figures {
                     let value = match f.unit.as_str() {
-                        "x" => format!("{:.2}x", f.value),
+                        // Enough digits that a value shown next to its target agrees with `met`.
+                        "x" if f.value.abs() < 10.0 => format!("{:.3}x", f.value),
+                        "x" => format!("{:.1}x", f.value),
                         "ns" => fmt_ns(f.value),
                         "msg/s" => format!("{:.0} msg/s", f.value),
                         u => format!("{:.3} {u}", f.value),

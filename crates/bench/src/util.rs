@@ -86,13 +86,13 @@ pub(crate) fn sleep_until(at: Instant) {
     }
 }
 
-pub(crate) fn meta(quick: bool, broker: Option<String>) -> Meta {
+pub(crate) fn meta(date_utc: String, quick: bool, broker: Option<String>) -> Meta {
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
         .and_then(|s| s.lines().find(|l| l.starts_with("model name")).and_then(|l| l.split_once(':')).map(|(_, v)| v.trim().to_string()))
         .unwrap_or_else(|| "unknown CPU".into());
     Meta {
-        date_utc: utc_now(),
+        date_utc,
         cpu,
         cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
         kernel: std::fs::read_to_string("/proc/sys/kernel/osrelease").map(|s| s.trim().to_string()).unwrap_or_else(|_| "?".into()),
@@ -104,7 +104,7 @@ pub(crate) fn meta(quick: bool, broker: Option<String>) -> Meta {
 }
 
 /// `YYYY-MM-DD HH:MM:SSZ` (days-to-civil from Howard Hinnant's date algorithms).
-fn utc_now() -> String {
+pub(crate) fn utc_now() -> String {
     let secs = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_secs()) as i64;
     let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
     let z = days + 719_468;

@@ -56,7 +56,7 @@ mod probe;
 mod topology;
 
 pub use application::{
-    ApplicationManifest, ChannelSpec, Criticality, ModuleSpec, Placement, PreopenDir, Resources,
+    ApplicationManifest, Chain, ChannelSpec, Criticality, ModuleSpec, Placement, PreopenDir, Resources,
     RestartMode, RestartPolicy, Trigger, WasiGrants, DEFAULT_BACKOFF, DEFAULT_MAX_RESTARTS,
     DEFAULT_QUEUE_DEPTH, MIN_PERIOD,
 };

@@ -44,13 +44,14 @@ pub struct Core {
     placer: Box<dyn Placer + Send + Sync>,
     blob_url: String,
     events: std::sync::Arc<crate::events::EventBus>, // issue 8
+    pub(crate) topology: Option<silverline_manifest::TopologyManifest>, // e2e latency
 }
 
 impl Core {
     /// Load the desired state from `store`.
     pub fn new(store: Store, placer: Box<dyn Placer + Send + Sync>, blob_url: String) -> anyhow::Result<Core> {
         let apps = store.load_apps()?.into_iter().map(|a| (a.name.clone(), a)).collect();
-        Ok(Core { store, state: Mutex::new(State { apps, hosts: BTreeMap::new() }), placer, blob_url, events: Default::default() })
+        Ok(Core { store, state: Mutex::new(State { apps, hosts: BTreeMap::new() }), placer, blob_url, events: Default::default(), topology: None }) // e2e latency: topology
     }
 
     /// The persistent store (blobs).
@@ -76,11 +77,12 @@ impl Core {
         for m in &mut record.modules {
             m.host = placement.get(&m.id).cloned();
         }
+        crate::latency::admit(&record, &st.hosts, self.topology.as_ref())?; // e2e latency
         self.store.put_app(&record).map_err(ApiError::internal)?;
         let commands = record.modules.iter().filter_map(|m| self.deploy_command(&record.name, m)).collect();
         st.apps.insert(record.name.clone(), record.clone());
         self.events.app_created(&record); // issue 8
-        Ok((view_app(&record, &st.hosts), commands))
+        Ok((view_app(&record, &st.hosts, self.topology.as_ref()), commands)) // e2e latency: topology
     }
 
     /// Replace an application's manifest. Unchanged modules stay as they are; a changed module
@@ -129,10 +131,11 @@ impl Core {
             m.host = placement.get(&m.id).cloned();
             commands.extend(self.deploy_command(&name, m));
         }
+        crate::latency::admit(&record, &st.hosts, self.topology.as_ref())?; // e2e latency
         self.store.put_app(&record).map_err(ApiError::internal)?;
         st.apps.insert(name, record.clone());
         self.events.app_updated(&old, &record, &to_place); // issue 8
-        Ok((view_app(&record, &st.hosts), commands))
+        Ok((view_app(&record, &st.hosts, self.topology.as_ref()), commands)) // e2e latency: topology
     }
 
     /// Forget an application; returns the delete commands.
@@ -331,13 +334,13 @@ impl Core {
     /// Every application.
     pub fn apps(&self) -> Vec<AppView> {
         let st = self.state.lock();
-        st.apps.values().map(|a| view_app(a, &st.hosts)).collect()
+        st.apps.values().map(|a| view_app(a, &st.hosts, self.topology.as_ref())).collect() // e2e latency: topology
     }
 
     /// One application.
     pub fn app(&self, name: &str) -> Option<AppView> {
         let st = self.state.lock();
-        st.apps.get(name).map(|a| view_app(a, &st.hosts))
+        st.apps.get(name).map(|a| view_app(a, &st.hosts, self.topology.as_ref())) // e2e latency: topology
     }
 
     /// Every Host.
@@ -374,6 +377,9 @@ fn single_module_manifest(manifest: &ApplicationManifest, i: usize) -> serde_jso
         }
         modules.clear();
         modules.extend(one);
+    }
+    if let Some(obj) = json.as_object_mut() {
+        obj.remove("chains"); // e2e latency: chains name modules this manifest lacks
     }
     json
 }
@@ -423,7 +429,7 @@ fn state_word(s: &ModuleState) -> &'static str {
     }
 }
 
-fn view_app(app: &AppRecord, hosts: &BTreeMap<String, HostEntry>) -> AppView {
+fn view_app(app: &AppRecord, hosts: &BTreeMap<String, HostEntry>, topology: Option<&silverline_manifest::TopologyManifest>) -> AppView { // e2e latency: topology
     let modules: Vec<ModuleView> = app.modules.iter().map(|m| view_module(&app.name, m, hosts)).collect();
     let staged = modules.iter().any(|m| m.role != Role::Primary);
     let state = if modules.iter().all(|m| m.state == "running" || m.state == "completed") {
@@ -439,7 +445,7 @@ fn view_app(app: &AppRecord, hosts: &BTreeMap<String, HostEntry>) -> AppView {
     } else {
         "deploying"
     };
-    AppView { name: app.name.clone(), state: state.into(), generation: app.generation, modules, manifest: app.manifest.clone() }
+    AppView { name: app.name.clone(), state: state.into(), generation: app.generation, modules, manifest: app.manifest.clone(), chains: crate::latency::views(app, hosts, topology) } // e2e latency: chains
 }
 
 fn view_host(name: &str, h: &HostEntry, apps: &BTreeMap<String, AppRecord>) -> HostView {

@@ -19,6 +19,7 @@ pub mod control;
 pub mod core;
 mod dashboard; // issue 8: the dashboard at `/`
 pub mod events; // issue 8: the event stream at `/v1/events`
+pub mod latency; // issue 7: end-to-end latency of chains
 pub mod metrics; // issue 8: Prometheus text at `/metrics`
 pub mod model;
 mod openapi;
@@ -28,7 +29,7 @@ pub mod store;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use silverline_channels::MqttConfig;
-use silverline_manifest::ManifestErrors;
+use silverline_manifest::{ManifestErrors, TopologyManifest};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -47,6 +48,9 @@ pub struct OrchestratorConfig {
     pub data_dir: PathBuf,
     /// A Host silent for this long is considered lost.
     pub host_timeout: Duration,
+    /// Platforms and the links between them, for end-to-end latency analysis; without it every
+    /// hop between Hosts costs [`latency::DEFAULT_LINK_LATENCY`].
+    pub topology: Option<TopologyManifest>,
 }
 
 impl Default for OrchestratorConfig {
@@ -57,6 +61,7 @@ impl Default for OrchestratorConfig {
             broker: None,
             data_dir: PathBuf::from(".silverline/orchestrator"),
             host_timeout: Duration::from_secs(3),
+            topology: None,
         }
     }
 }
@@ -82,7 +87,9 @@ impl Orchestrator {
         let api_addr = listener.local_addr()?;
         let store = store::Store::open(&config.data_dir)?;
         let placer = Box::new(silverline_placement::Backtracking::new());
-        let core = Arc::new(core::Core::new(store, placer, format!("http://{api_addr}/v1/blobs"))?);
+        let mut core = core::Core::new(store, placer, format!("http://{api_addr}/v1/blobs"))?;
+        core.topology = config.topology.clone(); // e2e latency
+        let core = Arc::new(core);
         let mqtt = MqttConfig::from_url(&broker_url)?;
         let (host, port) = mqtt.address().rsplit_once(':').map(|(h, p)| (h.to_string(), p.parse::<u16>())).ok_or_else(|| anyhow::anyhow!("broker address"))?;
         let instance = format!("{:x}", std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_millis());
@@ -174,6 +181,10 @@ impl ApiError {
     /// 422: no placement satisfies the constraints.
     pub fn unplaceable(e: silverline_placement::PlacementError) -> Self {
         Self::new(StatusCode::UNPROCESSABLE_ENTITY, "unplaceable", format!("no placement satisfies the constraints:\n{e}"))
+    }
+    /// 422: a chain's end-to-end latency bound cannot be met with the chosen placement.
+    pub fn latency_bound(message: String) -> Self {
+        Self::new(StatusCode::UNPROCESSABLE_ENTITY, "latency-bound", message)
     }
     /// 500.
     pub fn internal(e: impl std::fmt::Display) -> Self {

@@ -125,4 +125,21 @@ pub struct AppView {
     pub modules: Vec<ModuleView>,
     /// The manifest.
     pub manifest: serde_json::Value,
+    /// Its chains with their declared and computed end-to-end latency (issue 7).
+    pub chains: Vec<ChainView>,
+}
+
+/// A chain of modules with its end-to-end latency bound, analysed with the current placement.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ChainView {
+    /// Chain name.
+    pub name: String,
+    /// The declared bound (ns).
+    pub bound_ns: u64,
+    /// The computed worst case (ns); `None` when it cannot be computed (see `problem`).
+    pub computed_ns: Option<u64>,
+    /// How the computed figure adds up.
+    pub terms: Vec<String>,
+    /// Why there is no computed figure (a module without a Host or without a known response time).
+    pub problem: Option<String>,
 }

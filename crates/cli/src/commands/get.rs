@@ -63,10 +63,10 @@ fn render(kind: &str, value: &Value) -> String {
                 .map(|a| {
                     let ms = a["modules"].as_array().cloned().unwrap_or_default();
                     let running = ms.iter().filter(|m| m["state"] == "running").count();
-                    vec![s(&a["name"]), style::state(&s(&a["state"])), format!("{running}/{}", ms.len()), s(&a["generation"])]
+                    vec![s(&a["name"]), style::state(&s(&a["state"])), format!("{running}/{}", ms.len()), s(&a["generation"]), e2e(&a["chains"])]
                 })
                 .collect();
-            table::render(&["NAME", "STATE", "RUNNING", "GENERATION"], &rows)
+            table::render(&["NAME", "STATE", "RUNNING", "GENERATION", "E2E"], &rows)
         }
         "host" => {
             let rows: Vec<Vec<String>> = items
@@ -108,4 +108,26 @@ fn render(kind: &str, value: &Value) -> String {
             table::render(&["MODULE", "HOST", "ROLE", "STATE", "ACTIVATIONS", "EXEC p99", "JITTER p99", "IN", "OUT", "DROPPED", "PROBLEM"], &rows)
         }
     }
+}
+
+/// The `E2E` column: computed/declared end-to-end latency of each chain (`12.3ms/50ms`, `?/50ms`
+/// when it cannot be computed), comma-separated; `-` without chains.
+fn e2e(chains: &Value) -> String {
+    let Some(chains) = chains.as_array().filter(|c| !c.is_empty()) else { return "-".into() };
+    let ms = |ns: u64| {
+        let s = format!("{:.3}", ns as f64 / 1e6);
+        format!("{}ms", s.trim_end_matches('0').trim_end_matches('.'))
+    };
+    (chains.iter())
+        .map(|c| {
+            let computed = c["computed_ns"].as_u64().map_or("?".to_string(), ms);
+            let bound = ms(c["bound_ns"].as_u64().unwrap_or(0));
+            if chains.len() == 1 {
+                format!("{computed}/{bound}")
+            } else {
+                format!("{}: {computed}/{bound}", s(&c["name"]))
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
 }

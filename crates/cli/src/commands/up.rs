@@ -32,7 +32,7 @@ const DEMO: [(&str, &str); 4] = [
 
 pub fn run(args: UpArgs) -> anyhow::Result<i32> {
     let rt = tokio::runtime::Runtime::new()?;
-    let o = rt.block_on(Orchestrator::start(args.orchestrator.config()))?;
+    let o = rt.block_on(Orchestrator::start(args.orchestrator.config()?))?;
     let api_url = format!("http://{}", o.api_addr());
     println!("REST API   {api_url}   (export SILVERLINE_API={api_url})");
     println!("MQTT       {}", o.broker_url());

@@ -12,15 +12,30 @@ use std::path::Path;
 use std::sync::Arc;
 
 pub fn orchestrator(api_port: u16, broker: &str, data: &Path) -> Proc {
+    orchestrator_with(api_port, broker, data, &[])
+}
+
+/// [`orchestrator`] with extra command-line arguments (e.g. `--topology FILE`).
+pub fn orchestrator_with(api_port: u16, broker: &str, data: &Path, extra: &[String]) -> Proc {
     let listen = format!("127.0.0.1:{api_port}");
-    let p = Proc::spawn(&["orchestrator", "--listen", &listen, "--broker", broker, "--data-dir", data.to_str().unwrap(), "--host-timeout", "2s"]);
+    let mut args = vec!["orchestrator", "--listen", &listen, "--broker", broker, "--data-dir", data.to_str().unwrap(), "--host-timeout", "2s"];
+    args.extend(extra.iter().map(String::as_str));
+    let p = Proc::spawn(&args);
     let rest = Rest(format!("http://{listen}"));
     eventually(30, "the REST API answers", || (rest.call("GET", "/v1/hosts", None).0 == 200).then_some(()));
     p
 }
 
 pub fn host(name: &str, broker: &str, data: &Path) -> Proc {
-    Proc::spawn(&["host", "--broker", broker, "--name", name, "--data-dir", data.join(name).to_str().unwrap(), "--status-interval", "300ms"])
+    host_with(name, broker, data, &[])
+}
+
+/// [`host`] with extra command-line arguments (e.g. `--platform-id ID`).
+pub fn host_with(name: &str, broker: &str, data: &Path, extra: &[String]) -> Proc {
+    let dir = data.join(name);
+    let mut args = vec!["host", "--broker", broker, "--name", name, "--data-dir", dir.to_str().unwrap(), "--status-interval", "300ms"];
+    args.extend(extra.iter().map(String::as_str));
+    Proc::spawn(&args)
 }
 
 pub fn online_hosts(rest: &Rest) -> usize {
@@ -33,6 +48,7 @@ pub struct System {
     pub data: tempfile::TempDir,
     pub rest: Rest,
     api_port: u16,
+    orch_args: Vec<String>,
     pub orch: Proc,
     pub hosts: Vec<(String, Proc)>,
 }
@@ -40,20 +56,27 @@ pub struct System {
 impl System {
     /// Start Mosquitto, an Orchestrator and the named Hosts; wait until every Host is online.
     pub fn start(hosts: &[&str]) -> System {
+        System::start_with(hosts, |_| Vec::new(), |_, _| Vec::new())
+    }
+
+    /// [`System::start`] with extra arguments for the Orchestrator (given the data directory,
+    /// e.g. to write a topology file there) and for each Host (given its name).
+    pub fn start_with(hosts: &[&str], orchestrator_args: impl FnOnce(&Path) -> Vec<String>, host_args: impl Fn(&str, &Path) -> Vec<String>) -> System {
         let broker = Mosquitto::start();
         let data = tempfile::tempdir().unwrap();
         let api_port = free_port();
         let rest = Rest(format!("http://127.0.0.1:{api_port}"));
-        let orch = orchestrator(api_port, &broker.url(), data.path());
-        let hosts: Vec<(String, Proc)> = hosts.iter().map(|n| (n.to_string(), host(n, &broker.url(), data.path()))).collect();
+        let orch_args = orchestrator_args(data.path());
+        let orch = orchestrator_with(api_port, &broker.url(), data.path(), &orch_args);
+        let hosts: Vec<(String, Proc)> = hosts.iter().map(|n| (n.to_string(), host_with(n, &broker.url(), data.path(), &host_args(n, data.path())))).collect();
         eventually(30, "all hosts online", || (online_hosts(&rest) == hosts.len()).then_some(()));
-        System { broker, data, rest, api_port, orch, hosts }
+        System { broker, data, rest, api_port, orch_args, orch, hosts }
     }
 
     /// SIGKILL the Orchestrator and start it again on the same port and data.
     pub fn restart_orchestrator(&mut self) {
         self.orch.kill();
-        self.orch = orchestrator(self.api_port, &self.broker.url(), self.data.path());
+        self.orch = orchestrator_with(self.api_port, &self.broker.url(), self.data.path(), &self.orch_args);
     }
 
     /// SIGKILL one Host.

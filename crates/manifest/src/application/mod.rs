@@ -32,9 +32,24 @@ pub struct ApplicationManifest {
     pub name: AppName,
     /// Its modules, in manifest order (never empty).
     pub modules: Vec<ModuleSpec>,
+    /// Chains of modules with an end-to-end latency bound, in manifest order (may be empty).
+    pub chains: Vec<Chain>,
     /// Directory that relative paths in the manifest were resolved against (absolute when it
     /// could be made so). Not serialized.
     pub base_dir: PathBuf,
+}
+
+/// A chain of modules with an end-to-end latency bound (issue 7): data flows from each module
+/// to the next one through a channel (some output endpoint of a module matches some input
+/// endpoint of the next).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Chain {
+    /// Name, unique within the application.
+    pub name: String,
+    /// Modules of this application in data-flow order (at least two).
+    pub modules: Vec<ModuleName>,
+    /// The declared bound on the latency from the first module's input to the last one's output.
+    pub bound: Duration,
 }
 
 /// One module of an application.
@@ -269,6 +284,31 @@ impl ModuleSpec {
     /// The output channel named `name`.
     pub fn output(&self, name: &str) -> Option<&ChannelSpec> {
         self.outputs.iter().find(|c| c.name == name)
+    }
+
+    /// The first output channel of this module whose topic some input channel of `next`
+    /// subscribes to (MQTT wildcards apply): the channel that connects the two, if any.
+    pub fn feeds(&self, next: &ModuleSpec) -> Option<&ChannelSpec> {
+        self.outputs.iter().find(|o| {
+            next.inputs
+                .iter()
+                .any(|i| topic_matches(i.endpoint.as_str(), o.endpoint.as_str()))
+        })
+    }
+}
+
+/// Does the MQTT topic `topic` match the subscription `filter` (`+` one level, `#` the rest)?
+fn topic_matches(filter: &str, topic: &str) -> bool {
+    let mut f = filter.split('/');
+    let mut t = topic.split('/');
+    loop {
+        match (f.next(), t.next()) {
+            (Some("#"), _) => return true,
+            (Some("+"), Some(_)) => {}
+            (Some(a), Some(b)) if a == b => {}
+            (None, None) => return true,
+            _ => return false,
+        }
     }
 }
 

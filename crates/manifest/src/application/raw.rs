@@ -20,6 +20,19 @@ pub(crate) struct RawApplication {
     pub kind: Option<String>,
     pub name: String,
     pub modules: Vec<RawModule>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub chains: Vec<RawChain>,
+}
+
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[serde(expecting = "a chain (a mapping with `name`, `modules` and `boundInNs`)")]
+pub(crate) struct RawChain {
+    pub name: String,
+    #[serde(default)]
+    pub modules: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bound_in_ns: Option<i64>,
 }
 
 #[derive(Debug, Deserialize, Serialize)]
@@ -171,6 +184,13 @@ impl ApplicationManifest {
             kind: Some("application".into()),
             name: self.name.to_string(),
             modules: self.modules.iter().map(ModuleSpec::to_raw).collect(),
+            chains: (self.chains.iter())
+                .map(|c| RawChain {
+                    name: c.name.clone(),
+                    modules: c.modules.iter().map(|m| m.to_string()).collect(),
+                    bound_in_ns: Some(ns(c.bound)),
+                })
+                .collect(),
         }
     }
 }

@@ -35,12 +35,14 @@ pub(super) fn application(
         .map(|(i, n)| (*n, join(&at("modules", i), "name")))
         .collect();
     unique(&mut errs, &named);
-    let modules = (raw.modules.iter().enumerate())
+    let modules: Vec<ModuleSpec> = (raw.modules.iter().enumerate())
         .map(|(i, m)| module(&mut errs, &at("modules", i), m, base, &names))
         .collect();
+    let chains = chains(&mut errs, &raw.chains, &modules);
     let app = ApplicationManifest {
         name: AppName::unchecked(raw.name),
         modules,
+        chains,
         base_dir: base.to_path_buf(),
     };
     errs.finish(app)
@@ -316,4 +318,73 @@ fn restart(errs: &mut Errors, p: &str, r: Option<&RawRestart>) -> RestartPolicy 
         }
     }
     policy
+}
+
+/// `chains`: names unique, at least two known modules each, consecutive modules connected by a
+/// channel, a positive bound.
+fn chains(errs: &mut Errors, raw: &[RawChain], modules: &[ModuleSpec]) -> Vec<Chain> {
+    let named: Vec<(&str, String)> = (raw.iter().enumerate())
+        .map(|(i, c)| (c.name.as_str(), join(&at("chains", i), "name")))
+        .collect();
+    unique(errs, &named);
+    let known: Vec<String> = modules.iter().map(|m| format!("`{}`", m.name)).collect();
+    let mut out = Vec::new();
+    for (i, c) in raw.iter().enumerate() {
+        let p = at("chains", i);
+        name(errs, &join(&p, "name"), &c.name);
+        let mp = join(&p, "modules");
+        if c.modules.len() < 2 {
+            let found = format!("a list of {} module(s)", c.modules.len());
+            errs.push(
+                &mp,
+                found,
+                "at least two modules of this application, in data-flow order",
+            );
+        }
+        let specs: Vec<Option<&ModuleSpec>> = (c.modules.iter().enumerate())
+            .map(|(k, m)| {
+                let spec = modules.iter().find(|s| s.name == m.as_str());
+                if spec.is_none() {
+                    let expected = format!(
+                        "the name of a module of this application ({})",
+                        known.join(", ")
+                    );
+                    errs.push(&at(&mp, k), quoted(m), expected);
+                }
+                spec
+            })
+            .collect();
+        for (k, pair) in specs.windows(2).enumerate() {
+            let (Some(a), Some(b)) = (pair[0], pair[1]) else {
+                continue;
+            };
+            if a.feeds(b).is_none() {
+                let outs: Vec<&str> = a.outputs.iter().map(|o| o.endpoint.as_str()).collect();
+                let expected = format!(
+                    "a module that reads what `{}` writes (an input endpoint matching one of its outputs: {})",
+                    a.name,
+                    if outs.is_empty() { "it has none".to_string() } else { outs.join(", ") }
+                );
+                errs.push(&at(&mp, k + 1), quoted(b.name.as_str()), expected);
+            }
+        }
+        let bp = join(&p, "boundInNs");
+        let bound = match c.bound_in_ns {
+            Some(b) => int_in(errs, &bp, b, 1..=i64::MAX, NS),
+            None => {
+                errs.push(&bp, "nothing", NS);
+                None
+            }
+        };
+        out.push(Chain {
+            name: c.name.clone(),
+            modules: c
+                .modules
+                .iter()
+                .map(|m| ModuleName::unchecked(m.clone()))
+                .collect(),
+            bound: nanos(bound.unwrap_or(1)),
+        });
+    }
+    out
 }

@@ -2,6 +2,7 @@
 
 mod application;
 mod bad_application;
+mod chains;
 mod detect;
 mod docs;
 mod host;

@@ -108,7 +108,7 @@ impl Core {
         self.store.put_app(&record).map_err(ApiError::internal)?;
         self.announce(&record, module, if back { "rollback" } else { "switchover" });
         st.apps.insert(app.to_string(), record.clone());
-        Ok((view_app(&record, &st.hosts), commands))
+        Ok((view_app(&record, &st.hosts, self.topology.as_ref()) /* e2e latency */, commands))
     }
 
     /// Module instances whose Host reports them failed or restarting.
