@@ -538,7 +538,7 @@ impl ModuleRuntime {
             endpoint: port.topic().to_string(),
             active: port.is_active(),
             messages: port.published(),
-            dropped: port.dropped_inactive(),
+            dropped: port.dropped_inactive() + port.remote_errors(),
             queued: 0,
         });
         ins.chain(outs).collect()

@@ -177,7 +177,8 @@ pub struct ChannelStatus {
     pub active: bool,
     /// Messages received (inputs) or published (outputs).
     pub messages: u64,
-    /// Dropped: queue overflow (inputs) or publishing while inactive (outputs).
+    /// Dropped: queue overflow (inputs), or publishing while inactive or refused by a full
+    /// remote-backend queue (outputs).
     pub dropped: u64,
     /// Inputs: messages waiting now.
     pub queued: u64,
