@@ -102,15 +102,31 @@ fn discontinuities(indices: &[(u64, Instant)]) -> Vec<(u64, u64)> {
     indices.windows(2).filter(|w| w[1].0 != w[0].0 + 1).map(|w| (w[0].0, w[1].0)).collect()
 }
 
+/// (lost, duplicated) indices between the first and the last one received, whatever the order.
+fn lost_and_duplicated(indices: &[(u64, Instant)]) -> (Vec<u64>, Vec<u64>) {
+    let mut sorted: Vec<u64> = indices.iter().map(|(k, _)| *k).collect();
+    sorted.sort_unstable();
+    let dups = sorted.windows(2).filter(|w| w[0] == w[1]).map(|w| w[0]).collect();
+    sorted.dedup();
+    let lost = sorted.windows(2).flat_map(|w| w[0] + 1..w[1]).collect();
+    (lost, dups)
+}
+
 #[test]
 fn updates_back_and_forth_lose_and_duplicate_nothing() {
     let _serial = serial();
     let run = updates_back_and_forth(ITERATIONS);
     assert!(run.hosts.windows(2).all(|w| w[0] != w[1]), "the module moved between Hosts every time: {:?}", run.hosts);
     for (topic, indices) in &run.seen {
-        let gaps = discontinuities(indices);
-        let near: Vec<&i64> = run.handovers[topic].iter().filter(|k| gaps.iter().any(|(a, b)| (*a as i64 - 2..=*b as i64 + 2).contains(k))).collect();
-        assert!(gaps.is_empty(), "{topic}: {} messages, discontinuities (lost or duplicated) at {gaps:?}; handovers near them: {near:?}", indices.len());
+        // Lost or duplicated messages fail. Two publishers on two Hosts reach the subscriber over
+        // two broker connections, so the broker may reorder K-1 and K: counted, reported, allowed.
+        let (lost, dups) = lost_and_duplicated(indices);
+        let near: Vec<&i64> = run.handovers[topic].iter().filter(|k| lost.iter().chain(&dups).any(|i| (*i as i64 - 2..=*i as i64 + 2).contains(k))).collect();
+        assert!(lost.is_empty() && dups.is_empty(), "{topic}: {} messages, lost {lost:?}, duplicated {dups:?}; handovers near them: {near:?}", indices.len());
+        let reordered = discontinuities(indices).len();
+        if reordered > 0 {
+            eprintln!("{topic}: {reordered} places where the broker delivered two Hosts' messages out of order");
+        }
         assert_eq!(run.handovers[topic].len() as u64, ITERATIONS, "{topic}: one handover per update");
         let first = indices[0].0 as i64;
         assert!(run.handovers[topic].iter().all(|k| *k > first), "every handover happened while observed");
@@ -126,8 +142,8 @@ fn zdu_benchmark() {
     let _serial = serial();
     let iterations = std::env::var("SL_ZDU_ITERATIONS").ok().and_then(|v| v.parse().ok()).unwrap_or(740);
     let run = updates_back_and_forth(iterations);
-    println!("| module | period | messages | discontinuities at a handover / elsewhere | handovers | inter-arrival steady p50 / p99 / min / max (ms) | at handover p50 / p99 / min / max (ms) | max deviation at handover (ms) |");
-    println!("| --- | --- | ---: | ---: | ---: | --- | --- | ---: |");
+    println!("| module | period | messages | lost | duplicated | out of order at a handover / elsewhere | handovers | inter-arrival steady p50 / p99 / min / max (ms) | at handover p50 / p99 / min / max (ms) | max deviation at handover (ms) |");
+    println!("| --- | --- | ---: | ---: | ---: | ---: | ---: | --- | --- | ---: |");
     for (topic, period) in [("zdu/slow", 100.0), ("zdu/fast", 10.0)] {
         let msgs = &run.seen[topic];
         let handovers: std::collections::HashSet<u64> = run.handovers[topic].iter().map(|k| *k as u64).collect();
@@ -146,8 +162,10 @@ fn zdu_benchmark() {
         let at_handover = gaps.iter().filter(|(a, b)| handovers.iter().any(|k| *a < *k + 1 && *k <= *b + 1)).count();
         let overruns = format!("{at_handover} / {}", gaps.len() - at_handover);
         println!(
-            "| {topic} | {period} ms | {} | {} | {} | {} | {} | {:.2} |",
+            "| {topic} | {period} ms | {} | {} | {} | {} | {} | {} | {} | {:.2} |",
             msgs.len(),
+            lost_and_duplicated(msgs).0.len(),
+            lost_and_duplicated(msgs).1.len(),
             overruns,
             at.len(),
             stats(&mut steady),
