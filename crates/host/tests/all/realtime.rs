@@ -81,6 +81,8 @@ fn jitter_benchmark() {
     let be = "    outputChannels:\n      channels: [{ name: out, endpoint: j/be }]\n";
     host.deploy_app(&periodic("rt", "tick", TICK_WAT, 1, rt)).unwrap();
     host.deploy_app(&periodic("be", "tick", TICK_WAT, 1, be)).unwrap();
+    // The real-time thread sets its policy when it starts: wait for it before printing it.
+    assert!(host.wait_for(WAIT, |s| s.module("rt/tick").unwrap().activations > 0));
     println!("Host real-time policy: {}; rt/tick got: {}", host.status().realtime, host.status().module("rt/tick").unwrap().scheduling);
     println!("| class | condition | activations | start jitter p50 | p99 | max | deadline misses | overruns |");
     println!("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |");
