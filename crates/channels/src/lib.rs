@@ -16,6 +16,7 @@
 //! * [`MqttBackend`]: a [`RemoteBackend`] over any MQTT 3.1.1 broker.
 //!
 //! This crate must not know about manifests' YAML, Wasm or the control plane; it moves bytes.
+//! (It shares one piece with the manifest crate: the rule of which topics an endpoint matches.)
 //!
 //! ```
 //! use silverline_channels::{Router, InputQueue, RoutingMode};

@@ -1,20 +1,9 @@
 //! MQTT topic and filter rules, shared by loopback delivery and the MQTT backend so that a
 //! co-located subscriber sees exactly what it would see through a broker.
 
-/// Does the MQTT topic `topic` match the subscription `filter` (`+` one level, `#` the rest)?
-pub fn topic_matches(filter: &str, topic: &str) -> bool {
-    let mut f = filter.split('/');
-    let mut t = topic.split('/');
-    loop {
-        match (f.next(), t.next()) {
-            (Some("#"), _) => return true,
-            (Some("+"), Some(_)) => {}
-            (Some(a), Some(b)) if a == b => {}
-            (None, None) => return true,
-            _ => return false,
-        }
-    }
-}
+/// Does the MQTT topic `topic` match the subscription `filter`? Defined once, with the endpoint
+/// syntax, in the manifest crate.
+pub use silverline_manifest::topic_matches;
 
 /// Is `topic` a valid topic to publish on (non-empty, no wildcards, no NUL)?
 pub fn validate_topic(topic: &str) -> Result<(), String> {

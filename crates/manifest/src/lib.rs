@@ -58,7 +58,7 @@ mod topology;
 pub use application::{
     ApplicationManifest, Chain, ChannelSpec, Criticality, ModuleSpec, Placement, PreopenDir, Resources,
     RestartMode, RestartPolicy, Trigger, WasiGrants, DEFAULT_BACKOFF, DEFAULT_MAX_RESTARTS,
-    DEFAULT_QUEUE_DEPTH, MIN_PERIOD,
+    topic_matches, DEFAULT_QUEUE_DEPTH, MIN_PERIOD,
 };
 pub use detect::{detect_kind, parse_any, parse_any_file, AnyManifest, ManifestKind};
 pub use error::{ManifestError, ManifestErrors};

@@ -298,7 +298,10 @@ impl ModuleSpec {
 }
 
 /// Does the MQTT topic `topic` match the subscription `filter` (`+` one level, `#` the rest)?
-fn topic_matches(filter: &str, topic: &str) -> bool {
+///
+/// The one definition of endpoint matching: manifests use it to check that chains are
+/// connected, the channel router to deliver (so both agree with what a broker would do).
+pub fn topic_matches(filter: &str, topic: &str) -> bool {
     let mut f = filter.split('/');
     let mut t = topic.split('/');
     loop {
