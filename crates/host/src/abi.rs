@@ -107,6 +107,7 @@ pub(crate) struct ModuleCtx {
     pub(crate) activation: i64,
     pub(crate) log: LineWriter,
     pub(crate) refabi: Option<crate::refabi::RefState>,
+    pub(crate) sidecar: crate::sidecar::SidecarCtx,
 }
 
 /// Add the `sl` functions to a linker.
@@ -124,7 +125,7 @@ pub(crate) fn add_to_linker(linker: &mut Linker<ModuleCtx>) -> anyhow::Result<()
 }
 
 /// Guest memory as a byte range, or None when out of bounds.
-fn range(ptr: i32, len: i32, mem_len: usize) -> Option<std::ops::Range<usize>> {
+pub(crate) fn range(ptr: i32, len: i32, mem_len: usize) -> Option<std::ops::Range<usize>> {
     let start = u32::try_from(ptr).ok()? as usize;
     let end = start.checked_add(u32::try_from(len).ok()? as usize)?;
     (end <= mem_len).then_some(start..end)

@@ -34,6 +34,7 @@ pub fn run_command(wasm: &[u8], grants: &CommandGrants) -> anyhow::Result<i32> {
     wasmtime_wasi::p1::add_to_linker_sync(&mut linker, |c: &mut ModuleCtx| &mut c.wasi)?;
     abi::add_to_linker(&mut linker)?;
     crate::refabi::add_to_linker(&mut linker)?;
+    crate::sidecar::add_to_linker(&mut linker)?;
     let mut store = Store::new(engine.engine(), context(grants)?);
     store.limiter(|c| &mut c.limits);
     store.set_fuel(u64::MAX)?;
@@ -81,5 +82,6 @@ fn context(g: &CommandGrants) -> anyhow::Result<ModuleCtx> {
             Vec::new(),
             Vec::new(),
         )),
+        sidecar: crate::sidecar::SidecarCtx::standalone(),
     })
 }

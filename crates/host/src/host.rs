@@ -139,6 +139,7 @@ pub(crate) struct Shared {
     waiters: AtomicUsize,
     epoch: Instant,
     realtime: String,
+    load: crate::sidecar::LoadGauge,
 }
 
 /// A silverline Host: runs many Wasm modules with the channel API.
@@ -157,6 +158,7 @@ impl Host {
         let mut linker = Linker::new(engine.engine());
         wasmtime_wasi::p1::add_to_linker_sync(&mut linker, |c: &mut ModuleCtx| &mut c.wasi)?;
         abi::add_to_linker(&mut linker)?;
+        crate::sidecar::add_to_linker(&mut linker)?;
         crate::refabi::add_to_linker(&mut linker)?;
         let (jobs, job_rx) = crossbeam_channel::unbounded();
         let shared = Arc::new(Shared {
@@ -173,6 +175,7 @@ impl Host {
             waiters: AtomicUsize::new(0),
             epoch: Instant::now(),
             realtime: crate::realtime::probe(),
+            load: crate::sidecar::LoadGauge::default(),
         });
         if shared.realtime.starts_with("none") {
             tracing::warn!(
@@ -248,6 +251,9 @@ impl Host {
         let load_err = |e: anyhow::Error| DeployError::Load { id: id.clone(), message: format!("{e:#}") };
         let wasm = crate::cache::wasm_from_bytes(wasm).map_err(load_err)?;
         let (digest, module) = s.cache.get_or_compile(&wasm).map_err(load_err)?;
+        if crate::sidecar::imports_sidecar_api(&module) && !spec.sidecar {
+            return Err(load_err(anyhow::anyhow!("the module imports `sl_sidecar` but its manifest does not declare `sidecar: true`")));
+        }
         let pre = s.linker.instantiate_pre(&module).map_err(|e| load_err(e.into()))?;
         let runtime = Arc::new(ModuleRuntime::new(ModuleParts {
             id: id.clone(),
@@ -262,6 +268,7 @@ impl Host {
             watchdog: s.config.watchdog,
             router: s.router.clone(),
             host_uuid: s.config.uuid.clone(),
+            services: Arc::new(Services(Arc::downgrade(&self.shared))),
         }));
         let live = runtime.instantiate(&s.engine, false).map_err(|failure| DeployError::Start { id, failure })?;
         *runtime.live.lock() = Some(live);
@@ -418,6 +425,12 @@ impl Shared {
             TimerKind::Restart => {
                 let _ = self.jobs.send(Job::Restart(m));
             }
+            TimerKind::Wake(seq) => {
+                if m.wake_seq.load(Ordering::Acquire) == seq {
+                    m.wake_pending.store(true, Ordering::Release);
+                    self.dispatch_event(&m);
+                }
+            }
             TimerKind::Tick(k) => {
                 if *m.state.lock() != ModuleState::Running {
                     return; // a restart re-arms the clock
@@ -435,7 +448,8 @@ impl Shared {
     /// Queue an event activation if a message waits and the module is idle.
     fn dispatch_event(&self, m: &Arc<ModuleRuntime>) {
         let Some(queue) = &m.trigger_queue else { return };
-        if queue.is_empty() || m.removed.load(Ordering::Acquire) || *m.state.lock() != ModuleState::Running {
+        let woken = m.wake_pending.load(Ordering::Acquire);
+        if (queue.is_empty() && !woken) || m.removed.load(Ordering::Acquire) || *m.state.lock() != ModuleState::Running {
             return;
         }
         if m.busy.compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire).is_ok() {
@@ -498,6 +512,9 @@ impl Shared {
     /// Run one activation; a deadline miss becomes an event.
     fn activate_and_report(&self, m: &Arc<ModuleRuntime>, k: i64, scheduled: Option<Instant>) -> Result<(), Failure> {
         let misses = m.profile.deadline_misses.load(Ordering::Relaxed);
+        if m.apply_gate(k) == Some(false) {
+            self.emit(&m.id, EventKind::LeaseExpired { activation: k });
+        }
         let started = Instant::now();
         let result = m.activate(&self.engine, k, scheduled);
         if m.profile.deadline_misses.load(Ordering::Relaxed) > misses {
@@ -572,6 +589,64 @@ impl Shared {
 }
 
 /// The loop of a real-time module's thread: until the module is removed or fails.
+/// The sidecar API's handle on the Host (weak: a module never keeps its Host alive).
+struct Services(std::sync::Weak<Shared>);
+
+impl crate::sidecar::HostServices for Services {
+    fn wake_at(&self, module: &ModuleId, unix_ns: i64) {
+        let Some(shared) = self.0.upgrade() else { return };
+        let Some(m) = shared.modules.read().get(module).cloned() else { return };
+        if m.trigger_queue.is_none() {
+            return; // only event-triggered modules have idle time to be woken from
+        }
+        let delay = Duration::from_nanos(unix_ns.saturating_sub(crate::sidecar::unix_now_ns()).max(0) as u64);
+        let seq = m.wake_seq.fetch_add(1, Ordering::AcqRel) + 1;
+        shared.timers.push(Instant::now() + delay, &m, TimerKind::Wake(seq));
+    }
+
+    fn set_outputs(&self, caller: &ModuleId, app: &str, name: &str, op: crate::sidecar::OutputsOp, detected_at: i64) -> i32 {
+        let Some(shared) = self.0.upgrade() else { return crate::abi::SL_ENOENT };
+        shared.set_outputs(caller, app, name, op, detected_at)
+    }
+
+    fn load_permille(&self) -> i32 {
+        self.0.upgrade().map_or(0, |s| s.load.permille())
+    }
+}
+
+impl Shared {
+    /// `sl_sidecar.set_outputs`: only modules of the caller's own application, never sidecars.
+    fn set_outputs(&self, caller: &ModuleId, app: &str, name: &str, op: crate::sidecar::OutputsOp, detected_at: i64) -> i32 {
+        use crate::sidecar::{Gate, OutputsOp};
+        let modules = self.modules.read();
+        let found = modules.values().find(|m| m.app == app && m.spec.name.as_str() == name && !m.spec.sidecar);
+        let Some(m) = found.cloned() else { return crate::abi::SL_ENOENT };
+        drop(modules);
+        let now = crate::sidecar::unix_now_ns();
+        let gate = {
+            let mut gate = m.gate.lock();
+            let Some(next) = Gate::after(*gate, op, now) else { return crate::sidecar::SL_NOT_ACTIVE };
+            *gate = Some(next);
+            next
+        };
+        let detected_at_ns = (detected_at > 0).then_some(detected_at);
+        match op {
+            OutputsOp::Activate { .. } => {
+                self.emit(&m.id, EventKind::OutputsActivated { by: caller.clone(), from_ns: gate.from, until_ns: gate.until, detected_at_ns, applied_ns: now });
+            }
+            OutputsOp::Deactivate => {
+                // At once, also for an activation in progress: silence is the safe side.
+                m.outputs.iter().for_each(|(_, port)| {
+                    port.set_active(false);
+                });
+                self.emit(&m.id, EventKind::OutputsDeactivated { by: caller.clone(), detected_at_ns, applied_ns: now });
+            }
+            OutputsOp::Renew { .. } => {}
+        }
+        0
+    }
+}
+
 fn realtime_loop(host: &std::sync::Weak<Shared>, m: &Arc<ModuleRuntime>, clock: PeriodicClock) {
     let mut k = clock.first();
     loop {

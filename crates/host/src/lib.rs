@@ -40,6 +40,7 @@ mod output;
 mod realtime;
 mod refabi;
 mod schedule;
+mod sidecar;
 mod stats;
 
 pub use abi::{DIR_IN, DIR_OUT, MAX_MESSAGE, SL_DROPPED_INACTIVE, SL_E2BIG, SL_EBADF, SL_EINVAL, SL_EMPTY, SL_ENOENT};

@@ -159,6 +159,15 @@ pub(crate) struct ModuleRuntime {
     deferred: Mutex<std::collections::VecDeque<(i64, Instant)>>,
     /// The scheduling this module got (see `ModuleStatus::scheduling`).
     pub(crate) scheduling: Mutex<String>,
+    /// The sidecar API's view of the Host.
+    services: Arc<dyn crate::sidecar::HostServices>,
+    /// Sequence of the latest `wake_at` (older wake timers are ignored).
+    pub(crate) wake_seq: AtomicU64,
+    /// A wake timer fired and its activation has not started yet.
+    pub(crate) wake_pending: AtomicBool,
+    /// The output gate of a replica managed by sidecars; `None` = outputs as the manifest and
+    /// zero-downtime update say.
+    pub(crate) gate: Mutex<Option<crate::sidecar::Gate>>,
 }
 
 /// How many overdue activations a module may owe before the oldest are skipped. A short hiccup
@@ -180,6 +189,7 @@ pub(crate) struct ModuleParts {
     pub(crate) watchdog: Duration,
     pub(crate) router: Arc<Router>,
     pub(crate) host_uuid: String,
+    pub(crate) services: Arc<dyn crate::sidecar::HostServices>,
 }
 
 impl ModuleRuntime {
@@ -220,6 +230,10 @@ impl ModuleRuntime {
             last_started: AtomicI64::new(i64::MIN),
             deferred: Mutex::new(std::collections::VecDeque::new()),
             scheduling: Mutex::new("best effort (shared worker pool)".into()),
+            services: p.services,
+            wake_seq: AtomicU64::new(0),
+            wake_pending: AtomicBool::new(false),
+            gate: Mutex::new(None),
         }
     }
 
@@ -319,6 +333,13 @@ impl ModuleRuntime {
             activation: 0,
             log: LineWriter::new(name, Stream::Log, self.sink.clone()),
             refabi: Some(self.refabi_state()),
+            sidecar: crate::sidecar::SidecarCtx {
+                services: self.services.clone(),
+                id: self.id.clone(),
+                app: self.app.clone(),
+                is_sidecar: self.spec.sidecar,
+                config: Arc::from(self.spec.config.as_str()),
+            },
         })
     }
 
@@ -349,6 +370,7 @@ impl ModuleRuntime {
         let Some(live) = guard.as_mut() else { return Ok(()) };
         let Some(step) = live.step.clone() else { return Ok(()) };
         live.store.data_mut().activation = k;
+        self.wake_pending.store(false, Ordering::Release);
         self.apply_switches(k);
         let budget = self.fuel_budget();
         live.store.set_fuel(budget).ok();
@@ -441,6 +463,20 @@ impl ModuleRuntime {
             self.outputs[i].1.set_active(active);
             false
         });
+    }
+
+    /// Set the outputs as the replica's gate says for activation `k` (before it runs). Returns
+    /// `Some(false)` when this turned the outputs off because the lease ran out.
+    pub(crate) fn apply_gate(&self, k: i64) -> Option<bool> {
+        let gate = (*self.gate.lock())?;
+        let t = match self.spec.trigger {
+            // The scheduled time, not the (possibly late) start: both replicas agree on it.
+            Trigger::Periodic { period, offset } => k.saturating_mul(period.as_nanos() as i64).saturating_add(offset.as_nanos() as i64),
+            _ => crate::sidecar::unix_now_ns(),
+        };
+        let open = gate.admits(t);
+        let was = self.outputs.iter().fold(false, |any, (_, port)| port.set_active(open) || any);
+        (was && !open && t >= gate.until && gate.from <= t).then_some(false)
     }
 
     /// Is this instance a command (run once on its own thread) rather than a reactor?

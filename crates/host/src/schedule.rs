@@ -19,6 +19,8 @@ pub(crate) enum TimerKind {
     Tick(i64),
     /// A failed module's back-off has elapsed.
     Restart,
+    /// A wake-up the module asked for with `sl.wake_at` (only the latest, by sequence, counts).
+    Wake(u64),
 }
 
 struct Entry {

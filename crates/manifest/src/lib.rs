@@ -56,9 +56,9 @@ mod probe;
 mod topology;
 
 pub use application::{
-    ApplicationManifest, Chain, ChannelSpec, Criticality, ModuleSpec, Placement, PreopenDir, Resources,
+    ApplicationManifest, Chain, ChannelSpec, CoordinatorKind, Criticality, Failover, FailoverPolicy, ModuleSpec, Placement, PreopenDir, Resources,
     RestartMode, RestartPolicy, Trigger, WasiGrants, DEFAULT_BACKOFF, DEFAULT_MAX_RESTARTS,
-    topic_matches, DEFAULT_QUEUE_DEPTH, MIN_PERIOD,
+    topic_matches, DEFAULT_CLOCK_SKEW, DEFAULT_HEARTBEAT, DEFAULT_LEASE, DEFAULT_QUEUE_DEPTH, DEFAULT_TIMEOUT, MIN_PERIOD,
 };
 pub use detect::{detect_kind, parse_any, parse_any_file, AnyManifest, ManifestKind};
 pub use error::{ManifestError, ManifestErrors};

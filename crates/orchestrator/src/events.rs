@@ -367,8 +367,32 @@ impl EventBus {
                 ),
                 serde_json::json!({ "activation": activation, "late_ns": late_ns, "more": more }),
             ),
+            EventKind::OutputsActivated { by, from_ns, until_ns, detected_at_ns, applied_ns } => (
+                "outputs-activated",
+                format!("{id} on `{host}` is now the primary (activated by {by}{})", reaction(*detected_at_ns, *applied_ns)),
+                serde_json::json!({ "by": by, "from_ns": from_ns, "until_ns": until_ns, "detected_at_ns": detected_at_ns, "applied_ns": applied_ns }),
+            ),
+            EventKind::OutputsDeactivated { by, detected_at_ns, applied_ns } => (
+                "outputs-deactivated",
+                format!("{id} on `{host}` went quiet (deactivated by {by}{})", reaction(*detected_at_ns, *applied_ns)),
+                serde_json::json!({ "by": by, "detected_at_ns": detected_at_ns, "applied_ns": applied_ns }),
+            ),
+            EventKind::LeaseExpired { activation } => (
+                "lease-expired",
+                format!("{id} on `{host}`: lease ran out, outputs quiet from activation {activation}"),
+                serde_json::json!({ "activation": activation }),
+            ),
         };
         self.emit(Event::new(kind, message).module(id).host(host).details(details));
+    }
+
+    /// A failover coordinator promoted a replica (sidecar notification or the Orchestrator's own).
+    pub fn promoted(&self, app: &str, module: &str, host: Option<&str>, by: &str) {
+        let message = match host {
+            Some(h) => format!("{app}/{module}: the replica on `{h}` is now the primary ({by})"),
+            None => format!("{app}/{module}: no replica is connected, none is primary ({by})"),
+        };
+        self.emit(Event::new("failover", message).app(app).details(serde_json::json!({ "module": module, "primary": host, "by": by })));
     }
 
     /// Host `host` acknowledged a deploy of `module`: done, or refused with `error`.
@@ -506,5 +530,13 @@ mod tests {
         bus.placement_failed("a", &[], &"no host");
         bus.placement_failed("a", &[], &"other");
         assert_eq!(bus.history().len(), 2);
+    }
+}
+
+/// `, reacting 312 µs after the disconnect was detected` when the detection time is known.
+fn reaction(detected_at_ns: Option<i64>, applied_ns: i64) -> String {
+    match detected_at_ns {
+        Some(d) => format!(", {:?} after the disconnect was detected", std::time::Duration::from_nanos(applied_ns.saturating_sub(d).max(0) as u64)),
+        None => String::new(),
     }
 }

@@ -145,6 +145,36 @@ pub enum EventKind {
         /// How late it finished, in nanoseconds.
         late_ns: u64,
     },
+    /// A sidecar activated this replica's outputs (it became the primary; docs/failover.md).
+    OutputsActivated {
+        /// The sidecar that did it.
+        by: ModuleId,
+        /// Outputs count from activations scheduled at this Unix time (ns) on.
+        from_ns: i64,
+        /// ... until this one (the lease).
+        until_ns: i64,
+        /// Unix time (ns) the disconnect behind it was detected, when known.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        detected_at_ns: Option<i64>,
+        /// Unix time (ns) this Host applied it: `applied_ns - detected_at_ns` is the
+        /// disconnect-reaction time.
+        applied_ns: i64,
+    },
+    /// A sidecar deactivated this replica's outputs (demoted, or lost contact).
+    OutputsDeactivated {
+        /// The sidecar that did it.
+        by: ModuleId,
+        /// Unix time (ns) the disconnect behind it was detected, when known.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        detected_at_ns: Option<i64>,
+        /// Unix time (ns) this Host applied it.
+        applied_ns: i64,
+    },
+    /// The replica's lease ran out before it was renewed: its outputs went quiet by themselves.
+    LeaseExpired {
+        /// The first activation that ran with its outputs off.
+        activation: i64,
+    },
 }
 
 /// Summary of a set of durations, in nanoseconds.

@@ -79,8 +79,65 @@ pub struct ModuleSpec {
     pub wasi: WasiGrants,
     /// Constraints for the Orchestrator.
     pub placement: Placement,
-    /// Number of instances (at least 1).
+    /// Number of instances (at least 1); more than one are hot-standby replicas (issue 6).
     pub replicas: u32,
+    /// How replicas fail over; `Some` exactly when `replicas > 1`.
+    pub failover: Option<Failover>,
+    /// A sidecar: may use the `sl_sidecar` host API on modules of its own application.
+    pub sidecar: bool,
+    /// Free-form configuration string the module reads with `sl.config` (empty when absent).
+    pub config: String,
+}
+
+/// Failover settings of a replicated module (see docs/failover.md).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failover {
+    /// How the next primary is chosen.
+    pub policy: FailoverPolicy,
+    /// Hosts in priority order for the `priority` policy (may be empty: placement order).
+    pub hosts: Vec<String>,
+    /// Who decides: sidecars next to the application, or the Orchestrator (the baseline).
+    pub coordinator: CoordinatorKind,
+    /// Heartbeat period of the emitter sidecars.
+    pub heartbeat: Duration,
+    /// Silence after which a detector declares a Host disconnected.
+    pub timeout: Duration,
+    /// How long a primary may publish after its last renewal.
+    pub lease: Duration,
+    /// Largest clock difference between Hosts the lease rule tolerates.
+    pub clock_skew: Duration,
+}
+
+/// Defaults of [`Failover`]: heartbeats every 5 ms, a Host is declared disconnected after 20 ms
+/// of silence, a primary's lease lasts 10 ms, clocks agree within 1 ms.
+pub const DEFAULT_HEARTBEAT: Duration = Duration::from_millis(5);
+/// See [`DEFAULT_HEARTBEAT`].
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_millis(20);
+/// See [`DEFAULT_HEARTBEAT`].
+pub const DEFAULT_LEASE: Duration = Duration::from_millis(10);
+/// See [`DEFAULT_HEARTBEAT`].
+pub const DEFAULT_CLOCK_SKEW: Duration = Duration::from_millis(1);
+
+/// How the next primary replica is chosen.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FailoverPolicy {
+    /// The first Host in priority order that is connected.
+    #[default]
+    Priority,
+    /// The connected Host with the lowest load in its last heartbeat.
+    LeastLoaded,
+}
+
+/// Where the failover coordinator runs.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CoordinatorKind {
+    /// A coordinator sidecar on the ORT Host (the paper's design, the default).
+    #[default]
+    Sidecar,
+    /// Inside the Orchestrator (the baseline the paper compares against).
+    Orchestrator,
 }
 
 /// When a module runs.

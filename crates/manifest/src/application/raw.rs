@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::{ApplicationManifest, ChannelSpec, ModuleSpec, Trigger};
-use super::{Criticality, PreopenDir, Resources, RestartMode, WasiGrants};
+use super::{CoordinatorKind, Criticality, Failover, FailoverPolicy, PreopenDir, Resources, RestartMode, WasiGrants};
 
 #[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
@@ -60,6 +60,33 @@ pub(crate) struct RawModule {
     pub placement: Option<RawPlacement>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub replicas: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failover: Option<RawFailover>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sidecar: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config: Option<String>,
+}
+
+/// Failover settings of a replicated module (issue 6).
+#[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[serde(expecting = "failover settings (a mapping)")]
+pub(crate) struct RawFailover {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy: Option<FailoverPolicy>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hosts: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub coordinator: Option<CoordinatorKind>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub heartbeat_in_ns: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_in_ns: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lease_in_ns: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clock_skew_in_ns: Option<i64>,
 }
 
 /// The trigger kinds; serde's "unknown variant" error lists them.
@@ -221,6 +248,9 @@ impl ModuleSpec {
                 anti_affinity: p.anti_affinity.iter().map(|m| m.to_string()).collect(),
             }),
             replicas: (self.replicas != 1).then_some(i64::from(self.replicas)),
+            failover: self.failover.as_ref().map(failover_raw),
+            sidecar: self.sidecar.then_some(true),
+            config: (!self.config.is_empty()).then(|| self.config.clone()),
         }
     }
 }
@@ -228,6 +258,18 @@ impl ModuleSpec {
 /// `None` for the default value, else `to_raw(value)`.
 fn non_default<T: Default + PartialEq, R>(value: &T, to_raw: impl Fn(&T) -> R) -> Option<R> {
     (*value != T::default()).then(|| to_raw(value))
+}
+
+fn failover_raw(f: &Failover) -> RawFailover {
+    RawFailover {
+        policy: Some(f.policy),
+        hosts: f.hosts.clone(),
+        coordinator: Some(f.coordinator),
+        heartbeat_in_ns: Some(ns(f.heartbeat)),
+        timeout_in_ns: Some(ns(f.timeout)),
+        lease_in_ns: Some(ns(f.lease)),
+        clock_skew_in_ns: Some(ns(f.clock_skew)),
+    }
 }
 
 fn resources_raw(r: &Resources) -> RawResources {

@@ -148,7 +148,64 @@ fn module(errs: &mut Errors, p: &str, m: &RawModule, base: &Path, names: &[&str]
             names,
         ),
         replicas: replicas.unwrap_or(1) as u32,
+        failover: failover(errs, p, m, replicas.unwrap_or(1)),
+        sidecar: m.sidecar.unwrap_or(false),
+        config: m.config.clone().unwrap_or_default(),
     }
+}
+
+/// Most replicas a failover coordinator tracks.
+const MAX_REPLICAS: i64 = 8;
+
+/// Failover settings: present exactly for replicated modules, defaults filled in, and the lease
+/// rule of docs/failover.md checked (a lease must run out before a silent Host is declared lost).
+fn failover(errs: &mut Errors, p: &str, m: &RawModule, replicas: i64) -> Option<Failover> {
+    let path = join(p, "failover");
+    if replicas == 1 {
+        if m.failover.is_some() {
+            errs.push(&path, "failover settings".to_string(), "no `failover` for a module with 1 replica");
+        }
+        return None;
+    }
+    if replicas > MAX_REPLICAS {
+        errs.push(&join(p, "replicas"), replicas.to_string(), format!("at most {MAX_REPLICAS} for a replicated module"));
+    }
+    if m.trigger.kind == TriggerType::Command {
+        errs.push(&join(p, "trigger.type"), "\"command\"".to_string(), "a periodic or event trigger for a replicated module");
+    }
+    let default = RawFailover::default();
+    let f = m.failover.as_ref().unwrap_or(&default);
+    let time = |errs: &mut Errors, key: &str, v: Option<i64>, d: Duration| {
+        let v = v.unwrap_or(d.as_nanos() as i64);
+        int_in(errs, &join(&path, key), v, 1..=60_000_000_000, "between 1 ns and 60 s").map(nanos).unwrap_or(d)
+    };
+    let heartbeat = time(errs, "heartbeatInNs", f.heartbeat_in_ns, DEFAULT_HEARTBEAT);
+    let timeout = time(errs, "timeoutInNs", f.timeout_in_ns, DEFAULT_TIMEOUT);
+    let lease = time(errs, "leaseInNs", f.lease_in_ns, DEFAULT_LEASE);
+    let clock_skew = f.clock_skew_in_ns.map_or(DEFAULT_CLOCK_SKEW, |v| {
+        int_in(errs, &join(&path, "clockSkewInNs"), v, 0..=60_000_000_000, "between 0 and 60 s").map_or(DEFAULT_CLOCK_SKEW, nanos)
+    });
+    if lease + heartbeat >= timeout {
+        errs.push(
+            &join(&path, "leaseInNs"),
+            lease.as_nanos().to_string(),
+            format!("less than timeoutInNs - heartbeatInNs ({} ns), so that a lease runs out before its Host is declared lost", timeout.as_nanos().saturating_sub(heartbeat.as_nanos())),
+        );
+    }
+    for (i, h) in f.hosts.iter().enumerate() {
+        if f.hosts[..i].contains(h) {
+            errs.push(&format!("{path}.hosts[{i}]"), quoted(h), "each Host once");
+        }
+    }
+    Some(Failover {
+        policy: f.policy.unwrap_or_default(),
+        hosts: f.hosts.clone(),
+        coordinator: f.coordinator.unwrap_or_default(),
+        heartbeat,
+        timeout,
+        lease,
+        clock_skew,
+    })
 }
 
 fn file(errs: &mut Errors, path: &str, f: &str) {
