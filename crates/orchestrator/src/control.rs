@@ -54,6 +54,13 @@ pub async fn serve(core: Arc<Core>, control: Arc<Control>, mut eventloop: EventL
     loop {
         match eventloop.poll().await {
             Ok(Event::Incoming(Incoming::ConnAck(_))) => on_connect(&control).await,
+            Ok(Event::Incoming(Incoming::Publish(p))) if p.topic.starts_with(crate::failover::TOPIC_PREFIX) => {
+                // Failover traffic (issue 6): PROMOTED notifications, and link events when the
+                // Orchestrator itself coordinates (the baseline). Data plane: QoS 0, like sidecars.
+                for (topic, payload) in core.failover_message(&p.topic, &p.payload) {
+                    let _ = control.client.publish(topic, QoS::AtMostOnce, false, payload).await;
+                }
+            }
             Ok(Event::Incoming(Incoming::Publish(p))) => {
                 let commands = on_message(&core, &control, &p.topic, &p.payload);
                 control.send(commands).await;
@@ -70,6 +77,9 @@ pub async fn serve(core: Arc<Core>, control: Arc<Control>, mut eventloop: EventL
 async fn on_connect(control: &Control) {
     for leaf in ["register", "state", "status", "events", "acks"] {
         let _ = control.client.subscribe(topics::all_hosts(leaf), QoS::AtLeastOnce).await;
+    }
+    for leaf in ["notify", "links"] {
+        let _ = control.client.subscribe(format!("{}/+/+/{leaf}", crate::failover::TOPIC_PREFIX), QoS::AtMostOnce).await;
     }
     let hello = proto::encode(&proto::Hello { orchestrator: control.instance.clone() });
     let _ = control.client.publish(topics::hello(), QoS::AtLeastOnce, false, hello).await;

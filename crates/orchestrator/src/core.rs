@@ -45,13 +45,25 @@ pub struct Core {
     blob_url: String,
     events: std::sync::Arc<crate::events::EventBus>, // issue 8
     pub(crate) topology: Option<silverline_manifest::TopologyManifest>, // e2e latency
+    sidecar_blobs: crate::failover::SidecarBlobs,
+    baseline: crate::failover::Baseline,
 }
 
 impl Core {
     /// Load the desired state from `store`.
     pub fn new(store: Store, placer: Box<dyn Placer + Send + Sync>, blob_url: String) -> anyhow::Result<Core> {
         let apps = store.load_apps()?.into_iter().map(|a| (a.name.clone(), a)).collect();
-        Ok(Core { store, state: Mutex::new(State { apps, hosts: BTreeMap::new() }), placer, blob_url, events: Default::default(), topology: None }) // e2e latency: topology
+        let sidecar_blobs = crate::failover::store_sidecars(&store)?;
+        Ok(Core {
+            store,
+            state: Mutex::new(State { apps, hosts: BTreeMap::new() }),
+            placer,
+            blob_url,
+            events: Default::default(),
+            topology: None,
+            sidecar_blobs,
+            baseline: Default::default(),
+        })
     }
 
     /// The persistent store (blobs).
@@ -77,6 +89,8 @@ impl Core {
         for m in &mut record.modules {
             m.host = placement.get(&m.id).cloned();
         }
+        crate::failover::plan(&mut record, &st.hosts, &self.sidecar_blobs)?;
+        self.baseline.forget(&record.name);
         crate::latency::admit(&record, &st.hosts, self.topology.as_ref())?; // e2e latency
         self.store.put_app(&record).map_err(ApiError::internal)?;
         let commands = record.modules.iter().filter_map(|m| self.deploy_command(&record.name, m)).collect();
@@ -92,7 +106,7 @@ impl Core {
         let mut st = self.state.lock();
         let name = manifest.name.as_str().to_string();
         let old = st.apps.get(&name).cloned().ok_or_else(|| ApiError::not_found(format!("no application `{name}`")))?;
-        if let Some(busy) = old.modules.iter().find(|m| m.role != Role::Primary) {
+        if let Some(busy) = old.modules.iter().find(|m| m.is_staged()) {
             return Err(ApiError::conflict(format!(
                 "an update of `{}` is in progress ({:?} {}); switch over or roll back first",
                 busy.module, busy.role, busy.id
@@ -104,8 +118,17 @@ impl Core {
         let mut to_place = Vec::new();
         for f in fresh.modules {
             let same_placement = module_entry(&old.manifest, &f.module)["placement"] == module_entry(&fresh.manifest, &f.module)["placement"];
-            match old.modules.iter().find(|o| o.module == f.module) {
-                Some(o) if o.sha256 == f.sha256 && o.manifest == f.manifest && same_placement => modules.push(o.clone()),
+            let same_failover = module_entry(&old.manifest, &f.module)["failover"] == module_entry(&fresh.manifest, &f.module)["failover"];
+            match old.modules.iter().find(|o| o.id == f.id) {
+                Some(o) if o.sha256 == f.sha256 && o.manifest == f.manifest && same_placement && same_failover => {
+                    modules.push(o.clone());
+                }
+                _ if f.replica.is_some() || old.modules.iter().any(|o| o.module == f.module && o.replica.is_some()) => {
+                    return Err(ApiError::conflict(format!(
+                        "module `{}` is replicated: changing it (or its replicas or failover settings) in place is not supported yet; delete and re-create `{name}`",
+                        f.module
+                    )));
+                }
                 Some(o) => {
                     modules.push(o.clone());
                     let shadow = update::shadow_of(f, &name, fresh.generation, auto);
@@ -118,6 +141,10 @@ impl Core {
                 }
             }
         }
+        // The sidecars of replicated modules that stay, stay with them.
+        let kept_sidecars: Vec<ModuleRecord> =
+            old.modules.iter().filter(|o| o.role == Role::Sidecar && modules.iter().any(|m| m.replica.is_some() && o.module.starts_with(&format!("{}.", m.module)))).cloned().collect();
+        modules.extend(kept_sidecars);
         for o in old.modules.iter().filter(|o| !modules.iter().any(|m| m.id == o.id)) {
             if let Some(h) = &o.host {
                 commands.push((h.clone(), CommandKind::Delete { module: o.id.clone() }));
@@ -129,12 +156,17 @@ impl Core {
         let placement = place::place_some(&*self.placer, &st.hosts, &others, &record, &to_place).map_err(ApiError::unplaceable)?;
         for m in record.modules.iter_mut().filter(|m| to_place.contains(&m.id)) {
             m.host = placement.get(&m.id).cloned();
+        }
+        let before: Vec<ModuleId> = record.modules.iter().map(|m| m.id.clone()).collect();
+        crate::failover::plan(&mut record, &st.hosts, &self.sidecar_blobs)?;
+        for m in record.modules.iter().filter(|m| to_place.contains(&m.id) || !before.contains(&m.id)) {
             commands.extend(self.deploy_command(&name, m));
         }
         crate::latency::admit(&record, &st.hosts, self.topology.as_ref())?; // e2e latency
         self.store.put_app(&record).map_err(ApiError::internal)?;
         st.apps.insert(name, record.clone());
         self.events.app_updated(&old, &record, &to_place); // issue 8
+        self.baseline.forget(&record.name);
         Ok((view_app(&record, &st.hosts, self.topology.as_ref()), commands)) // e2e latency: topology
     }
 
@@ -147,6 +179,7 @@ impl Core {
             return Err(ApiError::internal(e));
         }
         self.events.app_deleted(&app); // issue 8
+        self.baseline.forget(name);
         Ok(app.modules.iter().filter_map(|m| Some((m.host.clone()?, CommandKind::Delete { module: m.id.clone() }))).collect())
     }
 
@@ -162,7 +195,7 @@ impl Core {
                 return Err(ApiError::invalid(&path, &sha, "the sha256 of a module uploaded with PUT /v1/blobs"));
             }
             let single = single_module_manifest(manifest, i);
-            modules.push(ModuleRecord {
+            let record = ModuleRecord {
                 module: spec.name.as_str().to_string(),
                 id: ModuleId::new(manifest.name.as_str(), spec.name.as_str()),
                 sha256: sha,
@@ -174,7 +207,13 @@ impl Core {
                 auto_switch_ms: None,
                 keep_ms: 0,
                 took_over_at: None,
-            });
+                replica: None,
+            };
+            if spec.replicas > 1 {
+                modules.extend(crate::failover::replica_records(manifest.name.as_str(), spec, &record));
+            } else {
+                modules.push(record);
+            }
         }
         let json: serde_json::Value = serde_json::from_str(&manifest.to_json()).map_err(ApiError::internal)?;
         Ok(AppRecord { name: manifest.name.as_str().to_string(), manifest: json, modules, generation })
@@ -261,8 +300,12 @@ impl Core {
         self.events.host_lost(host, &st.apps); // issue 8
         for app in st.apps.values_mut() {
             for m in app.modules.iter_mut().filter(|m| m.host.as_deref() == Some(host)) {
-                m.host = None;
                 m.problem = Some(format!("host `{host}` lost"));
+                // Replicas and their sidecars stay with their Host: the other replicas cover
+                // (moving one would need new sidecars; see docs/failover.md).
+                if m.replica.is_none() && m.role != Role::Sidecar {
+                    m.host = None;
+                }
             }
         }
         self.place_waiting(&mut st)
@@ -283,7 +326,7 @@ impl Core {
         let mut st = self.state.lock();
         let known: Vec<String> = st.hosts.iter().filter(|(_, h)| h.online).map(|(n, _)| n.clone()).collect();
         for app in st.apps.values_mut() {
-            for m in app.modules.iter_mut() {
+            for m in app.modules.iter_mut().filter(|m| m.replica.is_none() && m.role != Role::Sidecar) {
                 if m.host.as_ref().is_some_and(|h| !known.contains(h)) {
                     m.problem = Some(format!("host `{}` did not come back", m.host.take().unwrap_or_default()));
                 }
@@ -329,6 +372,52 @@ impl Core {
         commands
     }
 
+    // ----- failover (issue 6) ---------------------------------------------------------------
+
+    /// A message on a failover topic: a coordinator's PROMOTED (recorded, announced), or a
+    /// detector's link event for the Orchestrator-based coordinator (the baseline). Returns
+    /// data-plane messages to publish.
+    pub fn failover_message(&self, topic: &str, payload: &[u8]) -> Vec<(String, Vec<u8>)> {
+        use crate::failover::Incoming;
+        match crate::failover::parse(topic, payload) {
+            Some(Incoming::Notify(app, module, msg)) => {
+                self.failover_promoted(app, module, &msg, "sidecar coordinator");
+                Vec::new()
+            }
+            Some(Incoming::Link(app, module, msg)) => {
+                let key = (app.to_string(), module.to_string());
+                let settings = || self.failover_settings(app, module).filter(|(_, f)| f.coordinator == silverline_manifest::CoordinatorKind::Orchestrator);
+                let (publish, promoted) = self.baseline.on_link(key, settings, &msg, crate::failover::now_ns());
+                if let Some(p) = promoted {
+                    self.failover_promoted(app, module, &p, "Orchestrator");
+                }
+                publish
+            }
+            None => {
+                tracing::warn!("dropping a malformed failover message on `{topic}`");
+                Vec::new()
+            }
+        }
+    }
+
+    fn failover_settings(&self, app: &str, module: &str) -> Option<(usize, silverline_manifest::Failover)> {
+        let st = self.state.lock();
+        let record = st.apps.get(app)?;
+        let (spec, f) = crate::failover::replicated(record).into_iter().find(|(s, _)| s.name.as_str() == module)?;
+        Some((spec.replicas as usize, f))
+    }
+
+    fn failover_promoted(&self, app: &str, module: &str, msg: &silverline_failover::wire::Msg, by: &str) {
+        let Some((_, failover)) = self.failover_settings(app, module) else { return };
+        let mut st = self.state.lock();
+        let Some(record) = st.apps.get_mut(app) else { return };
+        let Some(host) = crate::failover::promote(record, module, &failover, msg) else { return };
+        if let Err(e) = self.store.put_app(record) {
+            tracing::error!("persisting `{app}`: {e:#}");
+        }
+        self.events.promoted(app, module, host.as_deref(), by);
+    }
+
     // ----- views ----------------------------------------------------------------------------
 
     /// Every application.
@@ -364,6 +453,18 @@ impl Core {
 /// The entry of module `name` in an application manifest (JSON), or null.
 fn module_entry<'a>(manifest: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
     manifest["modules"].as_array().and_then(|ms| ms.iter().find(|m| m["name"] == name)).unwrap_or(&serde_json::Value::Null)
+}
+
+/// Make every output channel of the (single-module) manifest a Host receives inactive.
+pub(crate) fn outputs_inactive(manifest: &mut serde_json::Value) {
+    if let Some(outputs) = manifest["modules"][0].get_mut("outputChannels") {
+        outputs["active"] = false.into();
+        for ch in outputs["channels"].as_array_mut().into_iter().flatten() {
+            if let Some(obj) = ch.as_object_mut() {
+                obj.remove("active");
+            }
+        }
+    }
 }
 
 /// An application manifest holding only module `i` (what one Host needs).
@@ -431,7 +532,7 @@ fn state_word(s: &ModuleState) -> &'static str {
 
 fn view_app(app: &AppRecord, hosts: &BTreeMap<String, HostEntry>, topology: Option<&silverline_manifest::TopologyManifest>) -> AppView { // e2e latency: topology
     let modules: Vec<ModuleView> = app.modules.iter().map(|m| view_module(&app.name, m, hosts)).collect();
-    let staged = modules.iter().any(|m| m.role != Role::Primary);
+    let staged = app.modules.iter().any(|m| m.is_staged());
     let state = if modules.iter().all(|m| m.state == "running" || m.state == "completed") {
         if staged {
             "updating"

@@ -49,6 +49,25 @@ pub struct ModuleRecord {
     /// The activation index from which this instance's outputs took over (last switchover).
     #[serde(default)]
     pub took_over_at: Option<i64>,
+    /// Which replica of a replicated module this is (`None` for a module with one instance).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replica: Option<u32>,
+}
+
+impl ModuleRecord {
+    /// The name the placer knows this instance by: `M.r1` for replica 1 of `M` (each replica is
+    /// its own demand, kept apart from its siblings by anti-affinity), else the module's name.
+    pub fn demand_key(&self) -> String {
+        match self.replica {
+            Some(r) => format!("{}.r{r}", self.module),
+            None => self.module.clone(),
+        }
+    }
+
+    /// Part of a zero-downtime update in progress?
+    pub fn is_staged(&self) -> bool {
+        matches!(self.role, Role::Shadow | Role::Previous)
+    }
 }
 
 /// The part a module instance plays in a zero-downtime update.
@@ -62,6 +81,10 @@ pub enum Role {
     Shadow,
     /// The version that was switched away from, kept for rollback until `remove_after_ms`.
     Previous,
+    /// A hot-standby replica: runs and receives inputs, outputs inactive (docs/failover.md).
+    Backup,
+    /// A sidecar deployed by the Orchestrator for failover.
+    Sidecar,
 }
 
 /// A Host as the Orchestrator sees it.

@@ -32,22 +32,36 @@ pub fn place_some(
         .values()
         .flat_map(|a| a.modules.iter().map(move |m| (a.name.as_str(), m)))
         .chain(app.modules.iter().filter(|m| !which.contains(&m.id)).map(|m| (app.name.as_str(), m)))
-        .filter_map(|(a, m)| Some((demands_by_app.get(a)?.get(&m.module)?, m.host.as_deref()?)))
+        .filter_map(|(a, m)| Some((demands_by_app.get(a)?.get(&m.demand_key())?, m.host.as_deref()?)))
         .collect();
-    let capacities: Vec<HostCapacity> = hosts.iter().map(|(name, h)| capacity(name, h, &assigned)).collect();
+    // Hosts tagged `ort` run the failover sidecars next to the Orchestrator, nothing else.
+    let capacities: Vec<HostCapacity> = hosts.iter().filter(|(_, h)| !is_ort(h)).map(|(name, h)| capacity(name, h, &assigned)).collect();
     let own = &demands_by_app[app.name.as_str()];
-    let wanted: Vec<ModuleDemand> = app.modules.iter().filter(|m| which.contains(&m.id)).filter_map(|m| own.get(&m.module).cloned()).collect();
+    let mut wanted: Vec<ModuleDemand> = Vec::new();
+    for m in app.modules.iter().filter(|m| which.contains(&m.id)) {
+        if let Some(d) = own.get(&m.demand_key()).filter(|d| !wanted.iter().any(|w| w.module == d.module)) {
+            wanted.push(d.clone());
+        }
+    }
     if wanted.is_empty() {
         return Ok(Decision::new());
     }
     let placement = placer.place(&capacities, &wanted)?;
-    // By module name, not id: a staged shadow has its own id but its module's name.
+    // By demand key, not id: a staged shadow has its own id but its module's name.
     Ok(app
         .modules
         .iter()
         .filter(|m| which.contains(&m.id))
-        .filter_map(|m| Some((m.id.clone(), placement.host_of(&app.name, &m.module, 0)?.to_string())))
+        .filter_map(|m| Some((m.id.clone(), placement.host_of(&app.name, &m.demand_key(), 0)?.to_string())))
         .collect())
+}
+
+/// The tag of the Host that runs the failover coordinator and detectors (the paper's "ORT").
+pub const ORT_TAG: &str = "ort";
+
+/// Is this the ORT Host (reserved for failover sidecars)?
+pub fn is_ort(h: &HostEntry) -> bool {
+    h.manifest.metadata.tags.iter().any(|t| t == ORT_TAG)
 }
 
 fn capacity(name: &str, h: &HostEntry, assigned: &[(&ModuleDemand, &str)]) -> HostCapacity {
@@ -70,7 +84,35 @@ fn demands(app: &AppRecord) -> HashMap<String, ModuleDemand> {
         tracing::error!("stored manifest of `{}` no longer parses", app.name);
         return HashMap::new();
     };
-    manifest.modules.iter().map(|spec| (spec.name.as_str().to_string(), demand(&app.name, spec))).collect()
+    let replicated: HashMap<&str, u32> = manifest.modules.iter().filter(|s| s.replicas > 1).map(|s| (s.name.as_str(), s.replicas)).collect();
+    let mut out = HashMap::new();
+    for spec in &manifest.modules {
+        let mut d = demand(&app.name, spec);
+        // Anti-affinity with a replicated module means with each of its replicas.
+        d.anti_affinity = d.anti_affinity.iter().flat_map(|n| replica_keys(n, replicated.get(n.as_str()).copied())).collect();
+        if spec.replicas == 1 {
+            out.insert(spec.name.as_str().to_string(), d);
+            continue;
+        }
+        let keys = replica_keys(spec.name.as_str(), Some(spec.replicas));
+        let pins = spec.failover.as_ref().map(|f| f.hosts.clone()).unwrap_or_default();
+        for (r, key) in keys.iter().enumerate() {
+            let mut one = d.clone();
+            one.module = key.clone();
+            one.pinned_host = pins.get(r).cloned().or(d.pinned_host.clone());
+            one.anti_affinity.extend(keys.iter().filter(|k| *k != key).cloned());
+            out.insert(key.clone(), one);
+        }
+    }
+    out
+}
+
+/// The placer's names of the replicas of `module` (`M.r0`, `M.r1`, ...), or `M` itself.
+fn replica_keys(module: &str, replicas: Option<u32>) -> Vec<String> {
+    match replicas {
+        Some(n) if n > 1 => (0..n).map(|r| format!("{module}.r{r}")).collect(),
+        _ => vec![module.to_string()],
+    }
 }
 
 /// What a module asks of its Host, read from its manifest. Absent reservations cost nothing:

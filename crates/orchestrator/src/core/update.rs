@@ -34,14 +34,7 @@ fn now_ms() -> u64 {
 pub(super) fn shadow_of(mut fresh: ModuleRecord, app: &str, generation: u64, auto: Option<AutoSwitch>) -> ModuleRecord {
     fresh.id = ModuleId(format!("{app}/{}@{generation}", fresh.module));
     fresh.role = Role::Shadow;
-    if let Some(outputs) = fresh.manifest["modules"][0].get_mut("outputChannels") {
-        outputs["active"] = false.into();
-        for ch in outputs["channels"].as_array_mut().into_iter().flatten() {
-            if let Some(obj) = ch.as_object_mut() {
-                obj.remove("active");
-            }
-        }
-    }
+    super::outputs_inactive(&mut fresh.manifest);
     if let Some(a) = auto {
         fresh.auto_switch_ms = Some(now_ms() + a.validate.as_millis() as u64);
         fresh.keep_ms = a.keep.as_millis() as u64;
