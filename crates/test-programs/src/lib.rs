@@ -136,3 +136,4 @@ mod tests {
 }
 
 pub mod broker;
+pub mod netns;

@@ -2,6 +2,7 @@
 
 mod common;
 mod events; // issue 8
+mod failover; // issue 6: replicas and sidecar failover in network namespaces
 mod latency; // issue 7: end-to-end latency
 mod metrics; // issue 8
 mod orchestrated;
