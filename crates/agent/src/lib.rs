@@ -54,7 +54,8 @@ impl Agent {
     pub fn start(host: Host, config: AgentConfig, runtime: &tokio::runtime::Handle) -> anyhow::Result<Agent> {
         let name = config.host.name.clone();
         anyhow::ensure!(topics::valid_host_name(&name), "host name `{name}` cannot contain `/`, `+` or `#`");
-        let (client, eventloop) = AsyncClient::new(options(&config)?, 256);
+        let (client, mut eventloop) = AsyncClient::new(options(&config)?, 256);
+        silverline_channels::no_delay(&mut eventloop);
         let shared = Arc::new(Shared {
             host,
             config,

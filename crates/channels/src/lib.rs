@@ -36,7 +36,7 @@ mod queue;
 mod router;
 mod topic;
 
-pub use mqtt::{MqttBackend, MqttConfig};
+pub use mqtt::{no_delay, MqttBackend, MqttConfig};
 pub use queue::InputQueue;
 pub use router::{OutputPort, PublishOutcome, RemoteBackend, RemoteSink, Router, RoutingMode};
 pub use topic::{topic_matches, validate_filter, validate_topic};

@@ -107,10 +107,19 @@ pub struct MqttBackend {
     state: Arc<(Mutex<State>, Condvar)>,
 }
 
+/// Turn off Nagle's algorithm: small messages (a heartbeat, a lease) must leave at once, not
+/// wait up to a delayed-ACK time for company (rumqttc leaves it on by default).
+pub fn no_delay(eventloop: &mut rumqttc::EventLoop) {
+    let mut net = eventloop.network_options();
+    net.set_tcp_nodelay(true);
+    eventloop.set_network_options(net);
+}
+
 impl MqttBackend {
     /// Connect and wait for the broker to accept; incoming messages go to `sink`.
     pub fn connect(config: &MqttConfig, sink: RemoteSink) -> anyhow::Result<Arc<MqttBackend>> {
-        let (client, connection) = Client::new(config.options(), config.queue_capacity);
+        let (client, mut connection) = Client::new(config.options(), config.queue_capacity);
+        no_delay(&mut connection.eventloop);
         let state = Arc::new((Mutex::new(State::default()), Condvar::new()));
         let backend = Arc::new(MqttBackend { client: client.clone(), state: state.clone() });
         std::thread::Builder::new()

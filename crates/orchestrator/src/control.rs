@@ -26,7 +26,8 @@ impl Control {
         let mut o = MqttOptions::new(format!("sl-orchestrator-{instance}"), host, port);
         o.set_keep_alive(Duration::from_secs(5));
         o.set_max_packet_size(8 << 20, 8 << 20);
-        let (client, eventloop) = AsyncClient::new(o, 1024);
+        let (client, mut eventloop) = AsyncClient::new(o, 1024);
+        silverline_channels::no_delay(&mut eventloop);
         (Arc::new(Control { client, instance, next: AtomicU64::new(1), pending: Mutex::new(HashMap::new()), counters: Default::default() }), eventloop)
     }
 

@@ -14,6 +14,7 @@ pub fn free_port() -> u16 {
 pub struct Mosquitto {
     child: Child,
     port: u16,
+    addr: String,
     _dir: PathBuf,
 }
 
@@ -22,13 +23,27 @@ impl Mosquitto {
     ///
     /// Panics with an install hint when the binary is missing: these tests need the real broker.
     pub fn start() -> Mosquitto {
+        Mosquitto::start_at("127.0.0.1", None)
+    }
+
+    /// Start it listening on `addr`, inside network namespace `netns` when given (see
+    /// [`crate::netns`]).
+    pub fn start_at(addr: &str, netns: Option<&str>) -> Mosquitto {
         let port = free_port();
         let dir = std::env::temp_dir().join(format!("sl-mosq-{}-{port}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("temp dir");
         let conf = dir.join("mosquitto.conf");
-        std::fs::write(&conf, format!("listener {port} 127.0.0.1\nallow_anonymous true\nlog_type all\n"))
+        std::fs::write(&conf, format!("listener {port} {addr}\nallow_anonymous true\nset_tcp_nodelay true\nlog_type all\n"))
             .expect("write mosquitto.conf");
-        let mut child = Command::new(mosquitto_binary())
+        let mut command = match netns {
+            Some(ns) => {
+                let mut c = Command::new("ip");
+                c.args(["netns", "exec", ns]).arg(mosquitto_binary());
+                c
+            }
+            None => Command::new(mosquitto_binary()),
+        };
+        let mut child = command
             .arg("-c")
             .arg(&conf)
             .stdout(Stdio::null())
@@ -41,7 +56,7 @@ impl Mosquitto {
         let listening = lines.by_ref().map_while(Result::ok).any(|l| l.contains("listen socket on port"));
         assert!(listening, "mosquitto exited before listening on port {port}");
         std::thread::spawn(move || lines.for_each(drop)); // keep draining its log
-        Mosquitto { child, port, _dir: dir }
+        Mosquitto { child, port, addr: addr.to_string(), _dir: dir }
     }
 
     /// The port it listens on.
@@ -49,9 +64,9 @@ impl Mosquitto {
         self.port
     }
 
-    /// `mqtt://127.0.0.1:PORT`.
+    /// `mqtt://ADDR:PORT`.
     pub fn url(&self) -> String {
-        format!("mqtt://127.0.0.1:{}", self.port)
+        format!("mqtt://{}:{}", self.addr, self.port)
     }
 }
 

@@ -10,6 +10,7 @@ use parking_lot::Mutex;
 use serde_json::Value;
 use silverline_channels::{MqttBackend, MqttConfig, RemoteBackend};
 use silverline_test_programs::netns::{Lab, CORE_ADDR};
+use silverline_test_programs::broker::Mosquitto;
 use silverline_test_programs::TICK_WAT;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -18,14 +19,16 @@ use std::time::Instant;
 /// Orchestrator, embedded broker and ORT Host in the core namespace; Hosts `h1`..`hN` each in
 /// their own.
 pub struct FailoverSystem {
-    pub lab: Lab,
-    pub data: tempfile::TempDir,
-    pub rest: Rest,
-    pub api: String,
-    pub mqtt: String,
+    // Dropped in this order: processes first, the namespaces last.
     _orch: Proc,
     _ort: Proc,
     pub hosts: Vec<Proc>,
+    _broker: Mosquitto,
+    pub rest: Rest,
+    pub api: String,
+    pub mqtt: String,
+    pub data: tempfile::TempDir,
+    pub lab: Lab,
 }
 
 fn spawn_in(lab: &Lab, ns: &str, args: &[&str]) -> Proc {
@@ -51,14 +54,16 @@ impl FailoverSystem {
             }
         };
         let data = tempfile::tempdir().unwrap();
-        let (api_port, mqtt_port) = (free_port(), free_port());
+        // Debian's Mosquitto in the core namespace: a broker that keeps serving everyone else
+        // while one client's link is cut.
+        let broker = Mosquitto::start_at(CORE_ADDR, Some(&lab.core()));
+        let api_port = free_port();
         let api = format!("http://{CORE_ADDR}:{api_port}");
-        let mqtt = format!("mqtt://{CORE_ADDR}:{mqtt_port}");
+        let mqtt = broker.url();
         let d = |n: &str| data.path().join(n).to_str().unwrap().to_string();
         let core = lab.core();
         let listen = format!("{CORE_ADDR}:{api_port}");
-        let mqtt_listen = format!("{CORE_ADDR}:{mqtt_port}");
-        let orch = spawn_in(&lab, &core, &["orchestrator", "--listen", &listen, "--mqtt-listen", &mqtt_listen, "--data-dir", &d("orch"), "--host-timeout", "2s"]);
+        let orch = spawn_in(&lab, &core, &["orchestrator", "--listen", &listen, "--broker", &mqtt, "--data-dir", &d("orch"), "--host-timeout", "2s"]);
         let rest = Rest(api.clone());
         eventually(30, "the REST API answers", || (rest.call("GET", "/v1/hosts", None).0 == 200).then_some(()));
         let host_args = |name: &str| -> Vec<String> {
@@ -75,7 +80,7 @@ impl FailoverSystem {
             .collect::<Vec<_>>();
         let n = hosts.len() + 1;
         eventually(60, "all hosts online", || (crate::orchestrated::online_hosts(&rest) == n).then_some(()));
-        Some(FailoverSystem { lab, data, rest, api, mqtt, _orch: orch, _ort: ort, hosts })
+        Some(FailoverSystem { lab, data, rest, api, mqtt, _orch: orch, _ort: ort, hosts, _broker: broker })
     }
 
     /// Deploy application `fo`: the tick module every `period_ms`, 2 replicas on h1 (first in
@@ -207,4 +212,128 @@ fn sidecars_fail_over_on_cut_links_and_a_killed_primary_without_two_primaries() 
     sub.await_more(20, "outputs resume after the primary was killed");
 
     assert_eq!(sub.duplicates(), Vec::<u64>::new(), "periods published by two replicas");
+}
+
+#[test]
+fn the_orchestrator_based_baseline_fails_over_too() {
+    let _serial = serial();
+    let Some(sys) = FailoverSystem::start(2) else { return };
+    let sub = Subscriber::start(&sys.mqtt, "fo-baseline-subscriber");
+    sys.deploy("orchestrator", 10);
+    let app = sys.rest.get("/v1/apps/fo");
+    let coordinators = app["modules"].as_array().unwrap().iter().filter(|m| m["module"] == "ctl.coordinator").count();
+    assert_eq!(coordinators, 0, "the Orchestrator coordinates: no coordinator sidecar");
+    let first = eventually(30, "a primary is elected", || sys.primary());
+    sub.await_more(20, "the primary's outputs reach the subscriber");
+    let (a, b) = if first == "h1" { (1, 2) } else { (2, 1) };
+    sys.lab.cut(a);
+    sys.await_primary(&format!("h{b}"));
+    sub.await_more(20, "outputs resume from the backup");
+    sys.lab.heal(a);
+    sub.await_more(20, "outputs keep flowing after the heal");
+    assert_eq!(sub.duplicates(), Vec::<u64>::new(), "periods published by two replicas");
+}
+
+/// Host events (`outputs-activated` with a detection time) as an independent subscriber sees them.
+struct Activations {
+    _backend: Arc<MqttBackend>,
+    seen: Arc<Mutex<Vec<(String, i64, i64)>>>,
+    /// When the ORT detectors last reported each replica Host (by coordinator index) alive.
+    alive: Arc<Mutex<HashMap<u32, Instant>>>,
+}
+
+impl Activations {
+    fn start(url: &str) -> Activations {
+        use silverline_proto::status::{EventKind, HostEvent};
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let alive = Arc::new(Mutex::new(HashMap::new()));
+        let (sink, alive_sink) = (seen.clone(), alive.clone());
+        let mut cfg = MqttConfig::from_url(url).unwrap();
+        cfg.client_id("fo-bench-events");
+        let backend = MqttBackend::connect(
+            &cfg,
+            Arc::new(move |topic: &str, p: bytes::Bytes| {
+                if topic.ends_with("/links") {
+                    if let Some(m) = silverline_failover::wire::Msg::decode(&p).filter(|m| m.kind == silverline_failover::wire::ALIVE) {
+                        alive_sink.lock().insert(m.index, Instant::now());
+                    }
+                    return;
+                }
+                let host = topic.split('/').nth(3).unwrap_or_default().to_string();
+                if std::env::var("SL_DEBUG_EVENTS").is_ok() {
+                    eprintln!("event {topic}: {}", String::from_utf8_lossy(&p));
+                }
+                if let Ok(HostEvent { kind: EventKind::OutputsActivated { detected_at_ns: Some(d), applied_ns, .. }, .. }) = silverline_proto::decode(&p) {
+                    sink.lock().push((host, d, applied_ns));
+                }
+            }),
+        )
+        .unwrap();
+        backend.subscribe("silverline/v1/hosts/+/events");
+        backend.subscribe("silverline/v1/failover/fo/ctl/links");
+        assert!(backend.wait_subscribed(std::time::Duration::from_secs(10)));
+        Activations { _backend: backend, seen, alive }
+    }
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
+}
+
+/// Repeated failovers (issue 6; the paper forced 380): a 2 ms periodic module with 2 replicas,
+/// the primary's link cut and healed over and over. Reports the disconnect-reaction time
+/// (detection → backup's outputs activated, from the Hosts' events) and the outage an
+/// independent subscriber sees (largest gap between messages around each failover), sidecar vs
+/// Orchestrator-based coordinator, on the same setup in one run.
+///
+/// `SL_FAILOVERS=380 cargo test --release -p silverline-cli --test integration failover_benchmark -- --ignored --nocapture`
+#[test]
+#[ignore]
+fn failover_benchmark() {
+    let _serial = serial();
+    let n: usize = std::env::var("SL_FAILOVERS").ok().and_then(|v| v.parse().ok()).unwrap_or(380);
+    for coordinator in ["sidecar", "orchestrator"] {
+        let Some(sys) = FailoverSystem::start(2) else { return };
+        let sub = Subscriber::start(&sys.mqtt, "fo-bench-subscriber");
+        let events = Activations::start(&sys.mqtt);
+        sys.deploy(coordinator, 2);
+        let mut primary = eventually(30, "a primary is elected", || sys.primary());
+        sub.await_more(50, "outputs flow");
+        let (mut reactions, mut outages) = (Vec::new(), Vec::new());
+        for _ in 0..n {
+            let (a, b) = if primary == "h1" { (1, 2) } else { (2, 1) };
+            let before = events.seen.lock().len();
+            let cut_at = Instant::now();
+            sys.lab.cut(a);
+            let (host, detected, applied) = eventually(10, "the backup is activated", || events.seen.lock().get(before).cloned());
+            assert_eq!(host, format!("h{b}"), "the backup took over");
+            reactions.push((applied - detected) as f64 / 1e6);
+            std::thread::sleep(std::time::Duration::from_millis(100));
+            let healed_at = Instant::now();
+            sys.lab.heal(a);
+            // The next failover needs the healed Host as a backup: wait until ORT hears it again
+            // (TCP's retransmission back-off can hold its link quiet for a while after a heal).
+            let index = (a - 1) as u32;
+            eventually(30, "the healed Host is heard again", || events.alive.lock().get(&index).is_some_and(|t| *t > healed_at).then_some(()));
+            std::thread::sleep(std::time::Duration::from_millis(100));
+            let seen = sub.seen.lock();
+            let window: Vec<Instant> = seen.iter().map(|(_, t)| *t).filter(|t| *t + std::time::Duration::from_millis(50) >= cut_at).collect();
+            let gap = window.windows(2).map(|w| w[1] - w[0]).max().unwrap_or_default();
+            outages.push(gap.as_secs_f64() * 1e3);
+            primary = format!("h{b}");
+        }
+        assert_eq!(sub.duplicates(), Vec::<u64>::new(), "periods published by two replicas");
+        for (what, v) in [("reaction (detection -> backup active)", &mut reactions), ("outage seen by the subscriber", &mut outages)] {
+            v.sort_by(|x, y| x.partial_cmp(y).unwrap());
+            let mean = v.iter().sum::<f64>() / v.len() as f64;
+            println!(
+                "failover {coordinator:>12}: {what:<40} n={} mean {mean:.3} ms, median {:.3} ms, p99 {:.3} ms, min {:.3} ms, max {:.3} ms",
+                v.len(),
+                percentile(v, 0.5),
+                percentile(v, 0.99),
+                v[0],
+                v[v.len() - 1]
+            );
+        }
+    }
 }
