@@ -3,7 +3,7 @@
 ;; watches the coordinator's Host); config = the name of the managed module.
 ;;
 ;; Turns commands into sl_sidecar.set_outputs calls on that module (of this application, on this
-;; Host):  LEASE(until)                          -> RENEW(until)            (op 2)
+;; Host):  LEASE(until, not_before)              -> RENEW(until, not_before) (op 2)
 ;;         ACTIVATE(until, not_before, detected) -> ACTIVATE(...)           (op 1)
 ;;         DEACTIVATE(detected)                  -> DEACTIVATE(detected)    (op 0)
 ;;         DOWN(detected): lost the coordinator  -> DEACTIVATE(detected)    (op 0)
@@ -60,7 +60,7 @@
     (local $kind i32)
     (local.set $kind (i32.load (i32.const 64)))
     (if (i32.eq (local.get $kind) (i32.const 3))          ;; LEASE -> RENEW(until = t1)
-      (then (call $set (i32.const 2) (i64.load (i32.const 72)) (i64.const 0) (i64.const 0))))
+      (then (call $set (i32.const 2) (i64.load (i32.const 72)) (i64.load (i32.const 80)) (i64.const 0))))
     (if (i32.eq (local.get $kind) (i32.const 4))          ;; ACTIVATE -> ACTIVATE(t1, t2, t3)
       (then (call $set (i32.const 1) (i64.load (i32.const 72)) (i64.load (i32.const 80))
                        (i64.load (i32.const 88)))))

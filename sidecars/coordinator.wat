@@ -45,6 +45,7 @@
   (global $skew (mut i64) (i64.const 0))        ;; SKEW_NS
   (global $primary (mut i32) (i32.const -1))    ;; -1 = no primary
   (global $last_until (mut i64) (i64.const 0))  ;; end of the last lease granted
+  (global $primary_from (mut i64) (i64.const 0)) ;; the primary's not_before (sent with each LEASE)
   (global $err (mut i32) (i32.const 0))         ;; first negative result of this step
   (global $pos (mut i32) (i32.const 0))         ;; config parser: next byte
   (global $end (mut i32) (i32.const 0))         ;; config parser: end of the text
@@ -190,7 +191,9 @@
   ;; The primary is alive: extend its lease.
   (func $grant_lease (param $i i32)
     (global.set $last_until (call $sat_add (call $now) (global.get $lease)))
-    (call $command (local.get $i) (i32.const 3) (global.get $last_until) (i64.const 0) (i64.const 0)))
+    ;; With its not_before: a replica that missed its ACTIVATE (not yet deployed, message lost)
+    ;; still starts, and never before the previous primary's last lease.
+    (call $command (local.get $i) (i32.const 3) (global.get $last_until) (global.get $primary_from) (i64.const 0)))
 
   ;; Makes the best Host up the primary (ACTIVATE) and tells the Orchestrator (PROMOTED), or
   ;; records and reports that there is none.
@@ -207,6 +210,7 @@
     ;; The old primary may publish until last_until on its own clock: wait that plus the skew.
     (local.set $not_before (call $sat_add (global.get $last_until) (global.get $skew)))
     (global.set $last_until (local.get $until))
+    (global.set $primary_from (local.get $not_before))
     (call $command (local.get $b) (i32.const 4) (local.get $until) (local.get $not_before) (local.get $detected))
     (call $publish (global.get $notify) (i32.const 7) (local.get $b)
           (local.get $until) (i64.const 0) (local.get $detected)))

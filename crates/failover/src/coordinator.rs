@@ -91,6 +91,8 @@ pub struct Coordinator {
     load: Vec<i64>,
     primary: Option<usize>,
     last_until: i64,
+    /// The current primary's `not_before`, repeated in every LEASE.
+    primary_from: i64,
 }
 
 impl Coordinator {
@@ -103,7 +105,7 @@ impl Coordinator {
     pub fn new(n: usize, policy: Policy, lease_ns: i64, skew_ns: i64) -> Coordinator {
         assert!((1..=MAX_REPLICAS).contains(&n), "a coordinator tracks 1 to {MAX_REPLICAS} replicas, not {n}");
         assert!(lease_ns >= 0 && skew_ns >= 0, "negative lease ({lease_ns} ns) or skew ({skew_ns} ns)");
-        Coordinator { policy, lease_ns, skew_ns, up: vec![false; n], load: vec![0; n], primary: None, last_until: 0 }
+        Coordinator { policy, lease_ns, skew_ns, up: vec![false; n], load: vec![0; n], primary: None, last_until: 0, primary_from: 0 }
     }
 
     /// The current primary, if any.
@@ -144,7 +146,7 @@ impl Coordinator {
             None => self.promote(0, now, out),
             Some(p) if p == i => {
                 self.last_until = now.saturating_add(self.lease_ns);
-                out.push(Out::Cmd(i, Msg::new(LEASE, i as u32, self.last_until, 0, 0)));
+                out.push(Out::Cmd(i, Msg::new(LEASE, i as u32, self.last_until, self.primary_from, 0)));
             }
             Some(_) => {}
         }
@@ -170,6 +172,7 @@ impl Coordinator {
         // The old primary may publish until last_until on its own clock: wait that plus the skew.
         let not_before = self.last_until.saturating_add(self.skew_ns);
         self.last_until = until;
+        self.primary_from = not_before;
         out.push(Out::Cmd(b, Msg::new(ACTIVATE, b as u32, until, not_before, detected_at)));
         out.push(Out::Notify(Msg::new(PROMOTED, b as u32, until, 0, detected_at)));
     }
@@ -242,7 +245,7 @@ mod tests {
         let mut c = all_up(3, Policy::Priority);
         assert_eq!(c.on_message(&alive(1, 500), 50), vec![]);
         assert_eq!(c.on_message(&alive(2, 500), 50), vec![]);
-        assert_eq!(c.on_message(&alive(0, 500), 60), vec![Out::Cmd(0, Msg::new(LEASE, 0, 60 + LEASE_NS, 0, 0))]);
+        assert_eq!(c.on_message(&alive(0, 500), 60), vec![Out::Cmd(0, Msg::new(LEASE, 0, 60 + LEASE_NS, SKEW_NS, 0))], "with the not_before of its promotion");
         assert_eq!(c.last_until(), 60 + LEASE_NS);
     }
 

@@ -623,11 +623,12 @@ impl Shared {
         let Some(m) = found.cloned() else { return crate::abi::SL_ENOENT };
         drop(modules);
         let now = crate::sidecar::unix_now_ns();
-        let gate = {
+        let (was_open, gate) = {
             let mut gate = m.gate.lock();
-            let Some(next) = Gate::after(*gate, op, now) else { return crate::sidecar::SL_NOT_ACTIVE };
+            let was_open = gate.is_some_and(|g| g.from != i64::MAX && g.until > now);
+            let next = Gate::after(*gate, op, now);
             *gate = Some(next);
-            next
+            (was_open, next)
         };
         let detected_at_ns = (detected_at > 0).then_some(detected_at);
         match op {
@@ -640,6 +641,10 @@ impl Shared {
                     port.set_active(false);
                 });
                 self.emit(&m.id, EventKind::OutputsDeactivated { by: caller.clone(), detected_at_ns, applied_ns: now });
+            }
+            // A renewal that (re)opened the gate is an activation too: say so.
+            OutputsOp::Renew { .. } if !was_open => {
+                self.emit(&m.id, EventKind::OutputsActivated { by: caller.clone(), from_ns: gate.from, until_ns: gate.until, detected_at_ns, applied_ns: now });
             }
             OutputsOp::Renew { .. } => {}
         }

@@ -16,16 +16,15 @@ use wasmtime::{Caller, Linker};
 
 /// `set_outputs`: the caller is not declared a sidecar.
 pub const SL_EPERM: i32 = -6;
-/// `set_outputs`: RENEW of a module that was never activated (nothing to extend; not an error).
-pub const SL_NOT_ACTIVE: i32 = 1;
 
 /// What `set_outputs` does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OutputsOp {
     /// Active for activations scheduled in `[max(now, not_before), until)`.
     Activate { until: i64, not_before: i64 },
-    /// Extend the lease of an activated module to `until`.
-    Renew { until: i64 },
+    /// Extend the lease to `until`; a module that is not active (never activated, deactivated,
+    /// or its ACTIVATE was missed) opens from `max(now, not_before)`.
+    Renew { until: i64, not_before: i64 },
     /// Inactive now.
     Deactivate,
 }
@@ -119,7 +118,7 @@ fn set_outputs(mut c: Caller<'_, ModuleCtx>, ptr: i32, len: i32, op: i32, until:
     let Ok(name) = std::str::from_utf8(&data[r]) else { return SL_EINVAL };
     let op = match op {
         1 => OutputsOp::Activate { until, not_before },
-        2 => OutputsOp::Renew { until },
+        2 => OutputsOp::Renew { until, not_before },
         0 => OutputsOp::Deactivate,
         _ => return SL_EINVAL,
     };
@@ -166,14 +165,17 @@ pub(crate) struct Gate {
 }
 
 impl Gate {
-    /// The gate after `op` at `now`; `None` when a RENEW finds nothing to extend.
-    pub(crate) fn after(current: Option<Gate>, op: OutputsOp, now: i64) -> Option<Gate> {
-        match op {
-            OutputsOp::Activate { until, not_before } => Some(Gate { from: now.max(not_before), until }),
-            // A renewal never moves `from`: a module that was deactivated stays so until a new
-            // ACTIVATE, even if a late renewal arrives.
-            OutputsOp::Renew { until } => current.filter(|g| g.from != i64::MAX).map(|g| Gate { until: g.until.max(until), ..g }),
-            OutputsOp::Deactivate => Some(Gate { from: i64::MAX, until: 0 }),
+    /// The gate after `op` at `now`.
+    ///
+    /// Safety never rests on refusing a renewal: every lease a coordinator grants a replica
+    /// ends before the next primary's `not_before` (docs/failover.md), so re-opening a gate
+    /// with a renewal can only open periods no other replica may use.
+    pub(crate) fn after(current: Option<Gate>, op: OutputsOp, now: i64) -> Gate {
+        match (op, current) {
+            (OutputsOp::Activate { until, not_before }, _) => Gate { from: now.max(not_before), until },
+            (OutputsOp::Renew { until, .. }, Some(g)) if g.from != i64::MAX => Gate { until: g.until.max(until), ..g },
+            (OutputsOp::Renew { until, not_before }, _) => Gate { from: now.max(not_before), until },
+            (OutputsOp::Deactivate, _) => Gate { from: i64::MAX, until: 0 },
         }
     }
 
@@ -189,15 +191,17 @@ mod tests {
 
     #[test]
     fn the_gate_admits_only_the_lease() {
-        let g = Gate::after(None, OutputsOp::Activate { until: 100, not_before: 50 }, 10).unwrap();
+        let g = Gate::after(None, OutputsOp::Activate { until: 100, not_before: 50 }, 10);
         assert!(!g.admits(49) && g.admits(50) && g.admits(99) && !g.admits(100));
-        let g2 = Gate::after(Some(g), OutputsOp::Renew { until: 200 }, 60).unwrap();
-        assert!(g2.admits(150) && !g2.admits(49));
-        let stale = Gate::after(Some(g2), OutputsOp::Renew { until: 120 }, 60).unwrap();
+        let g2 = Gate::after(Some(g), OutputsOp::Renew { until: 200, not_before: 50 }, 60);
+        assert!(g2.admits(150) && !g2.admits(49), "a renewal extends, never moves the start back");
+        let stale = Gate::after(Some(g2), OutputsOp::Renew { until: 120, not_before: 50 }, 60);
         assert_eq!(stale, g2, "a stale renewal never shortens the lease");
-        let off = Gate::after(Some(g2), OutputsOp::Deactivate, 70).unwrap();
+        let off = Gate::after(Some(g2), OutputsOp::Deactivate, 70);
         assert!(!off.admits(150));
-        assert_eq!(Gate::after(Some(off), OutputsOp::Renew { until: 500 }, 80), None, "a renewal does not revive a deactivated module");
-        assert_eq!(Gate::after(None, OutputsOp::Renew { until: 500 }, 80), None);
+        let missed = Gate::after(None, OutputsOp::Renew { until: 500, not_before: 300 }, 80);
+        assert!(!missed.admits(299) && missed.admits(300) && !missed.admits(500), "a missed ACTIVATE is made up, from not_before");
+        let revived = Gate::after(Some(off), OutputsOp::Renew { until: 500, not_before: 0 }, 80);
+        assert!(!revived.admits(79) && revived.admits(80), "re-opened from now, never earlier");
     }
 }

@@ -18,6 +18,10 @@ pub struct UpArgs {
     /// Deploy the demo application (sensor → filter → sink) once the Hosts are up.
     #[arg(long)]
     demo: bool,
+    /// Also start the ORT Host (named `ort`, tagged `ort`) that carries the failover sidecars of
+    /// replicated modules (docs/failover.md).
+    #[arg(long)]
+    ort: bool,
     #[command(flatten)]
     orchestrator: OrchestratorArgs,
 }
@@ -38,10 +42,14 @@ pub fn run(args: UpArgs) -> anyhow::Result<i32> {
     println!("MQTT       {}", o.broker_url());
     let mut hosts = HostProcesses::default();
     for i in 1..=args.hosts {
-        hosts.spawn(&format!("host-{i}"), o.broker_url(), &args.orchestrator)?;
+        hosts.spawn(&format!("host-{i}"), o.broker_url(), &args.orchestrator, &[])?;
     }
-    wait_hosts(&o, args.hosts as usize)?;
-    println!("hosts      {} online", args.hosts);
+    if args.ort {
+        hosts.spawn("ort", o.broker_url(), &args.orchestrator, &["--tags", "ort"])?;
+    }
+    let all = args.hosts as usize + usize::from(args.ort);
+    wait_hosts(&o, all)?;
+    println!("hosts      {all} online");
     if args.demo {
         let app = deploy_demo(&api_url, &args.orchestrator.data_dir)?;
         println!("demo       application `{app}` deployed: `silverline get modules` shows it");
@@ -56,10 +64,10 @@ pub fn run(args: UpArgs) -> anyhow::Result<i32> {
 struct HostProcesses(Vec<Child>);
 
 impl HostProcesses {
-    fn spawn(&mut self, name: &str, broker: &str, o: &OrchestratorArgs) -> anyhow::Result<()> {
+    fn spawn(&mut self, name: &str, broker: &str, o: &OrchestratorArgs, extra: &[&str]) -> anyhow::Result<()> {
         let exe = std::env::current_exe()?;
         let mut cmd = Command::new(exe);
-        cmd.args(["host", "--broker", broker, "--name", name, "--data-dir"]).arg(o.data_dir.join("hosts").join(name));
+        cmd.args(["host", "--broker", broker, "--name", name, "--data-dir"]).arg(o.data_dir.join("hosts").join(name)).args(extra);
         die_with_parent(&mut cmd);
         let child = cmd
             .spawn()
