@@ -10,3 +10,4 @@ mod periodic;
 mod realtime;
 mod refabi;
 mod routing;
+mod sidecar; // issue 6: the sidecar API with the real sidecars
