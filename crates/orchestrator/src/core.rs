@@ -119,7 +119,10 @@ impl Core {
         for f in fresh.modules {
             let same_placement = module_entry(&old.manifest, &f.module)["placement"] == module_entry(&fresh.manifest, &f.module)["placement"];
             let same_failover = module_entry(&old.manifest, &f.module)["failover"] == module_entry(&fresh.manifest, &f.module)["failover"];
-            match old.modules.iter().find(|o| o.id == f.id) {
+            // The running instance this one replaces: the primary (or backup) of the same module
+            // and replica, whatever its id (a shadow that took over keeps its `@generation` id).
+            let running = old.modules.iter().find(|o| o.demand_key() == f.demand_key() && matches!(o.role, Role::Primary | Role::Backup));
+            match running {
                 Some(o) if o.sha256 == f.sha256 && o.manifest == f.manifest && same_placement && same_failover => {
                     modules.push(o.clone());
                 }
