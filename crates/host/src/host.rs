@@ -3,7 +3,8 @@
 use crate::abi::{self, ModuleCtx};
 use crate::cache::{ModuleCache, Digest256};
 use crate::engine::{EngineConfig, SlEngine};
-use crate::module::{ModuleParts, ModuleRuntime, PeriodicClock};
+use crate::module::{Claim, ModuleParts, ModuleRuntime, PeriodicClock};
+use crate::overrun::After;
 use crate::output::{print_sink, OutputSink};
 use crate::schedule::{TimerKind, TimerQueue};
 use silverline_proto::status::*;
@@ -438,8 +439,12 @@ impl Shared {
                 if let Some(clock) = *m.clock.lock() {
                     self.timers.push(clock.at(k + 1), &m, TimerKind::Tick(k + 1));
                 }
-                if m.claim_or_defer(k, at) {
-                    let _ = self.jobs.send(Job::Activate { module: m, k, scheduled: Some(at) });
+                match m.claim_or_defer(k, at) {
+                    Claim::Run => {
+                        let _ = self.jobs.send(Job::Activate { module: m, k, scheduled: Some(at) });
+                    }
+                    Claim::Deferred { dropped: Some(k) } => self.emit(&m.id, EventKind::Skipped { activation: k, count: 1, reason: "behind".into() }),
+                    Claim::Deferred { dropped: None } => {}
                 }
             }
         }
@@ -509,20 +514,43 @@ impl Shared {
         self.timers.push(Instant::now() + backoff, m, TimerKind::Restart);
     }
 
-    /// Run one activation; a deadline miss becomes an event.
+    /// Run one activation unless the `onOverrun` policy skips it; a deadline miss becomes an
+    /// event and goes to the policy.
     fn activate_and_report(&self, m: &Arc<ModuleRuntime>, k: i64, scheduled: Option<Instant>) -> Result<(), Failure> {
+        let skip = m.overrun.lock().skip(k);
+        if let Some(reason) = skip {
+            m.profile.overruns.fetch_add(1, Ordering::Relaxed);
+            self.emit(&m.id, EventKind::Skipped { activation: k, count: 1, reason: reason.into() });
+            return Ok(());
+        }
         let misses = m.profile.deadline_misses.load(Ordering::Relaxed);
         if m.apply_gate(k) == Some(false) {
             self.emit(&m.id, EventKind::LeaseExpired { activation: k });
         }
         let started = Instant::now();
         let result = m.activate(&self.engine, k, scheduled);
-        if m.profile.deadline_misses.load(Ordering::Relaxed) > misses {
+        let missed = m.profile.deadline_misses.load(Ordering::Relaxed) > misses;
+        let late = missed.then(|| {
             let released = scheduled.unwrap_or(started);
-            let late = Instant::now().saturating_duration_since(released + m.spec.resources.deadline.unwrap_or_default());
-            self.emit(&m.id, EventKind::DeadlineMiss { activation: k, late_ns: late.as_nanos() as u64 });
+            Instant::now().saturating_duration_since(released + m.spec.resources.deadline.unwrap_or_default()).as_nanos() as u64
+        });
+        if let Some(late_ns) = late {
+            self.emit(&m.id, EventKind::DeadlineMiss { activation: k, late_ns });
         }
-        result
+        result?;
+        let after = m.overrun.lock().after(m.spec.resources.on_overrun, missed);
+        match after {
+            After::Nothing => Ok(()),
+            After::Degraded => {
+                self.emit(&m.id, EventKind::Degraded { activation: k });
+                Ok(())
+            }
+            After::Recovered => {
+                self.emit(&m.id, EventKind::Recovered { activation: k + 1 });
+                Ok(())
+            }
+            After::Stop => Err(Failure::DeadlineMissed { activation: k, late_ns: late.unwrap_or_default() }),
+        }
     }
 
     /// A real-time module gets a thread of its own under a real-time policy; it sleeps until each
@@ -671,19 +699,24 @@ fn realtime_loop(host: &std::sync::Weak<Shared>, m: &Arc<ModuleRuntime>, clock: 
             return;
         }
         shared.notify_changed();
-        k = next_index(&clock, k, m);
+        let (next, skipped) = next_index(&clock, k);
+        if skipped > 0 {
+            m.profile.overruns.fetch_add(skipped, Ordering::Relaxed);
+            shared.emit(&m.id, EventKind::Skipped { activation: k + 1, count: skipped, reason: "behind".into() });
+        }
+        k = next;
     }
 }
 
-/// The next activation: k + 1, unless the module fell more than 4 periods behind, in which case
-/// the missed ones are skipped (counted as overruns) rather than run in a burst.
-fn next_index(clock: &PeriodicClock, k: i64, m: &ModuleRuntime) -> i64 {
+/// The next activation and how many are skipped to get there: k + 1, unless the module fell
+/// more than 4 periods behind, in which case the missed ones are skipped rather than run in a
+/// burst.
+fn next_index(clock: &PeriodicClock, k: i64) -> (i64, u64) {
     let behind = Instant::now().saturating_duration_since(clock.at(k + 1)).as_nanos() / clock.period.as_nanos().max(1);
     if behind > 4 {
-        m.profile.overruns.fetch_add(behind as u64, Ordering::Relaxed);
-        return k + 1 + behind as i64;
+        return (k + 1 + behind as i64, behind as u64);
     }
-    k + 1
+    (k + 1, 0)
 }
 
 impl Drop for Shared {

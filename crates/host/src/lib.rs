@@ -37,6 +37,7 @@ mod engine;
 mod host;
 mod module;
 mod output;
+mod overrun;
 mod realtime;
 mod refabi;
 mod schedule;

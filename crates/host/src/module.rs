@@ -168,12 +168,22 @@ pub(crate) struct ModuleRuntime {
     /// The output gate of a replica managed by sidecars; `None` = outputs as the manifest and
     /// zero-downtime update say.
     pub(crate) gate: Mutex<Option<crate::sidecar::Gate>>,
+    /// Where the manifest's `onOverrun` policy stands.
+    pub(crate) overrun: Mutex<crate::overrun::Overrun>,
 }
 
 /// How many overdue activations a module may owe before the oldest are skipped. A short hiccup
 /// (a starved worker, a page fault) is absorbed without losing activations; a module that is
 /// always too slow loses them, counted as overruns, instead of falling ever further behind.
 const MAX_DEFERRED: usize = 4;
+
+/// What [`ModuleRuntime::claim_or_defer`] decided.
+pub(crate) enum Claim {
+    /// Run it now.
+    Run,
+    /// Queued; `dropped` is the oldest overdue activation pushed out to make room.
+    Deferred { dropped: Option<i64> },
+}
 
 /// Parts a [`ModuleRuntime`] is built from.
 pub(crate) struct ModuleParts {
@@ -234,6 +244,7 @@ impl ModuleRuntime {
             wake_seq: AtomicU64::new(0),
             wake_pending: AtomicBool::new(false),
             gate: Mutex::new(None),
+            overrun: Mutex::default(),
         }
     }
 
@@ -396,19 +407,19 @@ impl ModuleRuntime {
         }
     }
 
-    /// Periodic activation `k` is due: true if the caller may run it now (the module was idle);
-    /// otherwise it is queued behind the running one, in order.
-    pub(crate) fn claim_or_defer(&self, k: i64, at: Instant) -> bool {
+    /// Periodic activation `k` is due: `Run` if the caller may run it now (the module was idle);
+    /// otherwise it is queued behind the running one, in order, possibly pushing out the oldest.
+    pub(crate) fn claim_or_defer(&self, k: i64, at: Instant) -> Claim {
         let mut deferred = self.deferred.lock();
         if self.busy.compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire).is_ok() {
-            return true;
+            return Claim::Run;
         }
-        if deferred.len() == MAX_DEFERRED {
-            deferred.pop_front();
+        let dropped = (deferred.len() == MAX_DEFERRED).then(|| deferred.pop_front()).flatten();
+        if dropped.is_some() {
             self.profile.overruns.fetch_add(1, Ordering::Relaxed);
         }
         deferred.push_back((k, at));
-        false
+        Claim::Deferred { dropped: dropped.map(|(k, _)| k) }
     }
 
     /// After an activation: the next overdue one (the module stays busy), or none (it goes idle).

@@ -56,7 +56,7 @@ mod probe;
 mod topology;
 
 pub use application::{
-    ApplicationManifest, Chain, ChannelSpec, CoordinatorKind, Criticality, Failover, FailoverPolicy, ModuleSpec, Placement, PreopenDir, Resources,
+    ApplicationManifest, Chain, ChannelSpec, CoordinatorKind, Criticality, Failover, FailoverPolicy, ModuleSpec, OverrunPolicy, Placement, PreopenDir, Resources,
     RestartMode, RestartPolicy, Trigger, WasiGrants, DEFAULT_BACKOFF, DEFAULT_MAX_RESTARTS,
     topic_matches, DEFAULT_CLOCK_SKEW, DEFAULT_HEARTBEAT, DEFAULT_LEASE, DEFAULT_QUEUE_DEPTH, DEFAULT_TIMEOUT, MIN_PERIOD,
 };

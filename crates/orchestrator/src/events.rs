@@ -123,7 +123,7 @@ impl Event {
 fn level_of(kind: &str) -> Level {
     match kind {
         "module-failed" | "deploy-failed" | "placement-failed" => Level::Error,
-        "host-lost" | "host-silent" | "module-restarting" | "deadline-miss" | "command-refused" => Level::Warning,
+        "host-lost" | "host-silent" | "module-restarting" | "deadline-miss" | "skipped" | "degraded" | "command-refused" => Level::Warning,
         _ => Level::Info,
     }
 }
@@ -328,12 +328,20 @@ impl EventBus {
     pub fn host_event(&self, host: &str, event: &HostEvent) {
         let id = &event.module;
         let mut more = 0;
-        if let EventKind::DeadlineMiss { .. } = event.kind {
+        // Misses and skips can come every period: at most one event per module and kind per
+        // interval, carrying how many were held back.
+        let limited = match &event.kind {
+            EventKind::DeadlineMiss { .. } => Some(("miss", 1)),
+            EventKind::Skipped { count, .. } => Some(("skip", *count)),
+            _ => None,
+        };
+        if let Some((what, weight)) = limited {
+            let key = format!("{what}:{id}");
             let mut inner = self.inner.lock();
             let now = std::time::Instant::now();
-            match inner.last_miss.get_mut(id.as_str()) {
+            match inner.last_miss.get_mut(&key) {
                 Some((last, held)) if now.duration_since(*last) < MISS_INTERVAL => {
-                    *held += 1;
+                    *held += weight;
                     return;
                 }
                 Some((last, held)) => {
@@ -344,7 +352,7 @@ impl EventBus {
                     if inner.last_miss.len() > 10_000 {
                         inner.last_miss.clear();
                     }
-                    inner.last_miss.insert(id.as_str().to_string(), (now, 0));
+                    inner.last_miss.insert(key, (now, 0));
                 }
             }
         }
@@ -376,6 +384,29 @@ impl EventBus {
                 "outputs-deactivated",
                 format!("{id} on `{host}` went quiet (deactivated by {by}{})", reaction(*detected_at_ns, *applied_ns)),
                 serde_json::json!({ "by": by, "detected_at_ns": detected_at_ns, "applied_ns": applied_ns }),
+            ),
+            EventKind::Skipped { activation, count, reason } => (
+                "skipped",
+                format!(
+                    "{id} on `{host}`: {count} activation(s) from {activation} skipped ({}){}",
+                    match reason.as_str() {
+                        "behind" => "it fell behind",
+                        "skip-next" => "onOverrun: skip-next",
+                        _ => "onOverrun: degrade",
+                    },
+                    if more > 0 { format!("; {more} more skipped since the last report") } else { String::new() }
+                ),
+                serde_json::json!({ "activation": activation, "count": count, "reason": reason, "more": more }),
+            ),
+            EventKind::Degraded { activation } => (
+                "degraded",
+                format!("{id} on `{host}`: activation {activation} missed its deadline; running every other activation (onOverrun: degrade)"),
+                serde_json::json!({ "activation": activation }),
+            ),
+            EventKind::Recovered { activation } => (
+                "recovered",
+                format!("{id} on `{host}`: on time again, full rate from activation {activation}"),
+                serde_json::json!({ "activation": activation }),
             ),
             EventKind::LeaseExpired { activation } => (
                 "lease-expired",
@@ -517,10 +548,19 @@ mod tests {
         bus.host_event("h", &miss("a/y", 0));
         let kinds: Vec<_> = bus.history().iter().map(|e| (e.kind.clone(), e.module.clone())).collect();
         assert_eq!(kinds.len(), 2, "{kinds:?}");
-        bus.inner.lock().last_miss.get_mut("a/x").unwrap().0 -= MISS_INTERVAL;
+        // Skips are thinned apart from misses, and count skipped activations, not events.
+        let skip = |k| HostEvent { module: ModuleId("a/x".into()), kind: EventKind::Skipped { activation: k, count: 3, reason: "behind".into() } };
+        bus.host_event("h", &skip(60));
+        bus.host_event("h", &skip(70));
+        assert_eq!(bus.history().len(), 3);
+        bus.inner.lock().last_miss.get_mut("miss:a/x").unwrap().0 -= MISS_INTERVAL;
         bus.host_event("h", &miss("a/x", 51));
         let last = bus.history().pop().unwrap();
         assert_eq!(last.details["more"], 49, "{}", last.message);
+        bus.inner.lock().last_miss.get_mut("skip:a/x").unwrap().0 -= MISS_INTERVAL;
+        bus.host_event("h", &skip(80));
+        let last = bus.history().pop().unwrap();
+        assert_eq!((last.kind.as_str(), &last.details["more"]), ("skipped", &serde_json::json!(3)), "{}", last.message);
     }
 
     #[test]

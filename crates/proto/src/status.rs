@@ -58,6 +58,13 @@ pub enum Failure {
         /// What went wrong.
         message: String,
     },
+    /// An activation finished past its deadline and the manifest's `onOverrun` is `stop`.
+    DeadlineMissed {
+        /// The activation.
+        activation: i64,
+        /// How late it finished, in nanoseconds.
+        late_ns: u64,
+    },
 }
 
 impl std::fmt::Display for Failure {
@@ -71,6 +78,9 @@ impl std::fmt::Display for Failure {
             Failure::MemoryLimit { limit_bytes } => write!(f, "memory limit of {limit_bytes} bytes exceeded"),
             Failure::StackOverflow => write!(f, "stack overflow"),
             Failure::InitFailed { message } => write!(f, "initialisation failed: {message}"),
+            Failure::DeadlineMissed { activation, late_ns } => {
+                write!(f, "activation {activation} finished {:?} past its deadline (onOverrun: stop)", Duration::from_nanos(*late_ns))
+            }
         }
     }
 }
@@ -175,6 +185,26 @@ pub enum EventKind {
         /// The first activation that ran with its outputs off.
         activation: i64,
     },
+    /// Periodic activations that did not run: the module fell behind (more overdue activations
+    /// than the Host queues), or its `onOverrun` policy (`skip-next`, `degrade`) dropped them.
+    Skipped {
+        /// The first activation skipped.
+        activation: i64,
+        /// How many in a row.
+        count: u64,
+        /// `behind`, `skip-next` or `degrade`.
+        reason: String,
+    },
+    /// `onOverrun: degrade` after a deadline miss: the module now runs every other activation.
+    Degraded {
+        /// The activation that missed its deadline.
+        activation: i64,
+    },
+    /// A degraded module ran 8 activations in a row on time and is back at its full rate.
+    Recovered {
+        /// The first activation at full rate again.
+        activation: i64,
+    },
 }
 
 /// Summary of a set of durations, in nanoseconds.
@@ -234,8 +264,9 @@ pub struct ModuleStatus {
     pub activations: u64,
     /// Activations whose `sl_step` returned a negative value.
     pub step_errors: u64,
-    /// Periodic activations skipped because the module fell more than 4 activations behind
-    /// (fewer overdue activations are run late, in order, and show up as start jitter).
+    /// Periodic activations skipped: the module fell more than 4 activations behind (fewer
+    /// overdue activations are run late, in order, and show up as start jitter), or its
+    /// `onOverrun` policy (`skip-next`, `degrade`) dropped them.
     pub overruns: u64,
     /// Activations that finished after their deadline.
     pub deadline_misses: u64,

@@ -48,6 +48,8 @@ include!(concat!(env!("OUT_DIR"), "/guests.rs"));
 /// `guests/wat/tick.wat`: periodic; publishes the 8-byte little-endian activation index (u64) on
 /// output `out` every step. `sl_init` fails without `out`.
 pub const TICK_WAT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/guests/wat/tick.wat");
+/// `guests/wat/busy.wat`: periodic; every step spins for 30 ms of wall-clock time (`sl.now`).
+pub const BUSY_WAT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/guests/wat/busy.wat");
 /// `guests/wat/idle.wat`: periodic; `sl_step` returns 0 and does nothing. No imports, one page.
 pub const IDLE_WAT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/guests/wat/idle.wat");
 /// `guests/wat/trap.wat`: periodic; the third call of `sl_step` executes `unreachable`, every other
@@ -67,6 +69,7 @@ pub const ERROR_WAT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/guests/wat/err
 
 /// Every WAT test guest of `guests/wat` as `(stem, absolute .wat path)`, sorted by stem.
 pub const ALL_WAT: &[(&str, &str)] = &[
+    ("busy", BUSY_WAT),
     ("error", ERROR_WAT),
     ("grow", GROW_WAT),
     ("idle", IDLE_WAT),

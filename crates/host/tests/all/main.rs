@@ -11,3 +11,4 @@ mod realtime;
 mod refabi;
 mod routing;
 mod sidecar; // issue 6: the sidecar API with the real sidecars
+mod overrun; // issue 7: onOverrun policies

@@ -186,6 +186,24 @@ pub struct Resources {
     pub deadline: Option<Duration>,
     /// Fuel per activation.
     pub fuel: Option<u64>,
+    /// What the Host does after an activation finishes past its deadline (`onOverrun`).
+    pub on_overrun: OverrunPolicy,
+}
+
+/// What the Host does when a periodic activation finishes past its deadline, or when
+/// activations had to be skipped because the module fell behind.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum OverrunPolicy {
+    /// Count it, report it, run the next activation as scheduled (the default).
+    #[default]
+    Continue,
+    /// Skip the next activation, leaving the processor to whatever was delayed.
+    SkipNext,
+    /// Run every other activation (half rate) until 8 in a row finish on time.
+    Degrade,
+    /// Stop the module (it fails with `deadline-missed`; its restart policy applies).
+    Stop,
 }
 
 /// How the Host treats a module's timing.

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::{ApplicationManifest, ChannelSpec, ModuleSpec, Trigger};
-use super::{CoordinatorKind, Criticality, Failover, FailoverPolicy, PreopenDir, Resources, RestartMode, WasiGrants};
+use super::{CoordinatorKind, Criticality, Failover, FailoverPolicy, OverrunPolicy, PreopenDir, Resources, RestartMode, WasiGrants};
 
 #[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
@@ -148,6 +148,8 @@ pub(crate) struct RawResources {
     pub deadline_in_ns: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fuel: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_overrun: Option<OverrunPolicy>,
 }
 
 #[derive(Debug, Deserialize, Serialize)]
@@ -278,6 +280,7 @@ fn resources_raw(r: &Resources) -> RawResources {
         budget_in_ns: r.budget.map(ns),
         deadline_in_ns: r.deadline.map(ns),
         fuel: r.fuel.map(|f| f as i64),
+        on_overrun: (r.on_overrun != OverrunPolicy::Continue).then_some(r.on_overrun),
     }
 }
 

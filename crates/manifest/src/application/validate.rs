@@ -335,6 +335,10 @@ fn resources(errs: &mut Errors, p: &str, r: &RawResources, period: Option<Durati
         };
         int_in(errs, &join(p, "budgetInNs"), b, 1..=max, &expected)
     });
+    if r.on_overrun.is_some_and(|o| o != OverrunPolicy::Continue) && period.is_none() {
+        let found = serde_json::to_value(r.on_overrun).ok().and_then(|v| v.as_str().map(quoted)).unwrap_or_default();
+        errs.push(&join(p, "onOverrun"), found, "`continue` for a module without a (valid) periodic trigger: overruns are counted against its period");
+    }
     let fuel = r.fuel.and_then(|f| {
         int_in(
             errs,
@@ -349,6 +353,7 @@ fn resources(errs: &mut Errors, p: &str, r: &RawResources, period: Option<Durati
         budget: budget.map(nanos),
         deadline: deadline.map(nanos),
         fuel: fuel.map(|f| f as u64),
+        on_overrun: r.on_overrun.unwrap_or_default(),
     }
 }
 

@@ -481,3 +481,16 @@ fn a_bad_period_does_not_cascade_into_limits() {
     assert_eq!(errs.len(), 1, "{errs}");
     assert_error(&errs, "modules[0].trigger.periodInNs", "nanoseconds");
 }
+
+#[test]
+fn unknown_overrun_policy() {
+    let errs = app_err(&with_resources("{ deadlineInNs: 5000000, onOverrun: retry }"));
+    assert_error(&errs, "modules[0].resources.onOverrun", "skip-next");
+}
+
+#[test]
+fn overrun_policy_needs_a_period() {
+    let yaml = with_resources("{ onOverrun: degrade }").replace("type: periodic, periodInNs: 100000000", "type: command");
+    let errs = app_err(&yaml);
+    assert_error(&errs, "modules[0].resources.onOverrun", "periodic trigger");
+}
