@@ -75,6 +75,16 @@ pub enum Rejection {
         /// Utilization free.
         free: f64,
     },
+    /// Under the Host's fixed-priority scheduler, no partitioning of its real-time tasks onto
+    /// its cores lets every task meet its deadline with this module added.
+    ResponseTime {
+        /// The task that would miss (`app/module`; the newcomer or one already running).
+        task: String,
+        /// Its response time where it came closest (a lower bound when past the deadline).
+        response_ns: u64,
+        /// Its deadline.
+        deadline_ns: u64,
+    },
     /// The Host could take the module on its own, but the search ran out of its backtracking
     /// budget before finding a way to fit it together with the rest of the request.
     SearchExhausted,
@@ -90,7 +100,7 @@ const DETAILS: usize = 3;
 impl fmt::Display for Rejection {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Rejection::Memory { .. } | Rejection::Utilization { .. } => {
+            Rejection::Memory { .. } | Rejection::Utilization { .. } | Rejection::ResponseTime { .. } => {
                 write!(f, "{} ({})", self.kind(), self.detail())
             }
             _ => f.write_str(&self.kind()),
@@ -111,6 +121,7 @@ impl Rejection {
             Rejection::Affinity(m) => format!("affinity with {m}"),
             Rejection::Memory { .. } => "memory".into(),
             Rejection::Utilization { .. } => "utilization".into(),
+            Rejection::ResponseTime { .. } => "response time".into(),
             Rejection::SearchExhausted => "fits alone, not with the rest (search exhausted)".into(),
         }
     }
@@ -123,6 +134,10 @@ impl Rejection {
             }
             Rejection::Utilization { needed, free } => {
                 format!("needs {}, {} free", ratio(*needed), ratio(*free))
+            }
+            Rejection::ResponseTime { task, response_ns, deadline_ns } => {
+                let ms = |ns: u64| ns as f64 / 1e6;
+                format!("{task} would respond in {:.3} ms or more, deadline {:.3} ms, on every core", ms(*response_ns), ms(*deadline_ns))
             }
             _ => String::new(),
         }

@@ -16,7 +16,7 @@ use crate::error::{PlacementError, Rejection, Unplaced};
 use crate::model::{HostCapacity, ModuleDemand};
 use crate::problem::Problem;
 use crate::search::Fit;
-use crate::state::{Conflict, State};
+use crate::state::{Conflict, State, Victim};
 
 pub(crate) fn explain(p: &Problem, fit: Fit, prefix: &[u32], exhausted: bool) -> PlacementError {
     let initial = State::new(p);
@@ -120,6 +120,14 @@ fn rejection(p: &Problem, c: Conflict) -> Rejection {
         Conflict::Util { needed, free } => Rejection::Utilization {
             needed: needed as f64 / 1e9,
             free: free as f64 / 1e9,
+        },
+        Conflict::Response { victim, response_ns, deadline_ns } => Rejection::ResponseTime {
+            task: match victim {
+                Victim::Deployed { host, index } => p.hosts[host as usize].realtime[index as usize].name.clone(),
+                Victim::Unit(u) => p.demand(u).realtime.as_ref().map_or_else(|| p.demand(u).module.clone(), |t| t.name.clone()),
+            },
+            response_ns,
+            deadline_ns,
         },
     }
 }

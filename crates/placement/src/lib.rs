@@ -52,11 +52,13 @@ mod explain;
 mod model;
 mod order;
 mod problem;
+pub mod rta;
 mod search;
 mod state;
 
 pub use error::{PlacementError, Rejection, Unplaced, LIST_HOSTS_UP_TO};
-pub use model::{Assignment, DeployedModule, HostCapacity, ModuleDemand, Placement};
+pub use model::{Assignment, DeployedModule, HostCapacity, ModuleDemand, Placement, Scheduler};
+pub use rta::RtTask;
 pub use search::{Backtracking, Fit};
 
 /// A deployment algorithm. The Orchestrator holds a `Box<dyn Placer>`; [`Backtracking`] is the

@@ -1,5 +1,6 @@
 //! The data that goes in (hosts, demands) and the decision that comes out (a placement).
 
+use crate::rta::RtTask;
 use serde::{Deserialize, Serialize};
 
 /// What one Host offers, and what is already committed on it.
@@ -38,6 +39,26 @@ pub struct HostCapacity {
     /// Offline hosts get nothing.
     #[serde(default = "yes")]
     pub online: bool,
+    /// How the Host schedules real-time modules; decides the admission test for them.
+    #[serde(default)]
+    pub scheduler: Scheduler,
+    /// Real-time tasks already running there (checked again with every newcomer under
+    /// [`Scheduler::FixedPriority`]).
+    #[serde(default)]
+    pub realtime: Vec<RtTask>,
+}
+
+/// A Host's real-time scheduler, as far as admission control is concerned.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Scheduler {
+    /// Earliest deadline first (`SCHED_DEADLINE`): the utilization bound
+    /// (`max_utilization_per_core` × cores) is the test.
+    #[default]
+    Edf,
+    /// Fixed priorities (`SCHED_FIFO`), tasks partitioned onto cores: the utilization bound and
+    /// response-time analysis per core ([`crate::rta::partition`]).
+    FixedPriority,
 }
 
 fn one() -> f64 {
@@ -63,6 +84,8 @@ impl HostCapacity {
             used_utilization: 0.0,
             deployed: Vec::new(),
             online: true,
+            scheduler: Scheduler::Edf,
+            realtime: Vec::new(),
         }
     }
 }
@@ -123,6 +146,10 @@ pub struct ModuleDemand {
     /// to distinct platforms when possible (soft).
     #[serde(default = "one_replica")]
     pub replicas: u32,
+    /// For a real-time periodic module: its task, checked by response-time analysis on Hosts
+    /// with [`Scheduler::FixedPriority`].
+    #[serde(default)]
+    pub realtime: Option<RtTask>,
 }
 
 fn one_replica() -> u32 {
@@ -143,6 +170,7 @@ impl ModuleDemand {
             anti_affinity: Vec::new(),
             affinity: Vec::new(),
             replicas: 1,
+            realtime: None,
         }
     }
 }

@@ -1,6 +1,8 @@
 //! The mutable side of the search: load per Host and who is where, with exact undo.
 
+use crate::model::Scheduler;
 use crate::problem::{Problem, NONE};
+use crate::rta::{self, RtTask};
 
 /// Why a Host cannot take a unit in the current state; ids, not names, so the search can ask
 /// thousands of times without allocating. Turned into a [`Rejection`](crate::Rejection) only
@@ -21,6 +23,20 @@ pub(crate) enum Conflict {
         needed: u64,
         free: u64,
     },
+    /// Response-time analysis on a fixed-priority Host: `victim` would miss its deadline.
+    Response {
+        victim: Victim,
+        response_ns: u64,
+        deadline_ns: u64,
+    },
+}
+
+/// A real-time task named without allocating: one already on Host `host` (index into its
+/// `realtime`), or the task of a unit of the request.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum Victim {
+    Deployed { host: u32, index: u32 },
+    Unit(u32),
 }
 
 /// Committed load per Host (deployed plus newly placed) and the placement so far.
@@ -124,7 +140,30 @@ impl State {
         if needed > free {
             return Err(Conflict::Util { needed, free });
         }
-        Ok(())
+        self.check_response(p, u, h)
+    }
+
+    /// On a fixed-priority Host, the real-time tasks there (deployed, newly placed, and this
+    /// unit's) must still partition onto its cores with every deadline met.
+    fn check_response(&self, p: &Problem, u: u32, h: u32) -> Result<(), Conflict> {
+        let host = &p.hosts[h as usize];
+        let Some(task) = p.demand(u).realtime.as_ref() else { return Ok(()) };
+        if host.scheduler != Scheduler::FixedPriority {
+            return Ok(());
+        }
+        let mut tasks: Vec<RtTask> = host.realtime.clone();
+        let mut who: Vec<Victim> = (0..tasks.len() as u32).map(|index| Victim::Deployed { host: h, index }).collect();
+        for (v, _) in self.host_of.iter().enumerate().filter(|(_, &on)| on == h) {
+            if let Some(t) = &p.demand(v as u32).realtime {
+                tasks.push(t.clone());
+                who.push(Victim::Unit(v as u32));
+            }
+        }
+        tasks.push(task.clone());
+        who.push(Victim::Unit(u));
+        let Err(miss) = rta::partition(host.cores, &tasks) else { return Ok(()) };
+        let at = tasks.iter().position(|t| t.name == miss.task).unwrap_or(tasks.len() - 1);
+        Err(Conflict::Response { victim: who[at], response_ns: miss.response_ns, deadline_ns: miss.deadline_ns })
     }
 }
 

@@ -11,6 +11,7 @@ mod errors;
 mod exhaustive;
 mod large;
 mod placer;
+mod realtime;
 mod replicas;
 mod requirements;
 mod resources;
