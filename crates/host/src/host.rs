@@ -31,6 +31,7 @@ pub struct HostConfig {
     watchdog: Duration,
     output: OutputSink,
     uuid: String,
+    realtime_policy: crate::realtime::RealtimePolicy,
 }
 
 impl Default for HostConfig {
@@ -44,6 +45,7 @@ impl Default for HostConfig {
             watchdog: Duration::from_secs(1),
             output: print_sink(),
             uuid: silverline_manifest::HostUuid::new_v4().as_str().to_string(),
+            realtime_policy: crate::realtime::RealtimePolicy::Auto,
         }
     }
 }
@@ -87,6 +89,12 @@ impl HostConfig {
     /// The Host's uuid (as in its host manifest); random by default.
     pub fn uuid(&mut self, uuid: impl Into<String>) -> &mut Self {
         self.uuid = uuid.into();
+        self
+    }
+    /// Which real-time policy real-time modules get: SCHED_DEADLINE where granted, else
+    /// SCHED_FIFO (`Auto`, the default); fixed priorities only (`Fifo`); none (`Off`).
+    pub fn realtime_policy(&mut self, policy: crate::realtime::RealtimePolicy) -> &mut Self {
+        self.realtime_policy = policy;
         self
     }
     /// Where module output lines go (default: printed with the module's name).
@@ -162,6 +170,7 @@ impl Host {
         crate::sidecar::add_to_linker(&mut linker)?;
         crate::refabi::add_to_linker(&mut linker)?;
         let (jobs, job_rx) = crossbeam_channel::unbounded();
+        let config_policy = config.realtime_policy;
         let shared = Arc::new(Shared {
             router: Router::new(config.routing),
             config,
@@ -175,7 +184,7 @@ impl Host {
             changed: (Mutex::new(0), Condvar::new()),
             waiters: AtomicUsize::new(0),
             epoch: Instant::now(),
-            realtime: crate::realtime::probe(),
+            realtime: crate::realtime::probe(config_policy),
             load: crate::sidecar::LoadGauge::default(),
         });
         if shared.realtime.starts_with("none") {
@@ -304,6 +313,9 @@ impl Host {
             self.shared.router.unsubscribe(spec.endpoint.as_str(), queue);
         }
         *runtime.state.lock() = ModuleState::Stopped;
+        if runtime.is_realtime() {
+            self.shared.repartition();
+        }
         *runtime.live.lock() = None; // waits for a running activation to end
         if !runtime.running_command.load(Ordering::Acquire) {
             self.shared.emit(id, EventKind::Stopped);
@@ -561,9 +573,10 @@ impl Shared {
         let host = Arc::downgrade(self);
         let name = format!("rt-{}", m.id);
         let id = m.id.clone();
+        let policy = self.config.realtime_policy;
         let spawned = std::thread::Builder::new().name(name).spawn(move || {
             let r = crate::realtime::Reservation::of(period, m.spec.resources.budget, m.spec.resources.deadline);
-            *m.scheduling.lock() = match crate::realtime::apply(&r) {
+            *m.scheduling.lock() = match crate::realtime::apply(&r, policy) {
                 Ok(policy) => policy,
                 Err(why) => {
                     tracing::warn!(module = %m.id, "no real-time policy ({why}); running as best effort");
@@ -572,8 +585,40 @@ impl Shared {
             };
             realtime_loop(&host, &m, clock);
         });
-        if let Err(e) = spawned {
-            tracing::error!("cannot start the real-time thread of {id}: {e}");
+        match spawned {
+            Ok(_) => self.repartition(),
+            Err(e) => tracing::error!("cannot start the real-time thread of {id}: {e}"),
+        }
+    }
+
+    /// Under SCHED_FIFO: partition the real-time modules onto the cores (the algorithm the
+    /// Orchestrator's admission used) and rank their priorities deadline-monotonically; each
+    /// module's thread takes its new slot before its next activation.
+    fn repartition(&self) {
+        if !self.realtime.starts_with("SCHED_FIFO") {
+            return; // SCHED_DEADLINE schedules globally; without a policy there is nothing to pin
+        }
+        let modules: Vec<Arc<ModuleRuntime>> = self.modules.read().values().filter(|m| m.is_realtime() && !m.removed.load(Ordering::Acquire)).cloned().collect();
+        let tasks: Vec<silverline_placement::RtTask> = modules.iter().filter_map(|m| Some(m.reservation()?.task(m.id.as_str()))).collect();
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as u32;
+        let partition = silverline_placement::rta::partition(cores, &tasks);
+        if let Err(miss) = &partition {
+            tracing::warn!(
+                "real-time modules do not fit the cores under fixed priorities ({} would respond in {:?} > deadline {:?}): running them unpinned",
+                miss.task,
+                Duration::from_nanos(miss.response_ns),
+                Duration::from_nanos(miss.deadline_ns)
+            );
+        }
+        let mut ranked: Vec<usize> = (0..tasks.len()).collect();
+        ranked.sort_by(|&a, &b| silverline_placement::rta::priority(&tasks[a], &tasks[b]));
+        for (rank, &i) in ranked.iter().enumerate() {
+            let slot = crate::module::RtSlot { priority: crate::realtime::fifo_priority_of_rank(rank), core: partition.as_ref().ok().map(|c| c[i]) };
+            let mut current = modules[i].rt_slot.lock();
+            if *current != Some(slot) {
+                *current = Some(slot);
+                modules[i].rt_slot_gen.fetch_add(1, Ordering::Release);
+            }
         }
     }
 
@@ -682,7 +727,9 @@ impl Shared {
 
 fn realtime_loop(host: &std::sync::Weak<Shared>, m: &Arc<ModuleRuntime>, clock: PeriodicClock) {
     let mut k = clock.first();
+    let mut slot_seen = 0;
     loop {
+        take_slot(m, &mut slot_seen);
         let at = clock.at(k);
         if let Some(wait) = at.checked_duration_since(Instant::now()) {
             std::thread::sleep(wait);
@@ -706,6 +753,29 @@ fn realtime_loop(host: &std::sync::Weak<Shared>, m: &Arc<ModuleRuntime>, clock: 
         }
         k = next;
     }
+}
+
+/// Move this real-time thread to the priority and core the Host's partitioning gave it, if that
+/// changed since `seen`.
+fn take_slot(m: &ModuleRuntime, seen: &mut u64) {
+    let generation = m.rt_slot_gen.load(Ordering::Acquire);
+    if generation == *seen {
+        return;
+    }
+    *seen = generation;
+    let Some(slot) = *m.rt_slot.lock() else { return };
+    let mut scheduling = m.scheduling.lock();
+    if !scheduling.starts_with("SCHED_FIFO") {
+        return;
+    }
+    let tail = scheduling.split_once(" (").map(|(_, t)| format!(" ({t}")).unwrap_or_default();
+    *scheduling = match crate::realtime::set_slot(slot.priority, slot.core) {
+        Ok(()) => match slot.core {
+            Some(c) => format!("SCHED_FIFO priority {} on core {c}{tail}", slot.priority),
+            None => format!("SCHED_FIFO priority {} on any core, as the real-time modules do not partition onto the cores{tail}", slot.priority),
+        },
+        Err(e) => format!("SCHED_FIFO, but priority {} / core {:?} refused: {e}{tail}", slot.priority, slot.core),
+    };
 }
 
 /// The next activation and how many are skipped to get there: k + 1, unless the module fell

@@ -49,5 +49,6 @@ pub use cache::{read_wasm_file, wasm_from_bytes, Digest256};
 pub use command::{run_command, CommandGrants};
 pub use engine::{Allocation, EngineConfig};
 pub use host::{DeployError, Host, HostConfig};
+pub use realtime::RealtimePolicy;
 pub use output::{print_sink, OutputSink, Stream};
 pub use silverline_proto::status::*;

@@ -170,6 +170,18 @@ pub(crate) struct ModuleRuntime {
     pub(crate) gate: Mutex<Option<crate::sidecar::Gate>>,
     /// Where the manifest's `onOverrun` policy stands.
     pub(crate) overrun: Mutex<crate::overrun::Overrun>,
+    /// Under SCHED_FIFO: the priority and core the Host's partitioning gave this real-time
+    /// module, and a generation so its thread notices a change without locking every period.
+    pub(crate) rt_slot: Mutex<Option<RtSlot>>,
+    pub(crate) rt_slot_gen: AtomicU64,
+}
+
+/// A real-time module's place under fixed priorities.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct RtSlot {
+    pub(crate) priority: i32,
+    /// `None` when the partitioning failed (the thread then runs on any core).
+    pub(crate) core: Option<u32>,
 }
 
 /// How many overdue activations a module may owe before the oldest are skipped. A short hiccup
@@ -245,6 +257,8 @@ impl ModuleRuntime {
             wake_pending: AtomicBool::new(false),
             gate: Mutex::new(None),
             overrun: Mutex::default(),
+            rt_slot: Mutex::new(None),
+            rt_slot_gen: AtomicU64::new(0),
         }
     }
 
@@ -431,6 +445,12 @@ impl ModuleRuntime {
             self.busy.store(false, Ordering::Release);
         }
         next
+    }
+
+    /// The reservation a real-time periodic module's thread asks for.
+    pub(crate) fn reservation(&self) -> Option<crate::realtime::Reservation> {
+        let Trigger::Periodic { period, .. } = self.spec.trigger else { return None };
+        Some(crate::realtime::Reservation::of(period, self.spec.resources.budget, self.spec.resources.deadline))
     }
 
     /// Is this a real-time periodic reactor (run on its own real-time thread)?

@@ -1,13 +1,39 @@
 //! Real-time scheduling for real-time modules: each runs on a thread of its own under
 //! SCHED_DEADLINE (runtime = budget, deadline, period from the manifest), else SCHED_FIFO with a
-//! rate-monotonic priority (shorter period, higher priority), else — where the kernel or the
+//! deadline-monotonic priority, pinned to a core by the same partitioning the Orchestrator's
+//! admission analysed ([`silverline_placement::rta::partition`]), else — where the kernel or the
 //! permissions refuse both — a normal thread, and the Host says so. Never silently: the policy a
-//! module actually got is part of its status.
+//! module actually got is part of its status. `RealtimePolicy` lets an operator choose fixed
+//! priorities (or none) where SCHED_DEADLINE would be granted.
 //!
 //! This is the only place that calls into the kernel's scheduler; it is Linux-specific and
 //! degrades to "not available" elsewhere.
 
 use std::time::Duration;
+
+/// Which real-time policy the Host offers real-time modules.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum RealtimePolicy {
+    /// SCHED_DEADLINE where the kernel grants it, else SCHED_FIFO (the default).
+    #[default]
+    Auto,
+    /// SCHED_FIFO only: fixed priorities, real-time modules partitioned onto cores.
+    Fifo,
+    /// None: real-time modules run as best effort (reported as a fallback).
+    Off,
+}
+
+impl std::str::FromStr for RealtimePolicy {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "auto" => Ok(RealtimePolicy::Auto),
+            "fifo" => Ok(RealtimePolicy::Fifo),
+            "off" => Ok(RealtimePolicy::Off),
+            other => Err(format!("`{other}`: expected auto, fifo or off")),
+        }
+    }
+}
 
 /// What a real-time thread asks for.
 #[derive(Debug, Clone, Copy)]
@@ -27,24 +53,46 @@ impl Reservation {
         Reservation { runtime, deadline, period }
     }
 
-    /// Rate-monotonic SCHED_FIFO priority: 1 ms → 89, 10 ms → 86, 100 ms → 82, 1 s → 79.
+    /// A first SCHED_FIFO priority, deadline monotonic: 1 ms → 89, 10 ms → 86, 100 ms → 82.
+    /// The Host then replaces it by the task's rank among its real-time modules
+    /// ([`fifo_priority_of_rank`]), so that no two share a priority.
     fn fifo_priority(&self) -> i32 {
-        let us = self.period.as_micros().max(1) as f64;
+        let us = self.deadline.as_micros().max(1) as f64;
         (99.0 - us.log2()).round().clamp(50.0, 89.0) as i32
+    }
+
+    /// The task response-time analysis sees.
+    pub(crate) fn task(&self, name: &str) -> silverline_placement::RtTask {
+        silverline_placement::RtTask {
+            name: name.to_string(),
+            period_ns: self.period.as_nanos() as u64,
+            budget_ns: self.runtime.as_nanos() as u64,
+            deadline_ns: self.deadline.as_nanos() as u64,
+        }
     }
 }
 
-/// Give the calling thread the best policy available for `r`; returns what it got, or why it got
-/// nothing (both tries' errors).
-pub(crate) fn apply(r: &Reservation) -> Result<String, String> {
-    let deadline_err = match set_deadline(r) {
-        Ok(()) => {
-            return Ok(format!(
-                "SCHED_DEADLINE runtime={:?} deadline={:?} period={:?}",
-                r.runtime, r.deadline, r.period
-            ))
-        }
-        Err(e) => e,
+/// SCHED_FIFO priority of the task ranked `rank` (0 = highest) in deadline-monotonic order:
+/// 89 downwards, never below 50 (the lower half is left to the system).
+pub(crate) fn fifo_priority_of_rank(rank: usize) -> i32 {
+    89 - (rank.min(39) as i32)
+}
+
+/// Give the calling thread the best policy `policy` allows for `r`; returns what it got, or why
+/// it got nothing (both tries' errors).
+pub(crate) fn apply(r: &Reservation, policy: RealtimePolicy) -> Result<String, String> {
+    let deadline_err = match policy {
+        RealtimePolicy::Off => return Err("real-time policies turned off (--realtime-policy off)".into()),
+        RealtimePolicy::Fifo => "not asked for (--realtime-policy fifo)".to_string(),
+        RealtimePolicy::Auto => match set_deadline(r) {
+            Ok(()) => {
+                return Ok(format!(
+                    "SCHED_DEADLINE runtime={:?} deadline={:?} period={:?}",
+                    r.runtime, r.deadline, r.period
+                ))
+            }
+            Err(e) => e,
+        },
     };
     let prio = r.fifo_priority();
     match set_fifo(prio) {
@@ -54,9 +102,9 @@ pub(crate) fn apply(r: &Reservation) -> Result<String, String> {
 }
 
 /// Which real-time policy this process may use, tried on a throw-away thread at start-up.
-pub(crate) fn probe() -> String {
+pub(crate) fn probe(policy: RealtimePolicy) -> String {
     let r = Reservation::of(Duration::from_millis(10), Some(Duration::from_micros(100)), None);
-    std::thread::spawn(move || match apply(&r) {
+    std::thread::spawn(move || match apply(&r, policy) {
         Ok(got) => got.split(" runtime=").next().unwrap_or(&got).split(" (").next().unwrap_or("").to_string(),
         Err(why) => format!("none: {why}"),
     })
@@ -117,6 +165,37 @@ fn set_fifo(priority: i32) -> Result<(), String> {
     }
 }
 
+/// Move the calling SCHED_FIFO thread to `priority` and pin it to `core` (`None`: any core).
+pub(crate) fn set_slot(priority: i32, core: Option<u32>) -> Result<(), String> {
+    set_fifo(priority)?;
+    pin(core)
+}
+
+#[cfg(target_os = "linux")]
+#[allow(unsafe_code)]
+fn pin(core: Option<u32>) -> Result<(), String> {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    // SAFETY: a zeroed cpu_set_t is a valid empty set; CPU_SET writes inside it for indices
+    // below CPU_SETSIZE (checked); sched_setaffinity reads it for the calling thread (pid 0).
+    let rc = unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        for c in (0..cores).filter(|c| core.is_none_or(|want| want as usize == *c)).filter(|c| *c < libc::CPU_SETSIZE as usize) {
+            libc::CPU_SET(c, &mut set);
+        }
+        libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set)
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error().to_string())
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn pin(_: Option<u32>) -> Result<(), String> {
+    Err("not Linux".into())
+}
+
 #[cfg(not(target_os = "linux"))]
 fn set_deadline(_: &Reservation) -> Result<(), String> {
     Err("not Linux".into())
@@ -137,6 +216,8 @@ mod tests {
         assert_eq!((r.runtime, r.deadline, r.period), (Duration::from_millis(2), Duration::from_millis(5), Duration::from_millis(10)));
         let r = Reservation::of(Duration::from_millis(100), None, None);
         assert_eq!(r.runtime, Duration::from_millis(1));
-        assert!(Reservation::of(Duration::from_millis(1), None, None).fifo_priority() > r.fifo_priority(), "rate monotonic");
+        assert!(Reservation::of(Duration::from_millis(1), None, None).fifo_priority() > r.fifo_priority(), "deadline monotonic");
+        assert!(Reservation::of(Duration::from_millis(100), None, Some(Duration::from_millis(1))).fifo_priority() > r.fifo_priority(), "deadline, not period");
+        assert_eq!((fifo_priority_of_rank(0), fifo_priority_of_rank(1), fifo_priority_of_rank(100)), (89, 88, 50));
     }
 }

@@ -35,6 +35,8 @@ pub struct HostEntry {
 struct State {
     apps: BTreeMap<String, AppRecord>,
     hosts: BTreeMap<String, HostEntry>,
+    /// Execution times the Hosts measured, for admission of modules that declare no budget.
+    profiles: place::Profiles,
 }
 
 /// Desired and observed state, and the logic between them.
@@ -56,7 +58,7 @@ impl Core {
         let sidecar_blobs = crate::failover::store_sidecars(&store)?;
         Ok(Core {
             store,
-            state: Mutex::new(State { apps, hosts: BTreeMap::new() }),
+            state: Mutex::new(State { apps, hosts: BTreeMap::new(), profiles: place::Profiles::default() }),
             placer,
             blob_url,
             events: Default::default(),
@@ -85,7 +87,7 @@ impl Core {
             return Err(ApiError::conflict(format!("application `{}` exists; update it with PUT /v1/apps/{}", manifest.name, manifest.name)));
         }
         let mut record = self.record_for(manifest, 1)?;
-        let placement = place::place_new(&*self.placer, &st.hosts, &st.apps, &record).map_err(ApiError::unplaceable)?;
+        let placement = place::place_new(&*self.placer, &st.hosts, &st.profiles, &st.apps, &record).map_err(ApiError::unplaceable)?;
         for m in &mut record.modules {
             m.host = placement.get(&m.id).cloned();
         }
@@ -156,7 +158,7 @@ impl Core {
         let mut record = AppRecord { name: name.clone(), manifest: fresh.manifest, modules, generation: fresh.generation };
         let mut others = st.apps.clone();
         others.remove(&name);
-        let placement = place::place_some(&*self.placer, &st.hosts, &others, &record, &to_place).map_err(ApiError::unplaceable)?;
+        let placement = place::place_some(&*self.placer, &st.hosts, &st.profiles, &others, &record, &to_place).map_err(ApiError::unplaceable)?;
         for m in record.modules.iter_mut().filter(|m| to_place.contains(&m.id)) {
             m.host = placement.get(&m.id).cloned();
         }
@@ -277,6 +279,7 @@ impl Core {
     /// A Host reported its status.
     pub fn host_status(&self, host: &str, report: StatusReport) {
         let mut st = self.state.lock();
+        st.profiles.learn(&report.status);
         if let Some(h) = st.hosts.get_mut(host) {
             h.last_seen = Instant::now();
             h.online = true;
@@ -351,7 +354,7 @@ impl Core {
             let mut others = st.apps.clone();
             others.remove(&name);
             let mut app = app;
-            match place::place_some(&*self.placer, &st.hosts, &others, &app, &waiting) {
+            match place::place_some(&*self.placer, &st.hosts, &st.profiles, &others, &app, &waiting) {
                 Ok(placement) => {
                     for m in app.modules.iter_mut().filter(|m| waiting.contains(&m.id)) {
                         m.host = placement.get(&m.id).cloned();
@@ -562,6 +565,8 @@ fn view_host(name: &str, h: &HostEntry, apps: &BTreeMap<String, AppRecord>) -> H
         resources: h.status.as_ref().map(|s| s.resources),
         modules: h.status.as_ref().map(|s| s.status.modules.clone()).unwrap_or_default(),
         assigned: apps.values().flat_map(|a| &a.modules).filter(|m| m.host.as_deref() == Some(name)).map(|m| m.id.clone()).collect(),
+        realtime: h.status.as_ref().map(|s| s.status.realtime.clone()),
+        scheduler: place::scheduler(h),
     }
 }
 

@@ -106,6 +106,12 @@ pub struct HostView {
     pub modules: Vec<ModuleStatus>,
     /// Module instances the Orchestrator assigned to it.
     pub assigned: Vec<ModuleId>,
+    /// The real-time policy the Host offers (`SCHED_DEADLINE`, `SCHED_FIFO`, `none: why`), once
+    /// it has reported.
+    pub realtime: Option<String>,
+    /// The admission test its real-time modules get: `edf` (utilization bound) or
+    /// `fixed-priority` (utilization bound and response-time analysis per core).
+    pub scheduler: silverline_placement::Scheduler,
 }
 
 /// A module instance: desired placement joined with what its Host reports.

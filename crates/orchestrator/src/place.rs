@@ -3,8 +3,9 @@
 
 use crate::core::HostEntry;
 use crate::model::AppRecord;
-use silverline_manifest::{ApplicationManifest, ModuleSpec, Trigger};
-use silverline_placement::{DeployedModule, HostCapacity, ModuleDemand, PlacementError, Placer};
+use silverline_manifest::{ApplicationManifest, Criticality, ModuleSpec, Trigger};
+use silverline_placement::{DeployedModule, HostCapacity, ModuleDemand, PlacementError, Placer, RtTask, Scheduler};
+use std::time::Duration;
 use silverline_proto::ModuleId;
 use std::collections::{BTreeMap, HashMap};
 
@@ -12,9 +13,32 @@ use std::collections::{BTreeMap, HashMap};
 pub type Decision = HashMap<ModuleId, String>;
 
 /// Place every module of a new application.
-pub fn place_new(placer: &dyn Placer, hosts: &BTreeMap<String, HostEntry>, apps: &BTreeMap<String, AppRecord>, app: &AppRecord) -> Result<Decision, PlacementError> {
+pub fn place_new(placer: &dyn Placer, hosts: &BTreeMap<String, HostEntry>, profiles: &Profiles, apps: &BTreeMap<String, AppRecord>, app: &AppRecord) -> Result<Decision, PlacementError> {
     let all: Vec<ModuleId> = app.modules.iter().map(|m| m.id.clone()).collect();
-    place_some(placer, hosts, apps, app, &all)
+    place_some(placer, hosts, profiles, apps, app, &all)
+}
+
+/// Execution times measured by the Hosts, per Wasm (sha256): the admission budget of modules
+/// that declare none. Kept after the module goes, so a redeploy is admitted on what it did.
+#[derive(Default)]
+pub struct Profiles(HashMap<String, u64>);
+
+/// Measurements below this many activations are not trusted for admission.
+const MIN_SAMPLES: u64 = 20;
+
+impl Profiles {
+    /// Take in a Host's latest status.
+    pub fn learn(&mut self, status: &silverline_proto::status::HostStatus) {
+        for m in status.modules.iter().filter(|m| m.exec_ns.count >= MIN_SAMPLES) {
+            self.0.insert(m.sha256.clone(), m.exec_ns.p99);
+        }
+    }
+
+    /// The budget admission assumes for a module with this Wasm: its measured p99 execution
+    /// time plus 20% (measurements are wall-clock and recent; the margin absorbs both).
+    pub fn budget(&self, sha256: &str) -> Option<Duration> {
+        self.0.get(sha256).map(|&ns| Duration::from_nanos(ns + ns / 5))
+    }
 }
 
 /// Place the modules `which` of `app`; everything else (other apps, the rest of `app`) stays and
@@ -22,12 +46,13 @@ pub fn place_new(placer: &dyn Placer, hosts: &BTreeMap<String, HostEntry>, apps:
 pub fn place_some(
     placer: &dyn Placer,
     hosts: &BTreeMap<String, HostEntry>,
+    profiles: &Profiles,
     others: &BTreeMap<String, AppRecord>,
     app: &AppRecord,
     which: &[ModuleId],
 ) -> Result<Decision, PlacementError> {
-    let mut demands_by_app: HashMap<&str, HashMap<String, ModuleDemand>> = others.values().map(|a| (a.name.as_str(), demands(a))).collect();
-    demands_by_app.insert(app.name.as_str(), demands(app));
+    let mut demands_by_app: HashMap<&str, HashMap<String, ModuleDemand>> = others.values().map(|a| (a.name.as_str(), demands(a, profiles))).collect();
+    demands_by_app.insert(app.name.as_str(), demands(app, profiles));
     let assigned: Vec<(&ModuleDemand, &str)> = others
         .values()
         .flat_map(|a| a.modules.iter().map(move |m| (a.name.as_str(), m)))
@@ -70,16 +95,29 @@ fn capacity(name: &str, h: &HostEntry, assigned: &[(&ModuleDemand, &str)]) -> Ho
     c.apis = h.manifest.apis.clone();
     c.tags = h.manifest.metadata.tags.clone();
     c.online = h.online;
+    c.scheduler = scheduler(h);
     for (d, _) in assigned.iter().filter(|(_, host)| *host == name) {
         c.used_memory_bytes += d.memory_bytes;
         c.used_utilization += d.utilization;
         c.deployed.push(DeployedModule { app: d.app.clone(), module: d.module.clone() });
+        c.realtime.extend(d.realtime.clone());
     }
     c
 }
 
+/// The Host's real-time scheduler as its status reports it: fixed priorities when it gets
+/// `SCHED_FIFO` (and not `SCHED_DEADLINE`), EDF otherwise (also when it gets no real-time
+/// policy at all: the utilization bound is then all that admission can promise, and the Host
+/// reports its fallback).
+pub fn scheduler(h: &HostEntry) -> Scheduler {
+    match h.status.as_ref() {
+        Some(s) if s.status.realtime.starts_with("SCHED_FIFO") => Scheduler::FixedPriority,
+        _ => Scheduler::Edf,
+    }
+}
+
 /// The demands of every module of an application, by module name, from its full manifest.
-fn demands(app: &AppRecord) -> HashMap<String, ModuleDemand> {
+fn demands(app: &AppRecord, profiles: &Profiles) -> HashMap<String, ModuleDemand> {
     let Ok(manifest) = ApplicationManifest::from_str(&app.manifest.to_string(), crate::core::api_base_dir()) else {
         tracing::error!("stored manifest of `{}` no longer parses", app.name);
         return HashMap::new();
@@ -87,7 +125,9 @@ fn demands(app: &AppRecord) -> HashMap<String, ModuleDemand> {
     let replicated: HashMap<&str, u32> = manifest.modules.iter().filter(|s| s.replicas > 1).map(|s| (s.name.as_str(), s.replicas)).collect();
     let mut out = HashMap::new();
     for spec in &manifest.modules {
-        let mut d = demand(&app.name, spec);
+        let sha = app.modules.iter().find(|m| m.module == spec.name.as_str()).map(|m| m.sha256.as_str());
+        let measured = sha.and_then(|s| profiles.budget(s));
+        let mut d = demand(&app.name, spec, measured);
         // Anti-affinity with a replicated module means with each of its replicas.
         d.anti_affinity = d.anti_affinity.iter().flat_map(|n| replica_keys(n, replicated.get(n.as_str()).copied())).collect();
         if spec.replicas == 1 {
@@ -99,12 +139,22 @@ fn demands(app: &AppRecord) -> HashMap<String, ModuleDemand> {
         for (r, key) in keys.iter().enumerate() {
             let mut one = d.clone();
             one.module = key.clone();
+            if let Some(t) = &mut one.realtime {
+                t.name = format!("{}/{key}", app.name);
+            }
             one.pinned_host = pins.get(r).cloned().or(d.pinned_host.clone());
             one.anti_affinity.extend(keys.iter().filter(|k| *k != key).cloned());
             out.insert(key.clone(), one);
         }
     }
     out
+}
+
+/// What a Host reserves for a real-time module that declares no budget (and the Orchestrator
+/// has measured none): a tenth of the period, at most 1 ms, at least 10 µs. Keep in step with
+/// `silverline_host`'s `Reservation::of`.
+fn default_reservation(period: Duration) -> Duration {
+    (period / 10).min(Duration::from_millis(1)).max(Duration::from_micros(10))
 }
 
 /// The placer's names of the replicas of `module` (`M.r0`, `M.r1`, ...), or `M` itself.
@@ -115,13 +165,27 @@ fn replica_keys(module: &str, replicas: Option<u32>) -> Vec<String> {
     }
 }
 
-/// What a module asks of its Host, read from its manifest. Absent reservations cost nothing:
-/// the paper treats such modules as best effort.
-fn demand(app: &str, spec: &ModuleSpec) -> ModuleDemand {
+/// What a module asks of its Host, read from its manifest. The CPU budget of a periodic
+/// module is the declared one, else the `measured` one; a real-time module with neither is
+/// charged what its Host reserves for it (docs/timing.md). Other modules without a budget cost
+/// nothing: the paper treats them as best effort.
+fn demand(app: &str, spec: &ModuleSpec, measured: Option<Duration>) -> ModuleDemand {
     let mut d = ModuleDemand::new(app, spec.name.as_str());
     d.memory_bytes = spec.resources.memory_bytes.unwrap_or(0);
-    if let (Trigger::Periodic { period, .. }, Some(budget)) = (&spec.trigger, spec.resources.budget) {
-        d.utilization = budget.as_secs_f64() / period.as_secs_f64();
+    if let Trigger::Periodic { period, .. } = &spec.trigger {
+        let realtime = spec.criticality == Criticality::Realtime;
+        let default = realtime.then(|| default_reservation(*period));
+        if let Some(budget) = spec.resources.budget.or(measured).or(default) {
+            let deadline = spec.resources.deadline.unwrap_or(*period).min(*period);
+            let budget = budget.min(deadline);
+            d.utilization = budget.as_secs_f64() / period.as_secs_f64();
+            d.realtime = realtime.then(|| RtTask {
+                name: format!("{app}/{}", spec.name),
+                period_ns: period.as_nanos() as u64,
+                budget_ns: budget.as_nanos() as u64,
+                deadline_ns: deadline.as_nanos() as u64,
+            });
+        }
     }
     d.apis = spec.placement.apis.clone();
     d.tags = spec.placement.tags.clone();

@@ -32,6 +32,10 @@ pub struct HostArgs {
     /// How often status and profiles are reported.
     #[arg(long, default_value = "1s", value_parser = humantime::parse_duration)]
     pub status_interval: Duration,
+    /// Real-time policy for real-time modules: auto (SCHED_DEADLINE, else SCHED_FIFO), fifo
+    /// (fixed priorities, partitioned onto cores) or off.
+    #[arg(long, default_value = "auto")]
+    pub realtime_policy: silverline_host::RealtimePolicy,
     /// Serve this Host's metrics (Prometheus text format) at http://ADDR/metrics, e.g. 127.0.0.1:9464.
     #[arg(long, value_name = "ADDR")]
     pub metrics_listen: Option<std::net::SocketAddr>,
@@ -44,7 +48,7 @@ pub fn run(args: HostArgs) -> anyhow::Result<i32> {
     let manifest = host_manifest(&args)?;
     let name = manifest.name.clone();
     let mut config = HostConfig::new();
-    config.name(name.clone()).uuid(manifest.uuid.as_str()).cache_dir(args.data_dir.join("cache"));
+    config.name(name.clone()).uuid(manifest.uuid.as_str()).cache_dir(args.data_dir.join("cache")).realtime_policy(args.realtime_policy);
     let host = Host::new(config)?;
     let mut data = MqttConfig::from_url(&args.broker)?;
     data.client_id(format!("sl-data-{name}"));

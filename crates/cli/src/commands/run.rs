@@ -39,6 +39,10 @@ pub struct RunArgs {
     /// Command modules: set an environment variable, `KEY=VALUE`.
     #[arg(long = "env", value_name = "KEY=VALUE")]
     env: Vec<String>,
+    /// Real-time policy for real-time modules: auto (SCHED_DEADLINE, else SCHED_FIFO), fifo
+    /// (fixed priorities, partitioned onto cores) or off.
+    #[arg(long, default_value = "auto")]
+    realtime_policy: silverline_host::RealtimePolicy,
     /// Command modules: arguments after `--`.
     #[arg(last = true)]
     args: Vec<String>,
@@ -75,7 +79,7 @@ fn run_module(args: &RunArgs) -> anyhow::Result<i32> {
 fn run_app(args: &RunArgs) -> anyhow::Result<i32> {
     let app = ApplicationManifest::from_file(&args.target).map_err(|e| anyhow::anyhow!("{e}"))?;
     let mut config = HostConfig::new();
-    config.name(args.name.clone());
+    config.name(args.name.clone()).realtime_policy(args.realtime_policy);
     if args.via_broker {
         config.routing(RoutingMode::BrokerOnly);
     }

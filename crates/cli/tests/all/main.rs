@@ -1,5 +1,6 @@
 //! End-to-end tests of the `silverline` binary (real process, real modules, real broker).
 
+mod admission; // issue 7: response-time analysis, measured budgets
 mod common;
 mod events; // issue 8
 mod failover; // issue 6: replicas and sidecar failover in network namespaces

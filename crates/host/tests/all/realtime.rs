@@ -124,3 +124,36 @@ fn collect_lateness(host: &silverline_host::Host, modules: &[&str], window: std:
     }
     out
 }
+
+fn rt_tick(deadline_ms: u64, endpoint: &str) -> String {
+    format!("    criticality: realtime\n    resources: {{ deadlineInNs: {} }}\n    outputChannels:\n      channels: [{{ name: out, endpoint: {endpoint} }}]\n", deadline_ms * 1_000_000)
+}
+
+#[test]
+fn fixed_priorities_rank_and_pin_realtime_modules() {
+    let (host, _) = host_with(silverline_host::HostConfig::new().realtime_policy(silverline_host::RealtimePolicy::Fifo).clone());
+    if !host.status().realtime.starts_with("SCHED_FIFO") {
+        eprintln!("skipping: this machine grants no SCHED_FIFO ({})", host.status().realtime);
+        return;
+    }
+    host.deploy_app(&periodic("a", "late", TICK_WAT, 10, &rt_tick(10, "a/t"))).unwrap();
+    host.deploy_app(&periodic("b", "urgent", TICK_WAT, 10, &rt_tick(2, "b/t"))).unwrap();
+    let pinned = |s: &silverline_host::HostStatus, id: &str| s.module(id).is_some_and(|m| m.scheduling.contains(" on core ") && m.activations > 0);
+    assert!(host.wait_for(WAIT, |s| pinned(s, "a/late") && pinned(s, "b/urgent")), "{:?}", host.status().modules.iter().map(|m| &m.scheduling).collect::<Vec<_>>());
+    let status = host.status();
+    let scheduling = |id: &str| status.module(id).unwrap().scheduling.clone();
+    // Deadline monotonic: the 2 ms deadline ranks first, whatever the deployment order.
+    assert!(scheduling("b/urgent").starts_with("SCHED_FIFO priority 89 on core "), "{}", scheduling("b/urgent"));
+    assert!(scheduling("a/late").starts_with("SCHED_FIFO priority 88 on core "), "{}", scheduling("a/late"));
+    assert!(scheduling("a/late").contains("SCHED_DEADLINE refused: not asked for (--realtime-policy fifo)"));
+}
+
+#[test]
+fn real_time_policies_turned_off_are_reported_as_a_fallback() {
+    let (host, _) = host_with(silverline_host::HostConfig::new().realtime_policy(silverline_host::RealtimePolicy::Off).clone());
+    assert!(host.status().realtime.starts_with("none: real-time policies turned off"), "{}", host.status().realtime);
+    host.deploy_app(&periodic("a", "t", TICK_WAT, 10, &rt_tick(10, "a/t"))).unwrap();
+    assert!(host.wait_for(WAIT, |s| s.module("a/t").unwrap().activations >= 2));
+    let m = host.status().module("a/t").unwrap().clone();
+    assert!(m.scheduling.starts_with("best effort on its own thread (fallback: real-time policies turned off"), "{}", m.scheduling);
+}
