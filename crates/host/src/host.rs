@@ -313,7 +313,8 @@ impl Host {
             self.shared.router.unsubscribe(spec.endpoint.as_str(), queue);
         }
         *runtime.state.lock() = ModuleState::Stopped;
-        if runtime.is_realtime() {
+        drop(runtime.rt_kick.lock().take()); // ends a real-time event thread
+        if runtime.reservation().is_some() && runtime.spec.criticality == silverline_manifest::Criticality::Realtime {
             self.shared.repartition();
         }
         *runtime.live.lock() = None; // waits for a running activation to end
@@ -421,6 +422,7 @@ impl Shared {
                 self.timers.push(clock.at(clock.first()), m, TimerKind::Tick(clock.first()));
             }
             Trigger::Event { .. } if m.has_start() => {}
+            Trigger::Event { .. } if m.is_realtime_event() => self.spawn_realtime_event(m.clone()),
             Trigger::Event { .. } => self.dispatch_event(m),
             Trigger::Command => {}
         }
@@ -462,8 +464,13 @@ impl Shared {
         }
     }
 
-    /// Queue an event activation if a message waits and the module is idle.
+    /// Queue an event activation if a message waits and the module is idle (a real-time event
+    /// module's own thread is kicked instead).
     fn dispatch_event(&self, m: &Arc<ModuleRuntime>) {
+        if let Some(kick) = m.rt_kick.lock().as_ref() {
+            let _ = kick.try_send(()); // full: a kick is already pending, and one is enough
+            return;
+        }
         let Some(queue) = &m.trigger_queue else { return };
         let woken = m.wake_pending.load(Ordering::Acquire);
         if (queue.is_empty() && !woken) || m.removed.load(Ordering::Acquire) || *m.state.lock() != ModuleState::Running {
@@ -591,6 +598,33 @@ impl Shared {
         }
     }
 
+    /// A real-time event-triggered module gets a thread of its own under a real-time policy (a
+    /// sporadic reservation, see `ModuleRuntime::reservation`); it sleeps until a message or a
+    /// wake-up arrives and runs one activation per message, never waiting for the shared pool.
+    fn spawn_realtime_event(self: &Arc<Self>, m: Arc<ModuleRuntime>) {
+        let (kick, kicked) = crossbeam_channel::bounded(1);
+        let _ = kick.try_send(()); // messages may already wait
+        *m.rt_kick.lock() = Some(kick);
+        let host = Arc::downgrade(self);
+        let policy = self.config.realtime_policy;
+        let id = m.id.clone();
+        let spawned = std::thread::Builder::new().name(format!("rt-{}", m.id)).spawn(move || {
+            let Some(r) = m.reservation() else { return };
+            *m.scheduling.lock() = match crate::realtime::apply(&r, policy) {
+                Ok(got) => format!("{got}, sporadic (woken by its messages)"),
+                Err(why) => {
+                    tracing::warn!(module = %m.id, "no real-time policy ({why}); running as best effort");
+                    format!("best effort on its own thread, woken by its messages (fallback: {why})")
+                }
+            };
+            realtime_event_loop(&host, &m, &kicked);
+        });
+        match spawned {
+            Ok(_) => self.repartition(),
+            Err(e) => tracing::error!("cannot start the real-time thread of {id}: {e}"),
+        }
+    }
+
     /// Under SCHED_FIFO: partition the real-time modules onto the cores (the algorithm the
     /// Orchestrator's admission used) and rank their priorities deadline-monotonically; each
     /// module's thread takes its new slot before its next activation.
@@ -598,7 +632,8 @@ impl Shared {
         if !self.realtime.starts_with("SCHED_FIFO") {
             return; // SCHED_DEADLINE schedules globally; without a policy there is nothing to pin
         }
-        let modules: Vec<Arc<ModuleRuntime>> = self.modules.read().values().filter(|m| m.is_realtime() && !m.removed.load(Ordering::Acquire)).cloned().collect();
+        let on_own_thread = |m: &ModuleRuntime| (m.is_realtime() || m.is_realtime_event()) && !m.has_start();
+        let modules: Vec<Arc<ModuleRuntime>> = self.modules.read().values().filter(|m| on_own_thread(m) && !m.removed.load(Ordering::Acquire)).cloned().collect();
         let tasks: Vec<silverline_placement::RtTask> = modules.iter().filter_map(|m| Some(m.reservation()?.task(m.id.as_str()))).collect();
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as u32;
         let partition = silverline_placement::rta::partition(cores, &tasks);
@@ -752,6 +787,38 @@ fn realtime_loop(host: &std::sync::Weak<Shared>, m: &Arc<ModuleRuntime>, clock: 
             shared.emit(&m.id, EventKind::Skipped { activation: k + 1, count: skipped, reason: "behind".into() });
         }
         k = next;
+    }
+}
+
+/// The loop of a real-time event module's thread: one activation per waiting message (or
+/// wake-up), until the module is removed (its kick sender dropped) or fails.
+fn realtime_event_loop(host: &std::sync::Weak<Shared>, m: &Arc<ModuleRuntime>, kicked: &crossbeam_channel::Receiver<()>) {
+    let mut slot_seen = 0;
+    while kicked.recv().is_ok() {
+        take_slot(m, &mut slot_seen);
+        loop {
+            let Some(shared) = host.upgrade() else { return };
+            let waiting = m.trigger_queue.as_ref().is_some_and(|q| !q.is_empty()) || m.wake_pending.load(Ordering::Acquire);
+            if !waiting || m.removed.load(Ordering::Acquire) || *m.state.lock() != ModuleState::Running {
+                break;
+            }
+            let (queued, woken) = (m.trigger_queue.as_ref().map_or(0, |q| q.len()), m.wake_pending.load(Ordering::Acquire));
+            m.busy.store(true, Ordering::Release);
+            let k = m.next_event_index.fetch_add(1, Ordering::Relaxed);
+            let result = shared.activate_and_report(m, k, None);
+            m.busy.store(false, Ordering::Release);
+            if let Err(failure) = result {
+                drop(m.rt_kick.lock().take());
+                shared.fail(m, failure); // a restart starts a new thread
+                return;
+            }
+            shared.notify_changed();
+            // A module that leaves its message unread is not run again until the next one
+            // arrives: at a real-time priority, retrying at once would starve its core.
+            if !woken && m.trigger_queue.as_ref().map_or(0, |q| q.len()) >= queued {
+                break;
+            }
+        }
     }
 }
 

@@ -174,7 +174,11 @@ pub(crate) struct ModuleRuntime {
     /// module, and a generation so its thread notices a change without locking every period.
     pub(crate) rt_slot: Mutex<Option<RtSlot>>,
     pub(crate) rt_slot_gen: AtomicU64,
+    /// A real-time event module's thread: kicked when a message (or a wake-up) arrives;
+    /// dropped to end the thread.
+    pub(crate) rt_kick: Mutex<Option<crossbeam_channel::Sender<()>>>,
 }
+
 
 /// A real-time module's place under fixed priorities.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -259,6 +263,7 @@ impl ModuleRuntime {
             overrun: Mutex::default(),
             rt_slot: Mutex::new(None),
             rt_slot_gen: AtomicU64::new(0),
+            rt_kick: Mutex::new(None),
         }
     }
 
@@ -447,15 +452,27 @@ impl ModuleRuntime {
         next
     }
 
-    /// The reservation a real-time periodic module's thread asks for.
+    /// The reservation a real-time module's thread asks for. An event-triggered one is a
+    /// sporadic task: its minimum inter-arrival time is taken to be its deadline (default
+    /// [`silverline_placement::rta::SPORADIC_DEADLINE`]), the assumption admission control makes too.
     pub(crate) fn reservation(&self) -> Option<crate::realtime::Reservation> {
-        let Trigger::Periodic { period, .. } = self.spec.trigger else { return None };
+        let period = match self.spec.trigger {
+            Trigger::Periodic { period, .. } => period,
+            Trigger::Event { .. } => self.spec.resources.deadline.unwrap_or(silverline_placement::rta::SPORADIC_DEADLINE),
+            Trigger::Command => return None,
+        };
         Some(crate::realtime::Reservation::of(period, self.spec.resources.budget, self.spec.resources.deadline))
     }
 
     /// Is this a real-time periodic reactor (run on its own real-time thread)?
     pub(crate) fn is_realtime(&self) -> bool {
         self.spec.criticality == silverline_manifest::Criticality::Realtime && matches!(self.spec.trigger, Trigger::Periodic { .. })
+    }
+
+    /// Is this a real-time event-triggered reactor (run on its own real-time thread, woken by
+    /// its messages)?
+    pub(crate) fn is_realtime_event(&self) -> bool {
+        self.spec.criticality == silverline_manifest::Criticality::Realtime && self.trigger_queue.is_some()
     }
 
     /// Forget overdue activations (the instance failed) and go idle.

@@ -49,7 +49,7 @@ impl Reservation {
     /// kernel's admission test honest.
     pub(crate) fn of(period: Duration, budget: Option<Duration>, deadline: Option<Duration>) -> Self {
         let deadline = deadline.unwrap_or(period).min(period);
-        let runtime = budget.unwrap_or((period / 10).min(Duration::from_millis(1))).min(deadline).max(Duration::from_micros(10));
+        let runtime = budget.unwrap_or(silverline_placement::rta::default_budget(period)).min(deadline).max(Duration::from_micros(10));
         Reservation { runtime, deadline, period }
     }
 

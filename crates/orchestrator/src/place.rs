@@ -4,6 +4,7 @@
 use crate::core::HostEntry;
 use crate::model::AppRecord;
 use silverline_manifest::{ApplicationManifest, Criticality, ModuleSpec, Trigger};
+use silverline_placement::rta::{default_budget, SPORADIC_DEADLINE};
 use silverline_placement::{DeployedModule, HostCapacity, ModuleDemand, PlacementError, Placer, RtTask, Scheduler};
 use std::time::Duration;
 use silverline_proto::ModuleId;
@@ -150,13 +151,6 @@ fn demands(app: &AppRecord, profiles: &Profiles) -> HashMap<String, ModuleDemand
     out
 }
 
-/// What a Host reserves for a real-time module that declares no budget (and the Orchestrator
-/// has measured none): a tenth of the period, at most 1 ms, at least 10 µs. Keep in step with
-/// `silverline_host`'s `Reservation::of`.
-fn default_reservation(period: Duration) -> Duration {
-    (period / 10).min(Duration::from_millis(1)).max(Duration::from_micros(10))
-}
-
 /// The placer's names of the replicas of `module` (`M.r0`, `M.r1`, ...), or `M` itself.
 fn replica_keys(module: &str, replicas: Option<u32>) -> Vec<String> {
     match replicas {
@@ -165,18 +159,25 @@ fn replica_keys(module: &str, replicas: Option<u32>) -> Vec<String> {
     }
 }
 
-/// What a module asks of its Host, read from its manifest. The CPU budget of a periodic
-/// module is the declared one, else the `measured` one; a real-time module with neither is
+/// What a module asks of its Host, read from its manifest. The CPU budget of a periodic (or
+/// real-time event-triggered) module is the declared one, else the `measured` one; a real-time module with neither is
 /// charged what its Host reserves for it (docs/timing.md). Other modules without a budget cost
 /// nothing: the paper treats them as best effort.
 fn demand(app: &str, spec: &ModuleSpec, measured: Option<Duration>) -> ModuleDemand {
     let mut d = ModuleDemand::new(app, spec.name.as_str());
     d.memory_bytes = spec.resources.memory_bytes.unwrap_or(0);
-    if let Trigger::Periodic { period, .. } = &spec.trigger {
-        let realtime = spec.criticality == Criticality::Realtime;
-        let default = realtime.then(|| default_reservation(*period));
+    let realtime = spec.criticality == Criticality::Realtime;
+    let period = match &spec.trigger {
+        Trigger::Periodic { period, .. } => Some(*period),
+        // A sporadic task: its minimum inter-arrival time is taken to be its deadline, as the
+        // Host's reservation does.
+        Trigger::Event { .. } if realtime => Some(spec.resources.deadline.unwrap_or(SPORADIC_DEADLINE)),
+        _ => None,
+    };
+    if let Some(period) = period {
+        let default = realtime.then(|| default_budget(period));
         if let Some(budget) = spec.resources.budget.or(measured).or(default) {
-            let deadline = spec.resources.deadline.unwrap_or(*period).min(*period);
+            let deadline = spec.resources.deadline.unwrap_or(period).min(period);
             let budget = budget.min(deadline);
             d.utilization = budget.as_secs_f64() / period.as_secs_f64();
             d.realtime = realtime.then(|| RtTask {

@@ -14,6 +14,17 @@
 
 use serde::{Deserialize, Serialize};
 use std::cmp::Ordering;
+use std::time::Duration;
+
+/// What a Host reserves, and admission assumes, for a real-time module that declares no
+/// budget (and has no measured one): a tenth of its period, at most 1 ms, at least 10 µs.
+pub fn default_budget(period: Duration) -> Duration {
+    (period / 10).min(Duration::from_millis(1)).max(Duration::from_micros(10))
+}
+
+/// Deadline, and assumed minimum inter-arrival time, of a real-time event-triggered module
+/// that declares no deadline: such a module is analysed as a sporadic task with T = D.
+pub const SPORADIC_DEADLINE: Duration = Duration::from_millis(10);
 
 /// A periodic real-time task: a module with a period, a budget (declared, or measured) and a
 /// relative deadline.

@@ -77,3 +77,61 @@ modules:
     let numbers: Vec<u64> = got.iter().map(|s| s.parse().unwrap()).collect();
     assert_eq!(numbers[..], (1..=numbers.len() as u64).collect::<Vec<_>>()[..], "echo must pass every message once, in order");
 }
+
+/// Issue 7: a real-time event-triggered module runs on its own real-time thread, woken by its
+/// messages, and loses none of them; removing it ends the thread.
+#[test]
+fn a_realtime_event_module_runs_on_its_own_thread_and_misses_nothing() {
+    let text = format!(
+        r#"
+name: rtev
+modules:
+  - name: sensor
+    file: {SENSOR_C}
+    trigger: {{ type: periodic, periodInNs: 5000000 }}
+    outputChannels:
+      channels: [{{ name: out, endpoint: "rtev/raw", payloadSizeInBytes: 16 }}]
+  - name: filter
+    file: {FILTER_EMA_C}
+    trigger: {{ type: event, channel: in }}
+    criticality: realtime
+    resources: {{ deadlineInNs: 2000000 }}
+    inputChannels:
+      channels: [{{ name: in, endpoint: "rtev/raw" }}]
+    outputChannels:
+      channels: [{{ name: out, endpoint: "rtev/filtered" }}]
+  - name: sink
+    file: {SINK_C}
+    trigger: {{ type: event, channel: in }}
+    inputChannels:
+      channels: [{{ name: in, endpoint: "rtev/filtered" }}]
+"#
+    );
+    let (host, lines) = host();
+    host.deploy_app(&app(&text)).unwrap();
+    let lines2 = lines.clone();
+    assert!(host.wait_for(WAIT, move |_| lines2.of("rtev/sink").len() >= 20));
+    let status = host.status();
+    let filter = status.module("rtev/filter").unwrap();
+    if status.realtime.starts_with("SCHED") {
+        assert!(filter.scheduling.contains("sporadic (woken by its messages)"), "{}", filter.scheduling);
+        assert!(filter.scheduling.starts_with("SCHED_DEADLINE runtime=200µs deadline=2ms period=2ms") || filter.scheduling.starts_with("SCHED_FIFO"), "{}", filter.scheduling);
+    } else {
+        assert!(filter.scheduling.contains("fallback"), "{}", filter.scheduling);
+    }
+    let seqs: Vec<u64> = lines.of("rtev/sink").iter().filter_map(|l| l.strip_prefix("seq=")?.split(' ').next()?.parse().ok()).collect();
+    assert!(seqs.windows(2).all(|w| w[1] == w[0] + 1), "every sample reached the sink through the real-time filter: {seqs:?}");
+    assert_eq!(filter.messages_dropped, 0);
+    let thread_alive = || {
+        std::fs::read_dir("/proc/self/task").unwrap().any(|t| std::fs::read_to_string(t.unwrap().path().join("comm")).is_ok_and(|c| c.trim() == "rt-rtev/filter"))
+    };
+    assert!(thread_alive(), "the filter runs on a thread of its own");
+    let events = host.events();
+    assert!(host.remove(&id("rtev/filter")));
+    expect_event(&events, "stopped", |e| e.module.0 == "rtev/filter" && matches!(e.kind, silverline_host::EventKind::Stopped));
+    let deadline = std::time::Instant::now() + WAIT;
+    while thread_alive() {
+        assert!(std::time::Instant::now() < deadline, "the module's thread did not end");
+        std::thread::yield_now();
+    }
+}
