@@ -32,6 +32,7 @@ pub struct HostConfig {
     output: OutputSink,
     uuid: String,
     realtime_policy: crate::realtime::RealtimePolicy,
+    best_effort_cpu: Option<f64>,
 }
 
 impl Default for HostConfig {
@@ -46,6 +47,7 @@ impl Default for HostConfig {
             output: print_sink(),
             uuid: silverline_manifest::HostUuid::new_v4().as_str().to_string(),
             realtime_policy: crate::realtime::RealtimePolicy::Auto,
+            best_effort_cpu: None,
         }
     }
 }
@@ -95,6 +97,13 @@ impl HostConfig {
     /// SCHED_FIFO (`Auto`, the default); fixed priorities only (`Fifo`); none (`Off`).
     pub fn realtime_policy(&mut self, policy: crate::realtime::RealtimePolicy) -> &mut Self {
         self.realtime_policy = policy;
+        self
+    }
+    /// Confine best-effort modules (the worker pool and command threads) to this many CPUs
+    /// with a cgroup CPU quota, e.g. 0.5; real-time modules stay outside. Where cgroups refuse,
+    /// the Host runs without and its status says why.
+    pub fn best_effort_cpu(&mut self, cores: Option<f64>) -> &mut Self {
+        self.best_effort_cpu = cores;
         self
     }
     /// Where module output lines go (default: printed with the module's name).
@@ -149,6 +158,8 @@ pub(crate) struct Shared {
     epoch: Instant,
     realtime: String,
     load: crate::sidecar::LoadGauge,
+    /// The best-effort CPU quota, or why there is none (`None`: none was asked for).
+    quota: Option<Result<crate::cpuquota::CpuQuota, String>>,
 }
 
 /// A silverline Host: runs many Wasm modules with the channel API.
@@ -171,6 +182,7 @@ impl Host {
         crate::refabi::add_to_linker(&mut linker)?;
         let (jobs, job_rx) = crossbeam_channel::unbounded();
         let config_policy = config.realtime_policy;
+        let (quota_cores, quota_name) = (config.best_effort_cpu, config.name.clone());
         let shared = Arc::new(Shared {
             router: Router::new(config.routing),
             config,
@@ -186,7 +198,11 @@ impl Host {
             epoch: Instant::now(),
             realtime: crate::realtime::probe(config_policy),
             load: crate::sidecar::LoadGauge::default(),
+            quota: quota_cores.map(|cores| crate::cpuquota::CpuQuota::create(cores, &quota_name)),
         });
+        if let Some(Err(why)) = &shared.quota {
+            tracing::warn!("no CPU quota for best-effort modules ({why}): they may use every core");
+        }
         if shared.realtime.starts_with("none") {
             tracing::warn!(
                 "real-time policies unavailable ({}): real-time modules will run as best effort, \
@@ -358,6 +374,11 @@ impl Host {
             workers: s.config.workers,
             cached_modules: s.cache.len(),
             realtime: s.realtime.clone(),
+            best_effort_cpu: match &s.quota {
+                None => String::new(),
+                Some(Ok(q)) => q.describe(),
+                Some(Err(why)) => format!("refused: {why}"),
+            },
             modules: s.modules.read().values().map(|m| m.status()).collect(),
         }
     }
@@ -625,6 +646,15 @@ impl Shared {
         }
     }
 
+    /// Put the calling (best-effort) thread under the CPU quota, if there is one.
+    fn join_quota(&self) {
+        if let Some(Ok(quota)) = &self.quota {
+            if let Err(e) = quota.join_current_thread() {
+                tracing::warn!("{e}: this thread runs without the best-effort CPU quota");
+            }
+        }
+    }
+
     /// Under SCHED_FIFO: partition the real-time modules onto the cores (the algorithm the
     /// Orchestrator's admission used) and rank their priorities deadline-monotonically; each
     /// module's thread takes its new slot before its next activation.
@@ -662,6 +692,7 @@ impl Shared {
         let shared = self.clone();
         m.running_command.store(true, Ordering::Release);
         let spawned = std::thread::Builder::new().name(format!("cmd-{}", m.id)).spawn(move || {
+            shared.join_quota();
             let result = m.run_command();
             m.running_command.store(false, Ordering::Release);
             if m.removed.load(Ordering::Acquire) {
@@ -867,6 +898,7 @@ fn spawn_threads(shared: &Arc<Shared>, jobs: Receiver<Job>) -> anyhow::Result<()
         let jobs = jobs.clone();
         let weak = Arc::downgrade(shared);
         std::thread::Builder::new().name(format!("worker-{i}")).spawn(move || {
+            weak.upgrade().inspect(|s| s.join_quota());
             while let Ok(job) = jobs.recv() {
                 let Some(shared) = weak.upgrade() else { break };
                 shared.run_job(job);

@@ -37,6 +37,7 @@ mod engine;
 mod host;
 mod module;
 mod output;
+mod cpuquota;
 mod overrun;
 mod realtime;
 mod refabi;

@@ -313,6 +313,10 @@ pub struct HostStatus {
     /// `SCHED_FIFO`, or `none: <why>`), probed at start-up.
     #[serde(default)]
     pub realtime: String,
+    /// The CPU quota best-effort modules run under: empty when none was asked for, else
+    /// `0.50 CPU (cgroup /sys/fs/cgroup/cpu/...)` or `refused: <why>`.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub best_effort_cpu: String,
     /// Modules.
     pub modules: Vec<ModuleStatus>,
 }

@@ -36,6 +36,10 @@ pub struct HostArgs {
     /// (fixed priorities, partitioned onto cores) or off.
     #[arg(long, default_value = "auto")]
     pub realtime_policy: silverline_host::RealtimePolicy,
+    /// Confine best-effort modules to this many CPUs (e.g. 0.5) with a cgroup CPU quota;
+    /// real-time modules are not confined.
+    #[arg(long, value_name = "CPUS")]
+    pub best_effort_cpu: Option<f64>,
     /// Serve this Host's metrics (Prometheus text format) at http://ADDR/metrics, e.g. 127.0.0.1:9464.
     #[arg(long, value_name = "ADDR")]
     pub metrics_listen: Option<std::net::SocketAddr>,
@@ -48,7 +52,7 @@ pub fn run(args: HostArgs) -> anyhow::Result<i32> {
     let manifest = host_manifest(&args)?;
     let name = manifest.name.clone();
     let mut config = HostConfig::new();
-    config.name(name.clone()).uuid(manifest.uuid.as_str()).cache_dir(args.data_dir.join("cache")).realtime_policy(args.realtime_policy);
+    config.name(name.clone()).uuid(manifest.uuid.as_str()).cache_dir(args.data_dir.join("cache")).realtime_policy(args.realtime_policy).best_effort_cpu(args.best_effort_cpu);
     let host = Host::new(config)?;
     let mut data = MqttConfig::from_url(&args.broker)?;
     data.client_id(format!("sl-data-{name}"));

@@ -157,3 +157,30 @@ fn real_time_policies_turned_off_are_reported_as_a_fallback() {
     let m = host.status().module("a/t").unwrap().clone();
     assert!(m.scheduling.starts_with("best effort on its own thread (fallback: real-time policies turned off"), "{}", m.scheduling);
 }
+
+#[test]
+fn a_cpu_quota_confines_best_effort_modules_and_not_realtime_ones() {
+    let _exclusive = HEAVY.write();
+    let (host, _) = host_with(silverline_host::HostConfig::new().best_effort_cpu(Some(0.1)).clone());
+    let quota = host.status().best_effort_cpu;
+    let Some(dir) = quota.split("(cgroup ").nth(1).map(|d| std::path::PathBuf::from(d.trim_end_matches(')'))) else {
+        assert!(quota.starts_with("refused: "), "the Host says why there is no quota: {quota}");
+        eprintln!("skipping: {quota}");
+        return;
+    };
+    assert!(quota.starts_with("0.10 CPU"), "{quota}");
+    // A hog wanting 0.75 of a CPU next to a real-time module.
+    host.deploy_app(&periodic("hog", "busy", silverline_test_programs::BUSY_WAT, 40, "")).unwrap();
+    host.deploy_app(&periodic("rt", "tick", TICK_WAT, 10, RT_TICK)).unwrap();
+    let stat = |key: &str| -> u64 {
+        let text = std::fs::read_to_string(dir.join("cpu.stat")).unwrap();
+        text.lines().find_map(|l| l.strip_prefix(key)?.trim().parse().ok()).unwrap()
+    };
+    assert!(host.wait_for(WAIT, |_| stat("nr_throttled ") > 0), "the hog is throttled");
+    let inside: Vec<String> = std::fs::read_to_string(dir.join("tasks")).unwrap().lines().map(|t| {
+        std::fs::read_to_string(format!("/proc/self/task/{t}/comm")).unwrap_or_default().trim().to_string()
+    }).collect();
+    assert!(inside.iter().any(|n| n.starts_with("worker-")), "the worker pool is inside: {inside:?}");
+    assert!(!inside.iter().any(|n| n.starts_with("rt-")), "real-time threads are not: {inside:?}");
+    assert!(host.wait_for(WAIT, |s| s.module("rt/tick").unwrap().activations >= 20));
+}
