@@ -87,13 +87,16 @@ impl Core {
             return Err(ApiError::conflict(format!("application `{}` exists; update it with PUT /v1/apps/{}", manifest.name, manifest.name)));
         }
         let mut record = self.record_for(manifest, 1)?;
-        let placement = place::place_new(&*self.placer, &st.hosts, &st.profiles, &st.apps, &record).map_err(ApiError::unplaceable)?;
+        let (placement, colocated) = crate::latency::search(&record, &st.hosts, self.topology.as_ref(), |colocate| {
+            place::place_new(&*self.placer, &st.hosts, &st.profiles, &st.apps, &record, colocate)
+        })?;
         for m in &mut record.modules {
             m.host = placement.get(&m.id).cloned();
         }
         crate::failover::plan(&mut record, &st.hosts, &self.sidecar_blobs)?;
         self.baseline.forget(&record.name);
         crate::latency::admit(&record, &st.hosts, self.topology.as_ref())?; // e2e latency
+        self.events.colocated(&record.name, &colocated);
         self.store.put_app(&record).map_err(ApiError::internal)?;
         let commands = record.modules.iter().filter_map(|m| self.deploy_command(&record.name, m)).collect();
         st.apps.insert(record.name.clone(), record.clone());
@@ -158,10 +161,13 @@ impl Core {
         let mut record = AppRecord { name: name.clone(), manifest: fresh.manifest, modules, generation: fresh.generation };
         let mut others = st.apps.clone();
         others.remove(&name);
-        let placement = place::place_some(&*self.placer, &st.hosts, &st.profiles, &others, &record, &to_place).map_err(ApiError::unplaceable)?;
+        let (placement, colocated) = crate::latency::search(&record, &st.hosts, self.topology.as_ref(), |colocate| {
+            place::place_some(&*self.placer, &st.hosts, &st.profiles, &others, &record, &to_place, colocate)
+        })?;
         for m in record.modules.iter_mut().filter(|m| to_place.contains(&m.id)) {
             m.host = placement.get(&m.id).cloned();
         }
+        self.events.colocated(&record.name, &colocated);
         let before: Vec<ModuleId> = record.modules.iter().map(|m| m.id.clone()).collect();
         crate::failover::plan(&mut record, &st.hosts, &self.sidecar_blobs)?;
         for m in record.modules.iter().filter(|m| to_place.contains(&m.id) || !before.contains(&m.id)) {
@@ -354,7 +360,7 @@ impl Core {
             let mut others = st.apps.clone();
             others.remove(&name);
             let mut app = app;
-            match place::place_some(&*self.placer, &st.hosts, &st.profiles, &others, &app, &waiting) {
+            match place::place_some(&*self.placer, &st.hosts, &st.profiles, &others, &app, &waiting, &[]) {
                 Ok(placement) => {
                     for m in app.modules.iter_mut().filter(|m| waiting.contains(&m.id)) {
                         m.host = placement.get(&m.id).cloned();

@@ -417,6 +417,16 @@ impl EventBus {
         self.emit(Event::new(kind, message).module(id).host(host).details(details));
     }
 
+    /// The latency search co-located these hops to meet a chain's bound.
+    pub fn colocated(&self, app: &str, hops: &[(String, String)]) {
+        if hops.is_empty() {
+            return;
+        }
+        let list: Vec<String> = hops.iter().map(|(a, b)| format!("{a}→{b}")).collect();
+        let message = format!("{app}: {} placed on one Host each to meet the latency bounds of its chains", list.join(", "));
+        self.emit(Event::new("colocated", message).app(app).details(serde_json::json!({ "hops": list })));
+    }
+
     /// A failover coordinator promoted a replica (sidecar notification or the Orchestrator's own).
     pub fn promoted(&self, app: &str, module: &str, host: Option<&str>, by: &str) {
         let message = match host {

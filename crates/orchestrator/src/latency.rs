@@ -178,6 +178,75 @@ pub fn admit(record: &AppRecord, hosts: &BTreeMap<String, HostEntry>, topology: 
     Ok(())
 }
 
+/// The most hop subsets [`search`] tries (all of them for up to 8 distinct hops).
+pub const MAX_TRIES: usize = 256;
+
+/// Find a placement of `record` under which every chain meets its bound. `place(colocate)`
+/// places the modules with each pair in `colocate` on one Host. The plain placement is tried
+/// first; if a chain misses its bound, the only term placement changes is the network: hops
+/// are co-located (loopback costs nothing), smallest sets first, in chain order within a size,
+/// until one placement meets every bound or the placer refuses them all.
+/// Returns the placement and the hops it co-located, or the refusal of the plain placement
+/// (which says why) extended with what the search tried.
+pub fn search(
+    record: &AppRecord,
+    hosts: &BTreeMap<String, HostEntry>,
+    topology: Option<&TopologyManifest>,
+    mut place: impl FnMut(&[(String, String)]) -> Result<crate::place::Decision, silverline_placement::PlacementError>,
+) -> Result<(crate::place::Decision, Vec<(String, String)>), crate::ApiError> {
+    let first = place(&[]).map_err(crate::ApiError::unplaceable)?;
+    let refusal = match admit(&with(record, &first), hosts, topology) {
+        Ok(()) => return Ok((first, Vec::new())),
+        Err(e) => e,
+    };
+    let hops = hops(record);
+    let subsets = subsets_by_size(hops.len()).into_iter().take(MAX_TRIES);
+    let mut tried = 0;
+    for subset in subsets {
+        let colocate: Vec<(String, String)> = subset.iter().map(|&i| hops[i].clone()).collect();
+        tried += 1;
+        let Ok(decision) = place(&colocate) else { continue };
+        if admit(&with(record, &decision), hosts, topology).is_ok() {
+            return Ok((decision, colocate));
+        }
+    }
+    Err(refusal.context(format!("no placement co-locating any of its {} hop(s) meets it either ({tried} tried)", hops.len())))
+}
+
+/// `record` with the Hosts of `decision` filled in.
+fn with(record: &AppRecord, decision: &crate::place::Decision) -> AppRecord {
+    let mut r = record.clone();
+    for m in &mut r.modules {
+        if let Some(h) = decision.get(&m.id) {
+            m.host = Some(h.clone());
+        }
+    }
+    r
+}
+
+/// The distinct hops (consecutive module pairs) of the chains of `record`, in chain order.
+fn hops(record: &AppRecord) -> Vec<(String, String)> {
+    let Some(manifest) = manifest_of(record) else { return Vec::new() };
+    let mut out: Vec<(String, String)> = Vec::new();
+    for chain in &manifest.chains {
+        for w in chain.modules.windows(2) {
+            let pair = (w[0].as_str().to_string(), w[1].as_str().to_string());
+            if !out.contains(&pair) {
+                out.push(pair);
+            }
+        }
+    }
+    out
+}
+
+/// Non-empty subsets of `0..n` (n ≤ 16), by size, then lexicographically.
+fn subsets_by_size(n: usize) -> Vec<Vec<usize>> {
+    let n = n.min(16);
+    let mut all: Vec<Vec<usize>> = (1u32..(1 << n)).map(|mask| (0..n).filter(|i| mask & (1 << i) != 0).collect()).collect();
+    all.sort_by(|a, b| a.len().cmp(&b.len()).then_with(|| a.cmp(b)));
+    all
+}
+
 /// The chains of `record` as the API shows them.
 pub fn views(record: &AppRecord, hosts: &BTreeMap<String, HostEntry>, topology: Option<&TopologyManifest>) -> Vec<ChainView> {
     let Some(manifest) = manifest_of(record) else { return Vec::new() };
@@ -352,5 +421,12 @@ links:
         assert_eq!(fmt_bandwidth(2_500), "2.5 kbit/s");
         assert_eq!(transmission(64, 1_000_000_000), Duration::from_nanos(512));
         assert_eq!(transmission(1, 3), Duration::from_nanos(2_666_666_667));
+    }
+
+    #[test]
+    fn hop_subsets_come_smallest_first() {
+        let v = |x: &[usize]| x.to_vec();
+        assert_eq!(subsets_by_size(3), vec![v(&[0]), v(&[1]), v(&[2]), v(&[0, 1]), v(&[0, 2]), v(&[1, 2]), v(&[0, 1, 2])]);
+        assert_eq!(subsets_by_size(8).len(), MAX_TRIES - 1);
     }
 }

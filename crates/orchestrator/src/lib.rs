@@ -187,6 +187,11 @@ impl ApiError {
     pub fn latency_bound(message: String) -> Self {
         Self::new(StatusCode::UNPROCESSABLE_ENTITY, "latency-bound", message)
     }
+    /// The same error with `more` appended to its message.
+    pub fn context(mut self, more: impl std::fmt::Display) -> Self {
+        self.message = format!("{}; {more}", self.message);
+        self
+    }
     /// 500.
     pub fn internal(e: impl std::fmt::Display) -> Self {
         Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string())

@@ -14,9 +14,9 @@ use std::collections::{BTreeMap, HashMap};
 pub type Decision = HashMap<ModuleId, String>;
 
 /// Place every module of a new application.
-pub fn place_new(placer: &dyn Placer, hosts: &BTreeMap<String, HostEntry>, profiles: &Profiles, apps: &BTreeMap<String, AppRecord>, app: &AppRecord) -> Result<Decision, PlacementError> {
+pub fn place_new(placer: &dyn Placer, hosts: &BTreeMap<String, HostEntry>, profiles: &Profiles, apps: &BTreeMap<String, AppRecord>, app: &AppRecord, colocate: &[(String, String)]) -> Result<Decision, PlacementError> {
     let all: Vec<ModuleId> = app.modules.iter().map(|m| m.id.clone()).collect();
-    place_some(placer, hosts, profiles, apps, app, &all)
+    place_some(placer, hosts, profiles, apps, app, &all, colocate)
 }
 
 /// Execution times measured by the Hosts, per Wasm (sha256): the admission budget of modules
@@ -43,7 +43,8 @@ impl Profiles {
 }
 
 /// Place the modules `which` of `app`; everything else (other apps, the rest of `app`) stays and
-/// counts against the Hosts' capacity.
+/// counts against the Hosts' capacity. Each pair of module names in `colocate` must share a
+/// Host (the latency search's lever, see `latency::search`).
 pub fn place_some(
     placer: &dyn Placer,
     hosts: &BTreeMap<String, HostEntry>,
@@ -51,9 +52,17 @@ pub fn place_some(
     others: &BTreeMap<String, AppRecord>,
     app: &AppRecord,
     which: &[ModuleId],
+    colocate: &[(String, String)],
 ) -> Result<Decision, PlacementError> {
     let mut demands_by_app: HashMap<&str, HashMap<String, ModuleDemand>> = others.values().map(|a| (a.name.as_str(), demands(a, profiles))).collect();
-    demands_by_app.insert(app.name.as_str(), demands(app, profiles));
+    let mut own = demands(app, profiles);
+    // Pairs the latency search wants on one Host (the placer makes affinity symmetric).
+    for (a, b) in colocate {
+        if let Some(d) = own.get_mut(a) {
+            d.affinity.push(b.clone());
+        }
+    }
+    demands_by_app.insert(app.name.as_str(), own);
     let assigned: Vec<(&ModuleDemand, &str)> = others
         .values()
         .flat_map(|a| a.modules.iter().map(move |m| (a.name.as_str(), m)))

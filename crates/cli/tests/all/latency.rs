@@ -96,6 +96,35 @@ fn a_violated_bound_is_refused_and_a_larger_one_accepted_and_reported() {
     assert_eq!(after["chains"][0]["bound_ns"], 50_000_000);
 }
 
+/// The placer spreads modules that reserve nothing; when that misses a chain's bound, the
+/// latency search co-locates the hop instead of refusing, and says so.
+#[test]
+fn the_search_colocates_a_hop_to_meet_a_bound() {
+    let _serial = serial();
+    let sys = System::start_with(
+        &["h1", "h2"],
+        |data| {
+            let file = data.join("topology.yaml");
+            std::fs::write(&file, TOPOLOGY).unwrap();
+            vec!["--topology".into(), file.to_str().unwrap().into()]
+        },
+        |name, _| vec!["--platform-id".into(), if name == "h1" { "edge-1" } else { "edge-2" }.into()],
+    );
+    let (rest, dir) = (&sys.rest, sys.data.path());
+    let file = app(dir, 25_000_000);
+    let free = std::fs::read_to_string(&file).unwrap().replace("    placement: { antiAffinity: [echo] }\n", "");
+    std::fs::write(&file, free).unwrap();
+    let out = run(&["deploy", file.to_str().unwrap(), "--wait", "--api", &rest.0]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let one = rest.get("/v1/apps/lat");
+    let hosts: Vec<&str> = one["modules"].as_array().unwrap().iter().map(|m| m["host"].as_str().unwrap()).collect();
+    assert_eq!(hosts[0], hosts[1], "counter and echo share a Host: {one}");
+    // 20 ms sampling + 1 ms + loopback 0 + 2 ms.
+    assert_eq!(one["chains"][0]["computed_ns"], 23_000_000, "{}", one["chains"]);
+    let events = stdout(&run(&["logs", "--app", "lat", "--api", &rest.0]));
+    assert!(events.contains("colocated") && events.contains("counter→echo placed on one Host"), "{events}");
+}
+
 /// The ```yaml block of docs/timing.md that starts with `# {what}`.
 fn doc_block(doc: &str, what: &str) -> String {
     let start = format!("# {what}\n");
