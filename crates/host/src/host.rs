@@ -330,7 +330,7 @@ impl Host {
         }
         *runtime.state.lock() = ModuleState::Stopped;
         drop(runtime.rt_kick.lock().take()); // ends a real-time event thread
-        if runtime.reservation().is_some() && runtime.spec.criticality == silverline_manifest::Criticality::Realtime {
+        if runtime.on_rt_thread() {
             self.shared.repartition();
         }
         *runtime.live.lock() = None; // waits for a running activation to end
@@ -598,25 +598,7 @@ impl Shared {
     fn spawn_realtime(self: &Arc<Self>, m: Arc<ModuleRuntime>, period: Duration, offset: Duration) {
         let clock = PeriodicClock::starting_now(period, offset);
         *m.clock.lock() = Some(clock);
-        let host = Arc::downgrade(self);
-        let name = format!("rt-{}", m.id);
-        let id = m.id.clone();
-        let policy = self.config.realtime_policy;
-        let spawned = std::thread::Builder::new().name(name).spawn(move || {
-            let r = crate::realtime::Reservation::of(period, m.spec.resources.budget, m.spec.resources.deadline);
-            *m.scheduling.lock() = match crate::realtime::apply(&r, policy) {
-                Ok(policy) => policy,
-                Err(why) => {
-                    tracing::warn!(module = %m.id, "no real-time policy ({why}); running as best effort");
-                    format!("best effort on its own thread (fallback: {why})")
-                }
-            };
-            realtime_loop(&host, &m, clock);
-        });
-        match spawned {
-            Ok(_) => self.repartition(),
-            Err(e) => tracing::error!("cannot start the real-time thread of {id}: {e}"),
-        }
+        self.spawn_rt_thread(m, "", move |host, m| realtime_loop(host, m, clock));
     }
 
     /// A real-time event-triggered module gets a thread of its own under a real-time policy (a
@@ -626,19 +608,25 @@ impl Shared {
         let (kick, kicked) = crossbeam_channel::bounded(1);
         let _ = kick.try_send(()); // messages may already wait
         *m.rt_kick.lock() = Some(kick);
+        self.spawn_rt_thread(m, ", sporadic (woken by its messages)", move |host, m| realtime_event_loop(host, m, &kicked));
+    }
+
+    /// Start `m`'s real-time thread: it takes the best policy the Host allows for the module's
+    /// reservation, records what it got (with `note`), then runs `body`.
+    fn spawn_rt_thread(self: &Arc<Self>, m: Arc<ModuleRuntime>, note: &'static str, body: impl FnOnce(&std::sync::Weak<Shared>, &Arc<ModuleRuntime>) + Send + 'static) {
         let host = Arc::downgrade(self);
         let policy = self.config.realtime_policy;
         let id = m.id.clone();
         let spawned = std::thread::Builder::new().name(format!("rt-{}", m.id)).spawn(move || {
             let Some(r) = m.reservation() else { return };
             *m.scheduling.lock() = match crate::realtime::apply(&r, policy) {
-                Ok(got) => format!("{got}, sporadic (woken by its messages)"),
+                Ok(got) => format!("{got}{note}"),
                 Err(why) => {
                     tracing::warn!(module = %m.id, "no real-time policy ({why}); running as best effort");
-                    format!("best effort on its own thread, woken by its messages (fallback: {why})")
+                    format!("best effort on its own thread{note} (fallback: {why})")
                 }
             };
-            realtime_event_loop(&host, &m, &kicked);
+            body(&host, &m);
         });
         match spawned {
             Ok(_) => self.repartition(),
@@ -662,9 +650,11 @@ impl Shared {
         if !self.realtime.starts_with("SCHED_FIFO") {
             return; // SCHED_DEADLINE schedules globally; without a policy there is nothing to pin
         }
-        let on_own_thread = |m: &ModuleRuntime| (m.is_realtime() || m.is_realtime_event()) && !m.has_start();
-        let modules: Vec<Arc<ModuleRuntime>> = self.modules.read().values().filter(|m| on_own_thread(m) && !m.removed.load(Ordering::Acquire)).cloned().collect();
-        let tasks: Vec<silverline_placement::RtTask> = modules.iter().filter_map(|m| Some(m.reservation()?.task(m.id.as_str()))).collect();
+        // Not under the modules lock: `on_rt_thread` may wait for a running activation.
+        let all: Vec<Arc<ModuleRuntime>> = self.modules.read().values().cloned().collect();
+        let live = |m: &&Arc<ModuleRuntime>| m.on_rt_thread() && !m.removed.load(Ordering::Acquire);
+        let (modules, tasks): (Vec<Arc<ModuleRuntime>>, Vec<silverline_placement::RtTask>) =
+            all.iter().filter(live).filter_map(|m| Some((m.clone(), m.reservation()?.task(m.id.as_str())))).unzip();
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as u32;
         let partition = silverline_placement::rta::partition(cores, &tasks);
         if let Err(miss) = &partition {

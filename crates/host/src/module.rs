@@ -469,6 +469,11 @@ impl ModuleRuntime {
         self.spec.criticality == silverline_manifest::Criticality::Realtime && matches!(self.spec.trigger, Trigger::Periodic { .. })
     }
 
+    /// Does this module run on a real-time thread of its own (a real-time reactor)?
+    pub(crate) fn on_rt_thread(&self) -> bool {
+        (self.is_realtime() || self.is_realtime_event()) && !self.has_start()
+    }
+
     /// Is this a real-time event-triggered reactor (run on its own real-time thread, woken by
     /// its messages)?
     pub(crate) fn is_realtime_event(&self) -> bool {

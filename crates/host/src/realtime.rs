@@ -105,7 +105,7 @@ pub(crate) fn apply(r: &Reservation, policy: RealtimePolicy) -> Result<String, S
 pub(crate) fn probe(policy: RealtimePolicy) -> String {
     let r = Reservation::of(Duration::from_millis(10), Some(Duration::from_micros(100)), None);
     std::thread::spawn(move || match apply(&r, policy) {
-        Ok(got) => got.split(" runtime=").next().unwrap_or(&got).split(" (").next().unwrap_or("").to_string(),
+        Ok(got) => got.split(' ').next().unwrap_or_default().to_string(), // the policy's name
         Err(why) => format!("none: {why}"),
     })
     .join()

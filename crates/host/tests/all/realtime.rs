@@ -76,32 +76,38 @@ fn best_effort_hogs_do_not_make_a_realtime_module_miss_its_deadline() {
 fn jitter_benchmark() {
     let _exclusive = HEAVY.write();
     let secs: u64 = std::env::var("SL_JITTER_SECS").ok().and_then(|v| v.parse().ok()).unwrap_or(60);
-    let (host, _) = host();
-    let rt = "    criticality: realtime\n    outputChannels:\n      channels: [{ name: out, endpoint: j/rt }]\n";
-    let be = "    outputChannels:\n      channels: [{ name: out, endpoint: j/be }]\n";
-    host.deploy_app(&periodic("rt", "tick", TICK_WAT, 1, rt)).unwrap();
-    host.deploy_app(&periodic("be", "tick", TICK_WAT, 1, be)).unwrap();
-    // The real-time thread sets its policy when it starts: wait for it before printing it.
-    assert!(host.wait_for(WAIT, |s| s.module("rt/tick").unwrap().activations > 0));
-    println!("Host real-time policy: {}; rt/tick got: {}", host.status().realtime, host.status().module("rt/tick").unwrap().scheduling);
-    println!("| class | condition | activations | start jitter p50 | p99 | max | deadline misses | overruns |");
-    println!("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |");
-    for hog in [false, true] {
-        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
-        let _hogs = Hogs(if hog { (0..cores).map(|_| Command::new("sh").args(["-c", "while :; do :; done"]).spawn().unwrap()).collect() } else { Vec::new() });
-        let samples = collect_lateness(&host, &["rt/tick", "be/tick"], std::time::Duration::from_secs(secs));
-        let status = host.status();
-        for (module, class) in [("rt/tick", "realtime"), ("be/tick", "best-effort")] {
-            let mut v = samples[module].clone();
-            v.sort_unstable();
-            let p = |q: f64| v[((v.len() - 1) as f64 * q).round() as usize] as f64 / 1e3;
-            let m = status.module(module).unwrap();
-            println!(
-                "| {class} | {} | {} | {:.1} µs | {:.1} µs | {:.1} µs | {} | {} |",
-                if hog { "CPU hog (busy process per core)" } else { "idle machine" },
-                v.len(), p(0.5), p(0.99), *v.last().unwrap() as f64 / 1e3, m.deadline_misses, m.overruns
-            );
+    let policies = std::env::var("SL_JITTER_POLICIES").unwrap_or_else(|_| "auto,fifo".into());
+    println!("| Host policy | class | condition | activations | start jitter p50 | p99 | max | deadline misses | overruns |");
+    println!("| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |");
+    for policy in policies.split(',') {
+        let (host, _) = host_with(silverline_host::HostConfig::new().realtime_policy(policy.parse().unwrap()).clone());
+        let rt = "    criticality: realtime\n    outputChannels:\n      channels: [{ name: out, endpoint: j/rt }]\n";
+        let be = "    outputChannels:\n      channels: [{ name: out, endpoint: j/be }]\n";
+        host.deploy_app(&periodic("rt", "tick", TICK_WAT, 1, rt)).unwrap();
+        host.deploy_app(&periodic("be", "tick", TICK_WAT, 1, be)).unwrap();
+        // The real-time thread sets its policy when it starts: wait for it before printing it.
+        assert!(host.wait_for(WAIT, |s| s.module("rt/tick").unwrap().activations > 0));
+        let got = host.status().module("rt/tick").unwrap().scheduling.clone();
+        eprintln!("--realtime-policy {policy}: Host offers {}; rt/tick got: {got}", host.status().realtime);
+        for hog in [false, true] {
+            let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+            let _hogs = Hogs(if hog { (0..cores).map(|_| Command::new("sh").args(["-c", "while :; do :; done"]).spawn().unwrap()).collect() } else { Vec::new() });
+            let samples = collect_lateness(&host, &["rt/tick", "be/tick"], std::time::Duration::from_secs(secs));
+            let status = host.status();
+            for (module, class) in [("rt/tick", "realtime"), ("be/tick", "best-effort")] {
+                let mut v = samples[module].clone();
+                v.sort_unstable();
+                let p = |q: f64| v[((v.len() - 1) as f64 * q).round() as usize] as f64 / 1e3;
+                let m = status.module(module).unwrap();
+                println!(
+                    "| {} | {class} | {} | {} | {:.1} µs | {:.1} µs | {:.1} µs | {} | {} |",
+                    got.split(" (").next().unwrap_or(&got),
+                    if hog { "CPU hog (busy process per core)" } else { "idle machine" },
+                    v.len(), p(0.5), p(0.99), *v.last().unwrap() as f64 / 1e3, m.deadline_misses, m.overruns
+                );
+            }
         }
+        host.shutdown();
     }
 }
 
