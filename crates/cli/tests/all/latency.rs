@@ -44,10 +44,9 @@ chains:
     file
 }
 
-#[test]
-fn a_violated_bound_is_refused_and_a_larger_one_accepted_and_reported() {
-    let _serial = serial();
-    let sys = System::start_with(
+/// Hosts h1 and h2 on platforms edge-1 and edge-2, an Orchestrator with [`TOPOLOGY`].
+fn two_edges() -> System {
+    System::start_with(
         &["h1", "h2"],
         |data| {
             let file = data.join("topology.yaml");
@@ -55,7 +54,13 @@ fn a_violated_bound_is_refused_and_a_larger_one_accepted_and_reported() {
             vec!["--topology".into(), file.to_str().unwrap().into()]
         },
         |name, _| vec!["--platform-id".into(), if name == "h1" { "edge-1" } else { "edge-2" }.into()],
-    );
+    )
+}
+
+#[test]
+fn a_violated_bound_is_refused_and_a_larger_one_accepted_and_reported() {
+    let _serial = serial();
+    let sys = two_edges();
     let (rest, dir) = (&sys.rest, sys.data.path());
     // 20 ms sampling + 1 ms + (5 ms link + 64 B at 1 Mbit/s = 512 µs) + 2 ms = 28.512 ms > 25 ms.
     let out = run(&["deploy", app(dir, 25_000_000).to_str().unwrap(), "--api", &rest.0]);
@@ -101,15 +106,7 @@ fn a_violated_bound_is_refused_and_a_larger_one_accepted_and_reported() {
 #[test]
 fn the_search_colocates_a_hop_to_meet_a_bound() {
     let _serial = serial();
-    let sys = System::start_with(
-        &["h1", "h2"],
-        |data| {
-            let file = data.join("topology.yaml");
-            std::fs::write(&file, TOPOLOGY).unwrap();
-            vec!["--topology".into(), file.to_str().unwrap().into()]
-        },
-        |name, _| vec!["--platform-id".into(), if name == "h1" { "edge-1" } else { "edge-2" }.into()],
-    );
+    let sys = two_edges();
     let (rest, dir) = (&sys.rest, sys.data.path());
     let file = app(dir, 25_000_000);
     let free = std::fs::read_to_string(&file).unwrap().replace("    placement: { antiAffinity: [echo] }\n", "");

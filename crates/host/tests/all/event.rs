@@ -4,6 +4,11 @@ use crate::common::*;
 use silverline_test_programs::{COUNTER_C, ECHO_C, FILTER_EMA_C, SENSOR_C, SINK_C};
 
 fn c_pipeline(name: &str) -> silverline_manifest::ApplicationManifest {
+    c_pipeline_with(name, "")
+}
+
+/// The pipeline with `filter_extra` (indented manifest lines) added to the filter.
+fn c_pipeline_with(name: &str, filter_extra: &str) -> silverline_manifest::ApplicationManifest {
     app(&format!(
         r#"
 name: {name}
@@ -16,7 +21,7 @@ modules:
   - name: filter
     file: {FILTER_EMA_C}
     trigger: {{ type: event, channel: in }}
-    inputChannels:
+{filter_extra}    inputChannels:
       channels: [{{ name: in, endpoint: "{name}/raw" }}]
     outputChannels:
       channels: [{{ name: out, endpoint: "{name}/filtered" }}]
@@ -82,33 +87,8 @@ modules:
 /// messages, and loses none of them; removing it ends the thread.
 #[test]
 fn a_realtime_event_module_runs_on_its_own_thread_and_misses_nothing() {
-    let text = format!(
-        r#"
-name: rtev
-modules:
-  - name: sensor
-    file: {SENSOR_C}
-    trigger: {{ type: periodic, periodInNs: 5000000 }}
-    outputChannels:
-      channels: [{{ name: out, endpoint: "rtev/raw", payloadSizeInBytes: 16 }}]
-  - name: filter
-    file: {FILTER_EMA_C}
-    trigger: {{ type: event, channel: in }}
-    criticality: realtime
-    resources: {{ deadlineInNs: 2000000 }}
-    inputChannels:
-      channels: [{{ name: in, endpoint: "rtev/raw" }}]
-    outputChannels:
-      channels: [{{ name: out, endpoint: "rtev/filtered" }}]
-  - name: sink
-    file: {SINK_C}
-    trigger: {{ type: event, channel: in }}
-    inputChannels:
-      channels: [{{ name: in, endpoint: "rtev/filtered" }}]
-"#
-    );
     let (host, lines) = host();
-    host.deploy_app(&app(&text)).unwrap();
+    host.deploy_app(&c_pipeline_with("rtev", "    criticality: realtime\n    resources: { deadlineInNs: 2000000 }\n")).unwrap();
     let lines2 = lines.clone();
     assert!(host.wait_for(WAIT, move |_| lines2.of("rtev/sink").len() >= 20));
     let status = host.status();
