@@ -114,6 +114,18 @@ impl FailoverSystem {
     pub fn await_primary(&self, host: &str) {
         eventually(30, &format!("the replica on {host} is primary"), || (self.primary().as_deref() == Some(host)).then_some(()));
     }
+
+    /// Wait for the first primary and its outputs, cut its link and wait until the backup took
+    /// over and its outputs arrive. Returns (old primary, new primary) as Host numbers.
+    pub fn cut_the_primary(&self, sub: &Subscriber) -> (usize, usize) {
+        let first = eventually(30, "a primary is elected", || self.primary());
+        sub.await_more(20, "the primary's outputs reach the subscriber");
+        let (a, b) = if first == "h1" { (1, 2) } else { (2, 1) };
+        self.lab.cut(a);
+        self.await_primary(&format!("h{b}"));
+        sub.await_more(20, "outputs resume from the backup");
+        (a, b)
+    }
 }
 
 fn replicas(app: &Value) -> Vec<&Value> {
@@ -182,14 +194,9 @@ fn sidecars_fail_over_on_cut_links_and_a_killed_primary_without_two_primaries() 
     assert_ne!(hosts[0], hosts[1], "replicas on distinct Hosts");
     let sidecars = app["modules"].as_array().unwrap().iter().filter(|m| m["role"] == "sidecar").count();
     assert_eq!(sidecars, 2 + 2 + 3 * 2, "ORT: emitter, coordinator, a detector per replica; each replica Host: emitter, detector, channel manager");
-    let first = eventually(30, "a primary is elected", || sys.primary());
-    sub.await_more(20, "the primary's outputs reach the subscriber");
 
     // Cut the primary's link: the backup takes over while the old primary runs on, isolated.
-    let (a, b) = if first == "h1" { (1, 2) } else { (2, 1) };
-    sys.lab.cut(a);
-    sys.await_primary(&format!("h{b}"));
-    sub.await_more(20, "outputs resume from the backup");
+    let (a, b) = sys.cut_the_primary(&sub);
 
     // Heal, then cut the new primary: the first one takes over again.
     sys.lab.heal(a);
@@ -223,12 +230,7 @@ fn the_orchestrator_based_baseline_fails_over_too() {
     let app = sys.rest.get("/v1/apps/fo");
     let coordinators = app["modules"].as_array().unwrap().iter().filter(|m| m["module"] == "ctl.coordinator").count();
     assert_eq!(coordinators, 0, "the Orchestrator coordinates: no coordinator sidecar");
-    let first = eventually(30, "a primary is elected", || sys.primary());
-    sub.await_more(20, "the primary's outputs reach the subscriber");
-    let (a, b) = if first == "h1" { (1, 2) } else { (2, 1) };
-    sys.lab.cut(a);
-    sys.await_primary(&format!("h{b}"));
-    sub.await_more(20, "outputs resume from the backup");
+    let (a, _) = sys.cut_the_primary(&sub);
     sys.lab.heal(a);
     sub.await_more(20, "outputs keep flowing after the heal");
     assert_eq!(sub.duplicates(), Vec::<u64>::new(), "periods published by two replicas");
