@@ -79,11 +79,12 @@ fn render(kind: &str, value: &Value) -> String {
                         format!("{:.2}", h["resources"]["load1"].as_f64().unwrap_or(0.0)),
                         s(&h["platform"]["cpu"]["cores"]),
                         format!("{} MiB", h["platform"]["memory"]["totalBytes"].as_u64().unwrap_or(0) >> 20),
+                        realtime(h),
                         h["manifest"]["metadata"]["tags"].as_array().map(|t| t.iter().map(s).collect::<Vec<_>>().join(",")).unwrap_or_default(),
                     ]
                 })
                 .collect();
-            table::render(&["NAME", "STATE", "MODULES", "LOAD", "CORES", "MEMORY", "TAGS"], &rows)
+            table::render(&["NAME", "STATE", "MODULES", "LOAD", "CORES", "MEMORY", "REAL-TIME", "TAGS"], &rows)
         }
         _ => {
             let rows: Vec<Vec<String>> = items
@@ -130,4 +131,14 @@ fn e2e(chains: &Value) -> String {
         })
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// A Host's real-time policy and the admission test it gets, e.g. `SCHED_FIFO (fixed-priority)`,
+/// or `none` when it has no real-time policy (the reason is in `-o json`).
+fn realtime(h: &serde_json::Value) -> String {
+    match h["realtime"].as_str() {
+        None => "?".into(),
+        Some(p) if p.starts_with("none") => "none".into(),
+        Some(p) => format!("{p} ({})", h["scheduler"].as_str().unwrap_or("?")),
+    }
 }

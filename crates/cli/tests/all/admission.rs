@@ -53,6 +53,8 @@ fn fixed_priorities_refuse_by_response_time_what_the_utilization_bound_allows() 
         "names the Host, the module that would miss and the figures: {err}"
     );
     assert_eq!(host_status(&sys, "fp")["scheduler"], "fixed-priority");
+    let table = stdout(&run(&["get", "hosts", "--api", &sys.rest.0]));
+    assert!(table.contains("REAL-TIME") && table.contains("SCHED_FIFO (fixed-priority)"), "{table}");
     assert!(sys.rest.call("GET", "/v1/apps/fast", None).0 == 404, "nothing was created");
     // With a 20 ms period and deadline the newcomer ranks below the 20 ms tasks: next to one
     // of them it responds within 5 + 9 = 14 ms ≤ 20 ms, and preempts nobody.
