@@ -34,7 +34,7 @@ modules:
       channels:
         - { name: raw, endpoint: sensors/raw, payloadSizeInBytes: 20 }
         - { name: log, endpoint: sensors/log, active: true }
-    resources: { memoryBytes: 1048576, budgetInNs: 1000000, deadlineInNs: 50000000, fuel: 10000000 }
+    resources: { memoryBytes: 1048576, budgetInNs: 1000000, deadlineInNs: 50000000, fuel: 10000000, onOverrun: degrade }
     criticality: realtime
     restart: { policy: on-failure, maxRestarts: 5, backoffInNs: 1000 }
     wasi:
@@ -117,6 +117,7 @@ fn all_fields() {
     assert_eq!(s.resources.budget, Some(Duration::from_millis(1)));
     assert_eq!(s.resources.deadline, Some(Duration::from_millis(50)));
     assert_eq!(s.resources.fuel, Some(10_000_000));
+    assert_eq!(s.resources.on_overrun, silverline_manifest::OverrunPolicy::Degrade);
     assert_eq!(s.criticality, Criticality::Realtime);
     assert_eq!(s.restart.policy, RestartMode::OnFailure);
     assert_eq!(
@@ -242,6 +243,7 @@ fn serialized_keys_are_camel_case() {
     let sensor = &value["modules"][0];
     assert_eq!(sensor["trigger"]["periodInNs"], 100_000_000);
     assert_eq!(sensor["resources"]["budgetInNs"], 1_000_000);
+    assert_eq!(sensor["resources"]["onOverrun"], "degrade", "the policy survives the round trip");
     assert_eq!(sensor["placement"]["antiAffinity"][0], "filter");
     assert_eq!(value["kind"], "application");
     let filter = &value["modules"][1];
