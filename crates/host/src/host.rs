@@ -815,7 +815,14 @@ fn realtime_loop(host: &std::sync::Weak<Shared>, m: &Arc<ModuleRuntime>, clock: 
 /// wake-up), until the module is removed (its kick sender dropped) or fails.
 fn realtime_event_loop(host: &std::sync::Weak<Shared>, m: &Arc<ModuleRuntime>, kicked: &crossbeam_channel::Receiver<()>) {
     let mut slot_seen = 0;
-    while kicked.recv().is_ok() {
+    loop {
+        match kicked.recv_timeout(Duration::from_millis(500)) {
+            Ok(()) => {}
+            // The thread holds the module, and the module the kick's sender: look now and then
+            // whether the Host is gone, so that dropping it without a shutdown ends the thread.
+            Err(crossbeam_channel::RecvTimeoutError::Timeout) if host.strong_count() > 0 => continue,
+            Err(_) => return,
+        }
         take_slot(m, &mut slot_seen);
         loop {
             let Some(shared) = host.upgrade() else { return };
