@@ -12,6 +12,9 @@
 //!   [`silverline_channels::Router`]: loopback between co-located modules, MQTT to others;
 //! * **containment**: fuel budgets, wall-clock deadlines (epoch interruption), memory limits;
 //!   a failing module is stopped, reported and restarted per its manifest's policy;
+//! * **timing**: real-time modules on threads of their own under SCHED_DEADLINE or SCHED_FIFO
+//!   (pinned by the same partitioning admission control analysed, `silverline_placement::rta`),
+//!   the manifest's `onOverrun` policy, a cgroup CPU quota for best-effort threads;
 //! * **profiles** and events: [`Host::status`], [`Host::events`].
 //!
 //! It must not decide placement (the Orchestrator does) nor speak the control plane: a

@@ -11,6 +11,10 @@
 //! This crate must not do I/O, spawn threads, read clocks, or know about manifests' YAML, MQTT
 //! or wasmtime: it is a pure function of its input, deterministic, and testable in isolation.
 //!
+//! [`rta`] (response-time analysis and partitioning onto cores for fixed priorities) is used
+//! by the placer on fixed-priority Hosts and by the Host itself to pin its real-time threads,
+//! so that what admission analysed is what runs.
+//!
 //! [`Backtracking`] is the default placer (paper, section IV-C: "a backtracking-based mapping
 //! algorithm ... designed to plug-in additional deployment algorithms"); other algorithms plug
 //! in by implementing [`Placer`]. See `docs/placement.md` for the algorithm and its figures.
