@@ -34,7 +34,8 @@ fn skip_next_skips_the_activation_after_a_miss() {
     let _heavy = HEAVY.read();
     let (host, events) = overloaded("skip-next");
     let missed = first_miss(&events);
-    let e = expect_event(&events, "skipped", |e| is_victim(e) && matches!(e.kind, EventKind::Skipped { .. }));
+    // (A very slow machine may also skip activations because the victim fell behind: not these.)
+    let e = expect_event(&events, "skipped (skip-next)", |e| is_victim(e) && matches!(&e.kind, EventKind::Skipped { reason, .. } if reason == "skip-next"));
     let EventKind::Skipped { activation, count, reason } = e.kind else { unreachable!() };
     assert_eq!((count, reason.as_str()), (1, "skip-next"));
     assert!(activation > missed, "skipped {activation} after the miss of {missed}");
