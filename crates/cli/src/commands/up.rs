@@ -22,6 +22,10 @@ pub struct UpArgs {
     /// replicated modules (docs/failover.md).
     #[arg(long)]
     ort: bool,
+    /// An argument for every Host started (repeatable), e.g.
+    /// `--host-arg=--realtime-policy --host-arg=fifo` or `--host-arg=--best-effort-cpu=0.5`.
+    #[arg(long = "host-arg", value_name = "ARG", allow_hyphen_values = true)]
+    host_args: Vec<String>,
     #[command(flatten)]
     orchestrator: OrchestratorArgs,
 }
@@ -41,11 +45,13 @@ pub fn run(args: UpArgs) -> anyhow::Result<i32> {
     println!("REST API   {api_url}   (export SILVERLINE_API={api_url})");
     println!("MQTT       {}", o.broker_url());
     let mut hosts = HostProcesses::default();
+    let extra: Vec<&str> = args.host_args.iter().map(String::as_str).collect();
     for i in 1..=args.hosts {
-        hosts.spawn(&format!("host-{i}"), o.broker_url(), &args.orchestrator, &[])?;
+        hosts.spawn(&format!("host-{i}"), o.broker_url(), &args.orchestrator, &extra)?;
     }
     if args.ort {
-        hosts.spawn("ort", o.broker_url(), &args.orchestrator, &["--tags", "ort"])?;
+        let ort: Vec<&str> = ["--tags", "ort"].into_iter().chain(extra.iter().copied()).collect();
+        hosts.spawn("ort", o.broker_url(), &args.orchestrator, &ort)?;
     }
     let all = args.hosts as usize + usize::from(args.ort);
     wait_hosts(&o, all)?;

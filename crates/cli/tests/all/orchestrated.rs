@@ -240,7 +240,7 @@ fn up_runs_the_demo_with_the_embedded_broker() {
     let (api_port, mqtt_port) = (free_port(), free_port());
     let listen = format!("127.0.0.1:{api_port}");
     let mqtt = format!("127.0.0.1:{mqtt_port}");
-    let _up = Proc::spawn(&["up", "--demo", "--hosts", "2", "--listen", &listen, "--mqtt-listen", &mqtt, "--data-dir", data.path().to_str().unwrap()]);
+    let _up = Proc::spawn(&["up", "--demo", "--hosts", "2", "--listen", &listen, "--mqtt-listen", &mqtt, "--data-dir", data.path().to_str().unwrap(), "--host-arg=--realtime-policy", "--host-arg=off"]);
     let rest = Rest(format!("http://{listen}"));
     eventually(60, "the demo runs", || {
         let (status, app) = rest.call("GET", "/v1/apps/pipeline", None);
@@ -252,6 +252,10 @@ fn up_runs_the_demo_with_the_embedded_broker() {
     let out = run(&["get", "hosts", "-o", "json", "--api", &rest.0]);
     let hosts: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(hosts.as_array().unwrap().len(), 2);
+    eventually(30, "the Hosts report the policy passed with --host-arg", || {
+        let hosts = rest.get("/v1/hosts");
+        hosts.as_array()?.iter().all(|h| h["realtime"].as_str().is_some_and(|p| p.starts_with("none: real-time policies turned off"))).then_some(())
+    });
     let spec = rest.get("/openapi.json");
     assert!(spec["paths"]["/v1/apps"].is_object());
 }
