@@ -165,6 +165,8 @@ async function main() {
     await eventually(10000, `${h} online on the dashboard`, async () => (await card.getAttribute('data-online')) === 'true');
     const text = await card.innerText();
     check(/\d+ cores/.test(text) && /load/.test(text), `${h} is shown online with platform facts and load: ${text.replace(/\s+/g, ' ').slice(0, 120)}`);
+    await eventually(10000, `${h} shows its real-time policy`, async () => /^(SCHED_\w+ \((edf|fixed-priority)\)|none: .+)$/.test(await card.locator('[data-testid=realtime]').innerText()));
+    check(true, `${h} shows its real-time policy: ${await card.locator('[data-testid=realtime]').innerText()}`);
   }
 
   // The demo application: its modules and channels.

@@ -28,7 +28,7 @@ function hostCard(name) {
     os: el('div', { class: 'facts-line muted' }),
     bar: el('div', { class: 'bar' }),
     load: el('span', { class: 'meter-text' }),
-    rss: el('dd'), avail: el('dd'), mods: el('dd'), seen: el('dd'),
+    rss: el('dd'), avail: el('dd'), mods: el('dd'), seen: el('dd'), rt: el('dd', { 'data-testid': 'realtime' }),
   };
   c.root = el('article', { class: 'hostcard', 'data-host': name, 'data-testid': 'host' },
     el('header', {}, el('span', { class: 'name' }, name), c.pill),
@@ -38,6 +38,7 @@ function hostCard(name) {
       el('dt', {}, 'process RSS'), c.rss,
       el('dt', {}, 'available'), c.avail,
       el('dt', {}, 'modules'), c.mods,
+      el('dt', {}, 'real-time'), c.rt,
       el('dt', {}, 'last seen'), c.seen));
   return c;
 }
@@ -66,6 +67,10 @@ function renderHosts(hosts) {
     setText(c.rss, r ? fmtBytes(r.process_rss_bytes) : '–');
     setText(c.avail, r ? fmtBytes(r.memory_available_bytes) : '–');
     setText(c.mods, `${h.modules.length} running · ${h.assigned.length} assigned`);
+    // The policy the Host offers real-time modules and the admission test it gets (docs/timing.md).
+    const rt = h.realtime == null ? '–' : h.realtime.startsWith('none') ? h.realtime : `${h.realtime} (${h.scheduler})`;
+    setText(c.rt, rt);
+    setAttr(c.rt, 'title', rt);
     setText(c.seen, h.online ? `${(h.last_seen_ms / 1000).toFixed(1)} s ago` : `lost (${Math.round(h.last_seen_ms / 1000)} s ago)`);
   }
   const online = hosts.filter((h) => h.online).length;
