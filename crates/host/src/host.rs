@@ -478,7 +478,7 @@ impl Shared {
                     Claim::Run => {
                         let _ = self.jobs.send(Job::Activate { module: m, k, scheduled: Some(at) });
                     }
-                    Claim::Deferred { dropped: Some(k) } => self.emit(&m.id, EventKind::Skipped { activation: k, count: 1, reason: "behind".into() }),
+                    Claim::Deferred { dropped: Some(k) } => self.skipped(&m, k, 1, "behind"),
                     Claim::Deferred { dropped: None } => {}
                 }
             }
@@ -559,8 +559,7 @@ impl Shared {
     fn activate_and_report(&self, m: &Arc<ModuleRuntime>, k: i64, scheduled: Option<Instant>) -> Result<(), Failure> {
         let skip = m.overrun.lock().skip(k);
         if let Some(reason) = skip {
-            m.profile.overruns.fetch_add(1, Ordering::Relaxed);
-            self.emit(&m.id, EventKind::Skipped { activation: k, count: 1, reason: reason.into() });
+            self.skipped(m, k, 1, reason);
             return Ok(());
         }
         let misses = m.profile.deadline_misses.load(Ordering::Relaxed);
@@ -632,6 +631,13 @@ impl Shared {
             Ok(_) => self.repartition(),
             Err(e) => tracing::error!("cannot start the real-time thread of {id}: {e}"),
         }
+    }
+
+    /// `count` periodic activations from `activation` on did not run (`reason`: `behind`,
+    /// `skip-next`, `degrade`): counted as overruns and reported.
+    fn skipped(&self, m: &ModuleRuntime, activation: i64, count: u64, reason: &str) {
+        m.profile.overruns.fetch_add(count, Ordering::Relaxed);
+        self.emit(&m.id, EventKind::Skipped { activation, count, reason: reason.into() });
     }
 
     /// Put the calling (best-effort) thread under the CPU quota, if there is one.
@@ -804,8 +810,7 @@ fn realtime_loop(host: &std::sync::Weak<Shared>, m: &Arc<ModuleRuntime>, clock: 
         shared.notify_changed();
         let (next, skipped) = next_index(&clock, k);
         if skipped > 0 {
-            m.profile.overruns.fetch_add(skipped, Ordering::Relaxed);
-            shared.emit(&m.id, EventKind::Skipped { activation: k + 1, count: skipped, reason: "behind".into() });
+            shared.skipped(m, k + 1, skipped, "behind");
         }
         k = next;
     }
@@ -826,11 +831,10 @@ fn realtime_event_loop(host: &std::sync::Weak<Shared>, m: &Arc<ModuleRuntime>, k
         take_slot(m, &mut slot_seen);
         loop {
             let Some(shared) = host.upgrade() else { return };
-            let waiting = m.trigger_queue.as_ref().is_some_and(|q| !q.is_empty()) || m.wake_pending.load(Ordering::Acquire);
-            if !waiting || m.removed.load(Ordering::Acquire) || *m.state.lock() != ModuleState::Running {
+            let (queued, woken) = (m.trigger_queue.as_ref().map_or(0, |q| q.len()), m.wake_pending.load(Ordering::Acquire));
+            if (queued == 0 && !woken) || m.removed.load(Ordering::Acquire) || *m.state.lock() != ModuleState::Running {
                 break;
             }
-            let (queued, woken) = (m.trigger_queue.as_ref().map_or(0, |q| q.len()), m.wake_pending.load(Ordering::Acquire));
             m.busy.store(true, Ordering::Release);
             let k = m.next_event_index.fetch_add(1, Ordering::Relaxed);
             let result = shared.activate_and_report(m, k, None);

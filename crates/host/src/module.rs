@@ -197,7 +197,8 @@ const MAX_DEFERRED: usize = 4;
 pub(crate) enum Claim {
     /// Run it now.
     Run,
-    /// Queued; `dropped` is the oldest overdue activation pushed out to make room.
+    /// Queued; `dropped` is the oldest overdue activation pushed out to make room (the caller
+    /// counts and reports it).
     Deferred { dropped: Option<i64> },
 }
 
@@ -434,9 +435,6 @@ impl ModuleRuntime {
             return Claim::Run;
         }
         let dropped = (deferred.len() == MAX_DEFERRED).then(|| deferred.pop_front()).flatten();
-        if dropped.is_some() {
-            self.profile.overruns.fetch_add(1, Ordering::Relaxed);
-        }
         deferred.push_back((k, at));
         Claim::Deferred { dropped: dropped.map(|(k, _)| k) }
     }

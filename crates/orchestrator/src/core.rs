@@ -95,7 +95,6 @@ impl Core {
         }
         crate::failover::plan(&mut record, &st.hosts, &self.sidecar_blobs)?;
         self.baseline.forget(&record.name);
-        crate::latency::admit(&record, &st.hosts, self.topology.as_ref())?; // e2e latency
         self.events.colocated(&record.name, &colocated);
         self.store.put_app(&record).map_err(ApiError::internal)?;
         let commands = record.modules.iter().filter_map(|m| self.deploy_command(&record.name, m)).collect();
@@ -173,7 +172,6 @@ impl Core {
         for m in record.modules.iter().filter(|m| to_place.contains(&m.id) || !before.contains(&m.id)) {
             commands.extend(self.deploy_command(&name, m));
         }
-        crate::latency::admit(&record, &st.hosts, self.topology.as_ref())?; // e2e latency
         self.store.put_app(&record).map_err(ApiError::internal)?;
         st.apps.insert(name, record.clone());
         self.events.app_updated(&old, &record, &to_place); // issue 8

@@ -181,7 +181,8 @@ pub fn admit(record: &AppRecord, hosts: &BTreeMap<String, HostEntry>, topology: 
 /// The most hop subsets [`search`] tries (all of them for up to 8 distinct hops).
 pub const MAX_TRIES: usize = 256;
 
-/// Find a placement of `record` under which every chain meets its bound. `place(colocate)`
+/// Find a placement of `record` under which every chain meets its bound (this is the latency
+/// admission of a create or update: what it returns has passed [`admit`]). `place(colocate)`
 /// places the modules with each pair in `colocate` on one Host. The plain placement is tried
 /// first; if a chain misses its bound, the only term placement changes is the network: hops
 /// are co-located (loopback costs nothing), smallest sets first, in chain order within a size,
