@@ -537,19 +537,21 @@ impl Shared {
         }
         *m.live.lock() = None;
         tracing::warn!(module = %m.id, "module failed: {failure}");
-        self.emit(&m.id, EventKind::Failed { failure: failure.clone() });
         let policy = &m.spec.restart;
         let attempt = m.restarts.load(Ordering::Relaxed) + 1;
         let allowed = match policy.policy {
             RestartMode::Never => false,
             RestartMode::OnFailure | RestartMode::Always => attempt <= policy.max_restarts,
         };
+        // The state first, then the events: whoever reacts to an event sees the state it reports.
         if !allowed {
-            *m.state.lock() = ModuleState::Failed { failure };
+            *m.state.lock() = ModuleState::Failed { failure: failure.clone() };
+            self.emit(&m.id, EventKind::Failed { failure });
             return;
         }
         let backoff = policy.backoff.saturating_mul(1 << (attempt - 1).min(16));
-        *m.state.lock() = ModuleState::Restarting { failure, attempt };
+        *m.state.lock() = ModuleState::Restarting { failure: failure.clone(), attempt };
+        self.emit(&m.id, EventKind::Failed { failure });
         self.emit(&m.id, EventKind::Restarting { attempt, backoff_ns: backoff.as_nanos() as u64 });
         self.timers.push(Instant::now() + backoff, m, TimerKind::Restart);
     }

@@ -47,6 +47,9 @@ fn c_pipeline_runs_over_loopback() {
         .collect();
     // Every sensor sample went through the filter to the sink, in order.
     assert!(seqs.windows(2).all(|w| w[1] > w[0]), "{seqs:?}");
+    // The filter's profile records an activation after its step returns, which may be after the
+    // sink printed what that step published: wait for the accounting, not just the output.
+    assert!(host.wait_for(WAIT, |s| s.module("cpipe/filter").unwrap().activations >= 10), "the filter counted its activations");
     let status = host.status();
     let filter = status.module("cpipe/filter").unwrap();
     assert_eq!(filter.trigger, "event");
