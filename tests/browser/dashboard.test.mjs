@@ -2,29 +2,37 @@
 //
 //   node tests/browser/dashboard.test.mjs        (after `cargo build`; SILVERLINE_BIN overrides the binary)
 //
-// It starts `silverline up --demo` on free ports with its own data dir, opens the dashboard, and
-// checks: the Hosts and the demo application's modules and channels appear; the message rates on
-// the channels change over time; SIGKILLing a Host shows up (offline, event, modules re-placed,
-// messages flowing again); deleting the application from the dashboard works. Screenshots go to
+// It starts `silverline up --demo` on free ports with its own data dir, opens the one-time
+// dashboard link `up` prints (its own REST calls use the admin token `up` writes), and checks:
+// the Hosts and the demo application's modules and channels appear; the message rates on the
+// channels change over time; logging in (a browser without a token sees only the login form; the
+// link does not work twice; a viewer token pasted into the form shows the dashboard without the
+// operator's controls); SIGKILLing a Host shows up (offline, event, modules re-placed, messages
+// flowing again); deleting the application from the dashboard works. Screenshots go to
 // target/dashboard-screenshots/. Any failed check ends the run with exit code 1.
 
 import { chromium } from 'playwright-core';
-import { spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const BIN = process.env.SILVERLINE_BIN || path.join(ROOT, 'target/debug/silverline');
 const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 const SHOTS = path.join(ROOT, 'target/dashboard-screenshots');
 const TOTAL_TIMEOUT_MS = 5 * 60 * 1000;
+const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+const VIEWPORT = { width: 1600, height: 1000 };
+const TOKEN_KEY = 'silverline.token'; // where the dashboard keeps its token (sessionStorage)
 
 let passed = 0;
 const cleanups = [];
 let page = null;
+let adminToken = null; // from <data-dir>/admin.token, for the test's own REST calls
 
 function log(...a) {
   console.log(...a);
@@ -67,15 +75,24 @@ async function eventually(ms, what, f) {
   }
 }
 
-async function getJson(url) {
-  const r = await fetch(url);
-  return { status: r.status, body: r.status === 200 ? await r.json() : null };
+/** A REST call as `token` (the admin's unless told); `body` is the parsed JSON answer, if any. */
+async function call(method, url, token = adminToken) {
+  const r = await fetch(url, { method, headers: token ? { authorization: `Bearer ${token}` } : {} });
+  const text = await r.text();
+  let body = null;
+  try { body = text ? JSON.parse(text) : null; } catch { /* not JSON */ }
+  return { status: r.status, body };
 }
 
-async function shot(name) {
-  if (!page) return;
+async function getJson(url, token = adminToken) {
+  const { status, body } = await call('GET', url, token);
+  return { status, body: status === 200 ? body : null, error: status === 200 ? null : body?.error };
+}
+
+async function shot(name, p = page) {
+  if (!p) return;
   const file = path.join(SHOTS, `${name}.png`);
-  await page.screenshot({ path: file, fullPage: true });
+  await p.screenshot({ path: file, fullPage: true });
   log(`# screenshot ${path.relative(ROOT, file)}`);
 }
 
@@ -102,6 +119,7 @@ async function main() {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const hostPids = new Map();
+  let dashboardUrl = null;
   let upExited = null;
   up.on('exit', (code, signal) => { upExited = { code, signal }; });
   let buffered = '';
@@ -114,6 +132,8 @@ async function main() {
       buffered = buffered.slice(nl + 1);
       const m = /^host (\S+) pid (\d+)$/.exec(line.trim());
       if (m) hostPids.set(m[1], Number(m[2]));
+      const d = /^dashboard\s+(http\S+)$/.exec(line.trim());
+      if (d) dashboardUrl = d[1];
     }
   });
   up.stderr.on('data', (chunk) => upLog.write(chunk));
@@ -129,12 +149,22 @@ async function main() {
     }
   });
 
+  adminToken = await eventually(60000, `up writes the admin token to ${data}/admin.token`, async () => {
+    if (upExited) throw new Error(`silverline up exited: ${JSON.stringify(upExited)}`);
+    return fs.readFileSync(path.join(data, 'admin.token'), 'utf8').trim() || null;
+  });
+  check(true, 'up wrote the admin token to <data-dir>/admin.token');
   await eventually(90000, 'the demo application runs', async () => {
     if (upExited) throw new Error(`silverline up exited: ${JSON.stringify(upExited)}`);
     const { body } = await getJson(`${api}/v1/apps/pipeline`);
     return body?.state === 'running';
   });
   check(hostPids.has('host-1') && hostPids.has('host-2'), `up printed the Hosts' pids (${[...hostPids].map(([h, p]) => `${h}=${p}`).join(', ')})`);
+  const anonymous = await getJson(`${api}/v1/apps`, null);
+  check(anonymous.status === 401 && anonymous.error?.code === 'unauthenticated', `the REST API refuses a call without a token (${anonymous.status} ${anonymous.error?.code})`);
+  await eventually(10000, 'up prints the dashboard link', async () => dashboardUrl);
+  const loginUrl = new URL(dashboardUrl);
+  check(loginUrl.origin === api && loginUrl.searchParams.get('login'), `up prints a one-time dashboard link on the API's address (${loginUrl.origin}/?login=…)`);
 
   // ----- the browser ------------------------------------------------------------------------------
   const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'sl-chromium-'));
@@ -142,8 +172,8 @@ async function main() {
   const context = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM,
     headless: true,
-    viewport: { width: 1600, height: 1000 },
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    viewport: VIEWPORT,
+    args: CHROMIUM_ARGS,
   });
   cleanups.unshift(() => context.close());
   page = context.pages()[0] || (await context.newPage());
@@ -152,7 +182,7 @@ async function main() {
   page.on('console', (m) => { if (m.type() === 'error') pageErrors.push(`console error: ${m.text()}`); });
   page.on('requestfailed', (r) => { if (!r.url().includes('/v1/events')) pageErrors.push(`request failed: ${r.url()} ${r.failure()?.errorText}`); });
 
-  await page.goto(`${api}/`, { waitUntil: 'domcontentloaded' });
+  await page.goto(dashboardUrl, { waitUntil: 'domcontentloaded' });
   // Sample the edge rates from the very first render on, to see them change over time.
   const rateSamples = [];
   const sampler = setInterval(() => { edgeRates('pipeline').then((r) => rateSamples.push(r)).catch(() => {}); }, 250);
@@ -168,6 +198,15 @@ async function main() {
     await eventually(10000, `${h} shows its real-time policy`, async () => /^(SCHED_\w+ \((edf|fixed-priority)\)|none: .+)$/.test(await card.locator('[data-testid=realtime]').innerText()));
     check(true, `${h} shows its real-time policy: ${await card.locator('[data-testid=realtime]').innerText()}`);
   }
+
+  // The one-time link logged this tab in as admin and left the address bar.
+  const whoami = page.locator('[data-testid=whoami]');
+  await whoami.waitFor({ timeout: 10000 });
+  check((await whoami.getAttribute('data-role')) === 'admin' && (await whoami.innerText()).includes('admin'), `the header shows the admin role: ${(await whoami.innerText()).trim()}`);
+  check(await page.locator('[data-testid=logout]').isVisible(), 'the header has a log-out button');
+  const { href, stored } = await page.evaluate((key) => ({ href: location.href, stored: sessionStorage.getItem(key) }), TOKEN_KEY);
+  check(!href.includes('login='), `the one-time token left the address bar (${href})`);
+  check(!!stored && stored !== loginUrl.searchParams.get('login'), 'the tab keeps a session token, not the one-time one, in sessionStorage');
 
   // The demo application: its modules and channels.
   const app = page.locator('[data-testid=app][data-app="pipeline"]');
@@ -213,7 +252,10 @@ async function main() {
   check(inked > 3, `the execution-time plot is drawn (${inked} colours)`);
   const eventsShown = await page.locator('[data-testid=event]').evaluateAll((li) => li.map((e) => e.dataset.kind));
   check(eventsShown.includes('app-created') && eventsShown.includes('placement') && eventsShown.includes('host-joined'), `the event stream shows the history (${[...new Set(eventsShown)].join(', ')})`);
+  check(await app.locator('[data-action="delete-app"]').count() === 1, 'the admin sees the Delete button of the application');
   await shot('1-running');
+
+  await logins(api, dashboardUrl);
 
   // ----- kill a Host ----------------------------------------------------------------------------
   const victim = 'host-1';
@@ -244,7 +286,7 @@ async function main() {
   check(true, `message rates recovered: ${JSON.stringify(await edgeRates('pipeline'))}`);
   await shot('3-recovered');
 
-  // ----- operator action: delete the application ---------------------------------------------------
+  // ----- operator action (in the admin's session): delete the application --------------------------
   await app.locator('[data-action="delete-app"]').click();
   const dialog = page.locator('[data-testid=confirm-dialog]');
   await dialog.waitFor({ state: 'visible', timeout: 5000 });
@@ -266,8 +308,103 @@ async function main() {
 }
 
 /**
+ * Logging in, each in a fresh browser context (its own sessionStorage, as a new visitor has):
+ * without a token only the login form shows; the one-time link, already used by the main tab,
+ * does not log in again; a viewer token pasted into the form shows the dashboard without the
+ * operator's controls, and logging out brings the form back.
+ */
+async function logins(api, dashboardUrl) {
+  const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
+  cleanups.unshift(() => browser.close());
+  const fresh = async () => {
+    const ctx = await browser.newContext({ viewport: VIEWPORT });
+    const p = await ctx.newPage();
+    const errors = [];
+    const apiCalls = [];
+    p.on('pageerror', (e) => errors.push(`page error: ${e.message}`));
+    // Chromium logs every 401 answer as a console error; those are expected here.
+    p.on('console', (m) => { if (m.type() === 'error' && !/status of 401/.test(m.text())) errors.push(`console error: ${m.text()}`); });
+    p.on('request', (r) => { if (new URL(r.url()).pathname.startsWith('/v1/')) apiCalls.push(`${r.method()} ${new URL(r.url()).pathname}`); });
+    return { ctx, p, errors, apiCalls };
+  };
+  const storedToken = (p) => p.evaluate((key) => sessionStorage.getItem(key), TOKEN_KEY);
+
+  // (a) No token: the login form, no Hosts, and no call to the API.
+  {
+    const { ctx, p, errors, apiCalls } = await fresh();
+    await p.goto(`${api}/`, { waitUntil: 'domcontentloaded' });
+    await p.locator('[data-testid=login-form]').waitFor({ timeout: 10000 });
+    check(await p.locator('[data-testid=login-token]').isVisible() && await p.locator('[data-testid=login-submit]').isVisible(), 'without a token the page shows the login form');
+    const hint = await p.locator('[data-testid=login]').innerText();
+    check(hint.includes('silverline token create --role viewer') && hint.includes('admin.token'), 'the login form says where to get a token');
+    check(await p.locator('[data-testid=host]').count() === 0 && !(await p.locator('[data-testid=hosts]').isVisible()), 'without a token no Host cards are shown');
+    check(apiCalls.length === 0, `without a token the page makes no API call (${apiCalls.join(', ') || 'none'})`);
+    await shot('0-login', p);
+    await p.locator('[data-testid=login-token]').fill('not-a-token');
+    await p.locator('[data-testid=login-submit]').click();
+    const message = p.locator('[data-testid=login-message]');
+    await message.waitFor({ timeout: 10000 });
+    check(await p.locator('[data-testid=login-form]').isVisible() && (await message.innerText()).includes('does not accept'), `a wrong token is refused at the form: ${await message.innerText()}`);
+    check(await storedToken(p) === null && await p.locator('[data-testid=host]').count() === 0, 'a wrong token is not kept and shows nothing');
+    check(errors.length === 0, `no errors on the login page${errors.length ? ':\n  ' + errors.join('\n  ') : ''}`);
+    await ctx.close();
+  }
+
+  // (b) The one-time link a second time: refused, and the page says why.
+  {
+    const { ctx, p, errors } = await fresh();
+    const exchanged = p.waitForResponse((r) => new URL(r.url()).pathname === '/v1/session', { timeout: 10000 });
+    await p.goto(dashboardUrl, { waitUntil: 'domcontentloaded' });
+    check((await exchanged).status() === 401, 'the used one-time token is refused by POST /v1/session (401)');
+    await p.locator('[data-testid=login-form]').waitFor({ timeout: 10000 });
+    const message = await p.locator('[data-testid=login-message]').innerText();
+    check(/used already|expired/.test(message), `the one-time link opened again shows the login form, saying why: ${message}`);
+    check(await storedToken(p) === null && await p.locator('[data-testid=host]').count() === 0, 'the used link logs nobody in');
+    check(!(await p.evaluate(() => location.href)).includes('login='), 'the one-time token left the address bar even though it failed');
+    check(errors.length === 0, `no errors on the refused link${errors.length ? ':\n  ' + errors.join('\n  ') : ''}`);
+    await ctx.close();
+  }
+
+  // (c) A viewer token pasted into the form: the dashboard, the role in the header, no operator controls.
+  const { stdout } = await promisify(execFile)(BIN, ['token', 'create', '--role', 'viewer'], {
+    env: { ...process.env, SILVERLINE_API: api, SILVERLINE_TOKEN: adminToken },
+    timeout: 30000,
+  });
+  const viewerToken = stdout.trim();
+  check(/^\S+$/.test(viewerToken), '`silverline token create --role viewer` prints a token');
+  const refused = await call('DELETE', `${api}/v1/apps/pipeline`, viewerToken);
+  check(refused.status === 403 && refused.body?.error?.code === 'forbidden', `the API refuses a viewer's DELETE (${refused.status} ${refused.body?.error?.code})`);
+  {
+    const { ctx, p, errors } = await fresh();
+    await p.goto(`${api}/`, { waitUntil: 'domcontentloaded' });
+    await p.locator('[data-testid=login-token]').fill(viewerToken);
+    await p.locator('[data-testid=login-submit]').click();
+    const whoami = p.locator('[data-testid=whoami]');
+    await whoami.waitFor({ timeout: 10000 });
+    check((await whoami.getAttribute('data-role')) === 'viewer' && (await whoami.innerText()).includes('viewer'), `the header shows the viewer role: ${(await whoami.innerText()).trim()}`);
+    check(await storedToken(p) === viewerToken && !(await p.locator('[data-testid=login-form]').isVisible()), 'the viewer token is kept and the login form gone');
+    for (const h of ['host-1', 'host-2']) await p.locator(`[data-testid=host][data-host="${h}"]`).waitFor({ timeout: 15000 });
+    const app = p.locator('[data-testid=app][data-app="pipeline"]');
+    await app.locator('[data-testid=node][data-module="pipeline/sensor"]').waitFor({ timeout: 15000 });
+    check(true, 'the viewer sees the Hosts and the application graph');
+    await app.locator('[data-testid=node][data-module="pipeline/filter"]').click();
+    await eventually(5000, 'the filter is selected in the viewer tab', async () => (await p.locator('#detail-name').innerText()) === 'pipeline/filter');
+    const controls = await p.locator('[data-action], [data-testid^="action-"]').count();
+    check(controls === 0, `the viewer sees no delete or switch-over controls (${controls})`);
+    await shot('0-viewer', p);
+    await p.locator('[data-testid=logout]').click();
+    await p.locator('[data-testid=login-form]').waitFor({ timeout: 5000 });
+    check(await storedToken(p) === null && await p.locator('[data-testid=host]:visible').count() === 0, 'logging out forgets the token and shows the login form instead of the dashboard');
+    check(errors.length === 0, `no errors in the viewer's tab${errors.length ? ':\n  ' + errors.join('\n  ') : ''}`);
+    await ctx.close();
+  }
+}
+
+/**
  * Hundreds of modules: the same page against a synthetic API (300 modules of 10 applications
- * on 30 Hosts, counters advancing like real ones) must render, update and filter quickly.
+ * on 30 Hosts, counters advancing like real ones) must render, update and filter quickly. The
+ * synthetic API also answers what the real one rarely does: a 403 to an action, and a 401 when
+ * the session's token runs out.
  */
 async function manyModules(context, api) {
   const HOSTS = 30, APPS = 10, PER_APP = 30;
@@ -308,9 +445,16 @@ async function manyModules(context, api) {
   const p = await context.newPage();
   const errors = [];
   p.on('pageerror', (e) => errors.push(e.message));
-  await p.route('**/v1/hosts', (r) => r.fulfill({ json: hosts() }));
-  await p.route('**/v1/apps', (r) => r.fulfill({ json: apps() }));
-  await p.route('**/v1/events', (r) => r.fulfill({ status: 200, contentType: 'text/event-stream', body: 'id: s.1\ndata: {"seq":1,"stream":"s","time":"2026-01-01T00:00:00Z","kind":"host-joined","level":"info","host":"edge-0","message":"synthetic"}\n\n' }));
+  // A new tab has its own sessionStorage: give it a token the synthetic API accepts.
+  await p.addInitScript((key) => { if (!sessionStorage.getItem(key)) sessionStorage.setItem(key, 'synthetic'); }, TOKEN_KEY);
+  let expired = false;
+  const apiPath = (want) => (u) => u.pathname === want; // the event stream's URL carries ?access_token=
+  const refuse = (r, status, code, message) => r.fulfill({ status, json: { error: { code, message } } });
+  await p.route(apiPath('/v1/whoami'), (r) => r.fulfill({ json: { role: 'operator', name: 'synthetic' } }));
+  await p.route(apiPath('/v1/hosts'), (r) => (expired ? refuse(r, 401, 'unauthenticated', 'synthetic token expired') : r.fulfill({ json: hosts() })));
+  await p.route(apiPath('/v1/apps'), (r) => r.fulfill({ json: apps() }));
+  await p.route(apiPath('/v1/apps/app-0'), (r) => refuse(r, 403, 'forbidden', 'synthetic: app-0 is protected'));
+  await p.route(apiPath('/v1/events'), (r) => r.fulfill({ status: 200, contentType: 'text/event-stream', body: 'id: s.1\ndata: {"seq":1,"stream":"s","time":"2026-01-01T00:00:00Z","kind":"host-joined","level":"info","host":"edge-0","message":"synthetic"}\n\n' }));
   await p.goto(`${api}/`, { waitUntil: 'domcontentloaded' });
   const total = APPS * PER_APP;
   await eventually(20000, `${total} module rows`, async () => (await p.locator('[data-testid=module-row]').count()) === total);
@@ -334,6 +478,21 @@ async function manyModules(context, api) {
   check(visible === 11, `filtering the table by "app-3/ m1" leaves 11 rows (${visible})`);
   await p.screenshot({ path: path.join(SHOTS, '6-many-modules.png') });
   log('# screenshot target/dashboard-screenshots/6-many-modules.png');
+
+  // A 403 is shown next to the action, in the server's words.
+  const app0 = p.locator('[data-testid=app][data-app="app-0"]');
+  await app0.locator('[data-action="delete-app"]').click();
+  await p.locator('[data-testid=confirm-ok]').click();
+  const refusal = app0.locator('[data-testid=action-error]');
+  await refusal.waitFor({ timeout: 5000 });
+  check((await refusal.innerText()).includes('synthetic: app-0 is protected'), `a 403 shows the server's message next to the button: ${await refusal.innerText()}`);
+
+  // A 401 ends the session: the token is forgotten and the login form says why.
+  expired = true;
+  await p.locator('[data-testid=login-form]').waitFor({ timeout: 10000 });
+  const message = await p.locator('[data-testid=login-message]').innerText();
+  check(message.includes('synthetic token expired') && !(await p.locator('[data-testid=hosts]').isVisible()), `a 401 brings back the login form instead of the dashboard: ${message}`);
+  check(await p.evaluate((key) => sessionStorage.getItem(key), TOKEN_KEY) === null, 'a 401 forgets the token');
   check(errors.length === 0, `no errors with many modules${errors.length ? ': ' + errors.join('; ') : ''}`);
   await p.close();
 }

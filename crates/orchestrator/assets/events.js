@@ -4,6 +4,7 @@
 import { el } from './util.js';
 
 const MAX_ROWS = 500;
+const RETRY_MS = 3000;
 
 export class EventsPanel {
   constructor({ list, appSelect, filter, problemsOnly, stateLabel }) {
@@ -15,6 +16,9 @@ export class EventsPanel {
     this.stream = null; // the Orchestrator run whose events are shown
     this.lastSeq = 0; // events arrive in seq order: anything not newer is a repeat after a reconnect
     this.listeners = [];
+    this.source = null;
+    this.retry = null;
+    this.closed = () => {};
     for (const input of [appSelect, filter, problemsOnly]) input.addEventListener('input', () => this.applyFilter());
   }
 
@@ -23,10 +27,40 @@ export class EventsPanel {
     this.listeners.push(f);
   }
 
-  start() {
-    const source = new EventSource('/v1/events');
+  /**
+   * Call `f()` when the browser gives up on the stream. It reconnects by itself after a network
+   * error, but not after an answer that is not a 200 event stream, such as a 401 for an expired
+   * token; EventSource does not tell which status it got, so `f` can ask the API.
+   */
+  onClosed(f) {
+    this.closed = f;
+  }
+
+  /** Follow the stream at `url()` (a function: the URL carries a token that may change). */
+  start(url) {
+    this.stop();
+    this.url = url;
+    this.connect();
+  }
+
+  stop() {
+    clearTimeout(this.retry);
+    this.source?.close();
+    this.source = null;
+  }
+
+  connect() {
+    const source = new EventSource(this.url());
+    this.source = source;
     source.onopen = () => this.setState('live', 'live');
-    source.onerror = () => this.setState('reconnecting', 'reconnecting…');
+    source.onerror = () => {
+      if (source.readyState !== EventSource.CLOSED) { this.setState('reconnecting', 'reconnecting…'); return; }
+      this.setState('down', 'disconnected');
+      // A new EventSource sends no Last-Event-ID, so the history comes again: the seq check
+      // below drops what is already shown.
+      this.retry = setTimeout(() => this.connect(), RETRY_MS);
+      this.closed();
+    };
     source.onmessage = (m) => {
       let e;
       try { e = JSON.parse(m.data); } catch { return; }

@@ -1,13 +1,15 @@
 // The silverline dashboard. Polls GET /v1/hosts and GET /v1/apps every second (the apps carry
 // their modules with live profiles and manifests), derives rates from successive counters,
 // keeps a ring of timing samples per module, and follows GET /v1/events. Every view updates
-// its DOM in place, keyed by name, so hundreds of modules stay cheap.
+// its DOM in place, keyed by name, so hundreds of modules stay cheap. Nothing is fetched before
+// the page has a token the API accepts: until then it shows the login form (session.js).
 
-import { el, setText, setAttr, fmtNs, fmtBytes, fmtRate, fmtCount, RateTracker, Ring, request } from './util.js';
+import { el, setText, setAttr, fmtNs, fmtBytes, fmtRate, fmtCount, RateTracker, Ring } from './util.js';
 import { AppGraph, stateClass } from './graph.js';
 import { drawPlot } from './plot.js';
 import { EventsPanel } from './events.js';
-import { actionButtons, actionsKey } from './actions.js';
+import { actionButtons, actionsKey, notify } from './actions.js';
+import { ApiError, request, whoami, exchange, storedToken, storeToken, forgetToken, setWho, onUnauthenticated, eventsUrl } from './session.js';
 
 const POLL_MS = 1000;
 const RING = 600; // timing samples kept per module: 10 minutes at one per second
@@ -274,13 +276,15 @@ function setConn(ok, text) {
 
 let timer = null;
 let polling = false;
+let running = false; // polling and following events: only while logged in
 
 async function poll() {
   clearTimeout(timer);
-  if (polling) return;
+  if (polling || !running) return;
   polling = true;
   try {
     const [hosts, apps] = await Promise.all([request('GET', '/v1/hosts'), request('GET', '/v1/apps')]);
+    if (!running) return; // logged out while the answers were on their way
     const t = Date.now();
     const started = performance.now();
     ui.hosts = hosts;
@@ -298,10 +302,11 @@ async function poll() {
     document.body.dataset.renderMs = (performance.now() - started).toFixed(1); // read by the browser test
     setConn(true, `updated ${new Date(t).toLocaleTimeString([], { hour12: false })}`);
   } catch (e) {
-    setConn(false, `Orchestrator unreachable: ${e.message}`);
+    if (!(e instanceof ApiError)) setConn(false, `Orchestrator unreachable: ${e.message}`);
+    else if (e.status !== 401) setConn(false, e.message); // a 401 has put up the login form
   } finally {
     polling = false;
-    timer = setTimeout(poll, POLL_MS);
+    if (running) timer = setTimeout(poll, POLL_MS);
   }
 }
 
@@ -315,7 +320,133 @@ function pollSoon() {
 const events = new EventsPanel({ list: $('events'), appSelect: $('events-app'), filter: $('events-filter'), problemsOnly: $('events-warn'), stateLabel: $('events-state') });
 const STRUCTURAL = new Set(['host-joined', 'host-lost', 'app-created', 'app-updated', 'app-deleted', 'placement', 'module-started', 'module-failed', 'module-stopped', 'module-deployed']);
 events.onEvent((e) => { if (STRUCTURAL.has(e.kind)) pollSoon(); });
-events.start();
+// The stream cannot say it got a 401: a cheap authenticated call finds out, and ends the
+// session through request() if so.
+events.onClosed(() => { request('GET', '/v1/whoami').catch(() => {}); });
 $('module-filter').addEventListener('input', filterModules);
 $('plot-window').addEventListener('input', renderDetail);
-poll();
+
+// ----- Session: login form, who is logged in, log out -------------------------------------------
+
+/** Show the login form or the dashboard; the header's session parts go with the dashboard. */
+function show(view) {
+  const dashboard = view === 'dashboard';
+  $('login').hidden = dashboard;
+  $('dashboard').hidden = !dashboard;
+  $('session').hidden = !dashboard;
+  $('summary').hidden = !dashboard;
+  $('conn').hidden = !dashboard;
+  document.body.dataset.view = view;
+}
+
+/** The login form, with `message` ('error', or 'info' for a plain log-out) above it. */
+function showLogin(message, kind = 'error') {
+  stop();
+  setText($('login-message'), message || '');
+  $('login-message').hidden = !message;
+  $('login-message').dataset.kind = kind;
+  show('login');
+  $('login-token').focus();
+}
+
+/**
+ * Start polling and following events as `w` ({role, name} from whoami). A second start after logging out (or after a 401)
+ * keeps what is on the page: every role sees the same data, and the action buttons are redrawn
+ * because their key includes what the role allows.
+ */
+function start(w) {
+  setWho(w);
+  setText($('whoami-role'), w.role);
+  setText($('whoami-name'), w.name || '');
+  $('whoami').dataset.role = w.role;
+  $('whoami').title = `logged in as ${w.name || 'unnamed token'} (${w.role})`;
+  show('dashboard');
+  running = true;
+  events.start(eventsUrl);
+  poll();
+}
+
+function stop() {
+  running = false;
+  clearTimeout(timer);
+  clearTimeout(soon);
+  events.stop();
+  setWho(null);
+}
+
+onUnauthenticated((message) => showLogin(`The Orchestrator no longer accepts this session's token (${message}). Log in again.`));
+
+$('logout').addEventListener('click', () => {
+  forgetToken();
+  showLogin('Logged out.', 'info');
+});
+
+$('login-form').addEventListener('submit', async (ev) => {
+  ev.preventDefault();
+  const token = $('login-token').value.trim();
+  if (!token) return;
+  const submit = $('login-submit');
+  submit.disabled = true;
+  try {
+    const w = await whoami(token);
+    storeToken(token);
+    $('login-token').value = '';
+    start(w);
+  } catch (e) {
+    const why = !(e instanceof ApiError) ? `the Orchestrator is unreachable (${e.message})`
+      : e.status === 401 ? 'the Orchestrator does not accept this token' : e.message;
+    showLogin(`Not logged in: ${why}.`);
+  } finally {
+    submit.disabled = false;
+  }
+});
+
+const BOOT_RETRY_MS = 2000;
+
+/**
+ * Check the stored token and start. While the Orchestrator cannot be reached (or fails), try
+ * again: the token may be fine. A refused token is forgotten.
+ */
+async function resume(notice) {
+  const token = storedToken();
+  if (!token) { showLogin(notice); return; }
+  try {
+    const w = await whoami(token);
+    start(w);
+    if (notice) notify(notice, 'error');
+  } catch (e) {
+    if (e instanceof ApiError && e.status < 500) {
+      forgetToken();
+      showLogin(e.status === 401 ? 'Your session has ended. Log in again.' : `Not logged in: ${e.message}.`);
+    } else {
+      setConn(false, e instanceof ApiError ? e.message : `Orchestrator unreachable: ${e.message}`);
+      setTimeout(() => resume(notice), BOOT_RETRY_MS);
+    }
+  }
+}
+
+/**
+ * `silverline up` prints a dashboard link with a one-time login token. It leaves the address bar
+ * (and so the history) before it is used, then is traded for a session token; a second use is
+ * refused by the server, and the page falls back to a token it already has, or the login form.
+ */
+async function boot() {
+  const params = new URLSearchParams(location.search);
+  const oneTime = params.get('login');
+  let notice = null;
+  if (oneTime !== null) {
+    params.delete('login');
+    const rest = params.toString();
+    history.replaceState(history.state, '', `${location.pathname}${rest ? `?${rest}` : ''}${location.hash}`);
+    try {
+      storeToken(await exchange(oneTime));
+    } catch (e) {
+      notice = !(e instanceof ApiError) ? `The login link could not be used: the Orchestrator is unreachable (${e.message}).`
+        : e.status === 401 ? 'This login link has been used already (it works once) or has expired.'
+        : `The login link could not be used: ${e.message}.`;
+    }
+  }
+  await resume(notice);
+}
+
+boot();

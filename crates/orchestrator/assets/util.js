@@ -170,13 +170,3 @@ export function edgesOf(app) {
   }
   return edges;
 }
-
-/** Minimal fetch wrapper: JSON in and out, API errors as Error(message). */
-export async function request(method, path, body) {
-  const r = await fetch(path, { method, cache: 'no-store', headers: body ? { 'content-type': 'application/json' } : {}, body });
-  const text = await r.text();
-  let value = null;
-  try { value = text ? JSON.parse(text) : null; } catch { value = text; }
-  if (!r.ok) throw new Error(value?.error?.message || `${method} ${path}: HTTP ${r.status}`);
-  return value;
-}

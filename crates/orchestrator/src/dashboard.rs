@@ -1,6 +1,7 @@
 //! The dashboard at `/`: plain HTML, CSS and ES-module JavaScript embedded in the binary (no
 //! build step, no CDN, nothing fetched from elsewhere). The page polls the REST API every second
-//! and follows `/v1/events`; see `docs/dashboard.md`.
+//! and follows `/v1/events`, with the bearer token of a login in the browser; see
+//! `docs/dashboard.md`. These files are public: what they show comes from the API, which is not.
 
 use crate::api::Api;
 use axum::extract::Path;
@@ -18,6 +19,7 @@ const ASSETS: &[(&str, &str, &str)] = &[
     ("plot.js", "text/javascript; charset=utf-8", include_str!("../assets/plot.js")),
     ("events.js", "text/javascript; charset=utf-8", include_str!("../assets/events.js")),
     ("actions.js", "text/javascript; charset=utf-8", include_str!("../assets/actions.js")),
+    ("session.js", "text/javascript; charset=utf-8", include_str!("../assets/session.js")),
     ("favicon.svg", "image/svg+xml", include_str!("../assets/favicon.svg")),
 ];
 

@@ -150,6 +150,22 @@ pub struct Command {
     pub kind: CommandKind,
 }
 
+/// Orchestrator → Host on `commands`: a [`Command`] (JSON, in `body`) signed with the
+/// Orchestrator's ed25519 key over the Host's name, the counter and the body, so that neither a
+/// forged command nor one replayed from another Host's topic or from the past is executed. The
+/// counter is the Orchestrator's clock in microseconds, made strictly increasing.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignedCommand {
+    /// The Host the command is for.
+    pub host: String,
+    /// Strictly increasing per Orchestrator key: microseconds since the Unix epoch.
+    pub counter: u64,
+    /// The encoded [`Command`].
+    pub body: String,
+    /// ed25519 signature, hex (see `silverline-security`'s `signing` module for the signed bytes).
+    pub signature: String,
+}
+
 /// The commands a Host understands.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "command", rename_all = "kebab-case")]

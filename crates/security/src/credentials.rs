@@ -1,0 +1,136 @@
+//! Enrolment: the credentials a Host is issued, and the Orchestrator's record of who may use
+//! its broker.
+//!
+//! `silverline host enroll NAME` asks the Orchestrator (as admin) for a [`HostCredentials`]
+//! file. It holds everything the Host needs to trust and be trusted: its two MQTT identities
+//! (control and data connections, see [`crate::acl`]), the Orchestrator's public key (to verify
+//! commands), and the one place it fetches module bytes from with its registry token. The
+//! Orchestrator keeps only sha256 digests of the passwords, in [`MqttUsers`].
+
+use crate::acl::Principal;
+use crate::secret::{constant_time_eq, hash, random_secret, write_private};
+use anyhow::Context;
+use parking_lot::Mutex;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// What a Host is issued at enrolment (a JSON file, mode 0600).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HostCredentials {
+    /// The Host's name.
+    pub host: String,
+    /// The control-plane broker, `mqtt://HOST:PORT`.
+    pub broker: String,
+    /// Password of the control connection (username `host-NAME`).
+    pub control_password: String,
+    /// Password of the data connection (username `data-NAME`).
+    pub data_password: String,
+    /// The Orchestrator's command-signing public key, hex.
+    pub orchestrator_key: String,
+    /// Where module blobs come from: `GET {registry}/{sha256}`.
+    pub registry: String,
+    /// Bearer token (role `host`) for the registry.
+    pub registry_token: String,
+}
+
+impl HostCredentials {
+    /// Read a credentials file.
+    pub fn load(path: &Path) -> anyhow::Result<HostCredentials> {
+        let bytes = std::fs::read(path).with_context(|| format!("reading host credentials {}", path.display()))?;
+        serde_json::from_slice(&bytes).with_context(|| format!("{}: not a silverline host credentials file", path.display()))
+    }
+
+    /// Write it, readable by its owner only.
+    pub fn save(&self, path: &Path) -> anyhow::Result<()> {
+        write_private(path, &serde_json::to_vec_pretty(self)?)
+    }
+}
+
+/// A username and password for one MQTT client.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MqttLogin {
+    /// Username.
+    pub username: String,
+    /// Password.
+    pub password: String,
+}
+
+/// The Orchestrator's table of MQTT users: principal username → sha256 of its password.
+pub struct MqttUsers {
+    path: Option<PathBuf>,
+    users: Mutex<BTreeMap<String, String>>,
+}
+
+impl MqttUsers {
+    /// Users kept only in memory.
+    pub fn in_memory() -> MqttUsers {
+        MqttUsers { path: None, users: Mutex::new(BTreeMap::new()) }
+    }
+
+    /// Load the table in `path` (empty if absent).
+    pub fn open(path: PathBuf) -> anyhow::Result<MqttUsers> {
+        let users = match std::fs::read(&path) {
+            Ok(b) => serde_json::from_slice(&b).with_context(|| format!("reading {}", path.display()))?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => BTreeMap::new(),
+            Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
+        };
+        Ok(MqttUsers { path: Some(path), users: Mutex::new(users) })
+    }
+
+    /// A new password for `principal` (replacing any earlier one: re-enrolment rotates it).
+    pub fn issue(&self, principal: &Principal) -> anyhow::Result<MqttLogin> {
+        let password = random_secret("slm_");
+        let username = principal.username();
+        let mut users = self.users.lock();
+        users.insert(username.clone(), hash(&password));
+        self.save(&users)?;
+        Ok(MqttLogin { username, password })
+    }
+
+    /// Who `username` with `password` is, if they match.
+    pub fn authenticate(&self, username: &str, password: &[u8]) -> Option<Principal> {
+        let password = std::str::from_utf8(password).ok()?;
+        let expected = self.users.lock().get(username)?.clone();
+        constant_time_eq(&expected, &hash(password)).then(|| Principal::from_username(username)).flatten()
+    }
+
+    /// Remove `principal` (its clients are refused from their next connection on).
+    pub fn remove(&self, principal: &Principal) -> anyhow::Result<()> {
+        let mut users = self.users.lock();
+        users.remove(&principal.username());
+        self.save(&users)
+    }
+
+    /// Every principal with a password.
+    pub fn principals(&self) -> Vec<Principal> {
+        self.users.lock().keys().filter_map(|u| Principal::from_username(u)).collect()
+    }
+
+    fn save(&self, users: &BTreeMap<String, String>) -> anyhow::Result<()> {
+        match &self.path {
+            Some(p) => write_private(p, &serde_json::to_vec_pretty(users)?),
+            None => Ok(()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mqtt_users_authenticate_and_rotate() {
+        let dir = tempfile::tempdir().unwrap();
+        let users = MqttUsers::open(dir.path().join("mqtt-users.json")).unwrap();
+        let host = Principal::HostControl("edge-1".into());
+        let first = users.issue(&host).unwrap();
+        assert_eq!(users.authenticate(&first.username, first.password.as_bytes()), Some(host.clone()));
+        assert_eq!(users.authenticate(&first.username, b"wrong"), None);
+        let reopened = MqttUsers::open(dir.path().join("mqtt-users.json")).unwrap();
+        let second = reopened.issue(&host).unwrap();
+        assert_eq!(reopened.authenticate(&first.username, first.password.as_bytes()), None, "re-enrolment rotates the password");
+        assert!(reopened.authenticate(&second.username, second.password.as_bytes()).is_some());
+        assert!(!std::fs::read_to_string(dir.path().join("mqtt-users.json")).unwrap().contains(&second.password));
+    }
+}
