@@ -68,6 +68,15 @@ fn deploy(shared: &Shared, d: &DeployModule) -> Result<(), String> {
     let manifest = ApplicationManifest::from_str(&d.manifest.to_string(), Path::new("/"))
         .map_err(|e| format!("invalid module manifest: {e}"))?;
     let spec = manifest.modules.first().ok_or("the manifest holds no module")?;
-    let bytes = shared.blobs.get(&d.sha256, &d.blob_url).map_err(|e| format!("{e:#}"))?;
+    // A secured Host fetches only from the registry it was enrolled with, never from a URL a
+    // message names.
+    let (registry, token) = match &shared.guard {
+        Some(g) => (g.credentials().registry.as_str(), Some(g.credentials().registry_token.as_str())),
+        None => (d.blob_url.as_str(), None),
+    };
+    let bytes = shared.blobs.get(&d.sha256, registry, token).map_err(|e| format!("{e:#}"))?;
+    if let Some(guard) = &shared.guard {
+        guard.admit(spec, &bytes)?;
+    }
     shared.host.deploy(d.module.clone(), &d.app, spec, &bytes).map(|_| ()).map_err(|e| e.to_string())
 }

@@ -11,7 +11,8 @@
 
 mod blobs;
 mod exec;
-mod metrics; // issue 8: the Host's /metrics
+mod guard;
+mod metrics;
 mod resources;
 
 use anyhow::Context;
@@ -26,6 +27,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use blobs::BlobStore;
+pub use guard::HostSecurity;
 
 /// Agent settings.
 #[derive(Debug, Clone)]
@@ -40,13 +42,16 @@ pub struct AgentConfig {
     pub status_interval: Duration,
     /// Where fetched module blobs are kept (in memory only when `None`).
     pub blob_dir: Option<PathBuf>,
+    /// Credentials and policies; `None` runs the Host unsecured (anonymous on the broker,
+    /// commands unverified): only for experiments.
+    pub security: Option<HostSecurity>,
 }
 
 /// A running agent; dropping it does not stop it (it lives as long as its runtime).
 pub struct Agent {
     client: AsyncClient,
-    shared: Arc<Shared>,                // issue 8: for serve_metrics
-    runtime: tokio::runtime::Handle,    // issue 8
+    shared: Arc<Shared>,
+    runtime: tokio::runtime::Handle,
 }
 
 impl Agent {
@@ -54,6 +59,10 @@ impl Agent {
     pub fn start(host: Host, config: AgentConfig, runtime: &tokio::runtime::Handle) -> anyhow::Result<Agent> {
         let name = config.host.name.clone();
         anyhow::ensure!(topics::valid_host_name(&name), "host name `{name}` cannot contain `/`, `+` or `#`");
+        let guard = config.security.clone().map(guard::Guard::new).transpose()?;
+        if guard.is_none() {
+            tracing::warn!("host `{name}` runs without credentials: it accepts unsigned commands from anyone who reaches the broker");
+        }
         let (client, mut eventloop) = AsyncClient::new(options(&config)?, 256);
         silverline_channels::no_delay(&mut eventloop);
         let shared = Arc::new(Shared {
@@ -62,7 +71,8 @@ impl Agent {
             client: client.clone(),
             done: Mutex::new(exec::Done::default()),
             blobs: BlobStore::default(),
-            metrics: Default::default(), // issue 8
+            metrics: Default::default(),
+            guard,
         });
         shared.blobs.set_dir(shared.config.blob_dir.clone())?;
         runtime.spawn(serve(shared.clone(), eventloop));
@@ -72,7 +82,7 @@ impl Agent {
     }
 
     /// Serve the Host's metrics (Prometheus text format) at `http://{listen}/metrics` on the
-    /// agent's runtime; returns the bound address (port 0 picks one). Issue 8.
+    /// agent's runtime; returns the bound address (port 0 picks one).
     pub fn serve_metrics(&self, listen: std::net::SocketAddr) -> anyhow::Result<std::net::SocketAddr> {
         let listener = std::net::TcpListener::bind(listen).with_context(|| format!("metrics listener on {listen}"))?;
         listener.set_nonblocking(true)?;
@@ -97,7 +107,8 @@ pub(crate) struct Shared {
     pub(crate) client: AsyncClient,
     pub(crate) done: Mutex<exec::Done>,
     pub(crate) blobs: BlobStore,
-    pub(crate) metrics: metrics::AgentCounters, // issue 8
+    pub(crate) metrics: metrics::AgentCounters,
+    pub(crate) guard: Option<guard::Guard>,
 }
 
 impl Shared {
@@ -133,6 +144,9 @@ fn options(config: &AgentConfig) -> anyhow::Result<MqttOptions> {
     o.set_keep_alive(Duration::from_secs(2));
     o.set_clean_session(true);
     o.set_max_packet_size(4 << 20, 4 << 20);
+    if let Some(security) = &config.security {
+        o.set_credentials(silverline_security::Principal::HostControl(name.clone()).username(), security.credentials.control_password.clone());
+    }
     let will = proto::encode(&proto::HostState { host: name.clone(), online: false });
     o.set_last_will(LastWill::new(topics::state(name), will, QoS::AtLeastOnce, true));
     Ok(o)
@@ -164,19 +178,33 @@ async fn on_publish(shared: &Arc<Shared>, topic: &str, payload: &[u8]) {
         shared.register().await;
         return;
     }
-    match proto::decode::<proto::Command>(payload) {
-        Ok(cmd) => {
-            shared.metrics.command(&cmd.kind); // issue 8
-            let worker = shared.clone();
-            // Deploys compile and may fetch over HTTP: keep them off the event loop.
-            let ack = tokio::task::spawn_blocking(move || exec::execute(&worker, cmd)).await;
-            if let Ok(ack) = ack {
-                shared.metrics.ack(ack.ok); // issue 8
-                shared.publish(topics::acks(shared.name()), QoS::AtLeastOnce, false, proto::encode(&ack)).await;
-            }
+    let cmd = match open_command(shared, payload) {
+        Ok(cmd) => cmd,
+        Err(e) => {
+            shared.metrics.refused();
+            tracing::warn!("dropping a command on {topic}: {e}");
+            return;
         }
-        Err(e) => tracing::warn!("dropping a malformed command on {topic}: {e}"),
+    };
+    shared.metrics.command(&cmd.kind);
+    let worker = shared.clone();
+    // Deploys compile and may fetch over HTTP: keep them off the event loop.
+    let ack = tokio::task::spawn_blocking(move || exec::execute(&worker, cmd)).await;
+    if let Ok(ack) = ack {
+        shared.metrics.ack(ack.ok);
+        shared.publish(topics::acks(shared.name()), QoS::AtLeastOnce, false, proto::encode(&ack)).await;
     }
+}
+
+/// The command in `payload`, if it is well-formed and (on a secured Host) signed by this
+/// Host's Orchestrator for this Host and fresh.
+fn open_command(shared: &Shared, payload: &[u8]) -> Result<proto::Command, String> {
+    let signed = proto::decode::<proto::SignedCommand>(payload).map_err(|e| e.to_string())?;
+    let body = match &shared.guard {
+        Some(guard) => guard.open(&signed)?,
+        None => &signed.body,
+    };
+    proto::decode::<proto::Command>(body.as_bytes()).map_err(|e| e.to_string())
 }
 
 async fn report_status(shared: Arc<Shared>) {
@@ -185,7 +213,7 @@ async fn report_status(shared: Arc<Shared>) {
     loop {
         tick.tick().await;
         seq += 1;
-        shared.metrics.status_report(); // issue 8
+        shared.metrics.status_report();
         let report = proto::StatusReport { seq, resources: resources::probe(), status: shared.host.status() };
         shared.publish(topics::status(shared.name()), QoS::AtMostOnce, false, proto::encode(&report)).await;
     }
@@ -201,7 +229,7 @@ fn forward_events(shared: Arc<Shared>, runtime: tokio::runtime::Handle) {
                 let topic = topics::events(shared.name());
                 let payload = proto::encode(&event);
                 let client = shared.client.clone();
-                shared.metrics.event(); // issue 8
+                shared.metrics.event();
                 runtime.spawn(async move {
                     let _ = client.publish(topic, QoS::AtLeastOnce, false, payload).await;
                 });

@@ -26,6 +26,7 @@ pub(crate) struct AgentCounters {
     acks: Mutex<BTreeMap<&'static str, u64>>,
     status_reports: AtomicU64,
     events: AtomicU64,
+    refused: AtomicU64,
 }
 
 impl AgentCounters {
@@ -47,6 +48,10 @@ impl AgentCounters {
     }
     pub(crate) fn event(&self) {
         self.events.fetch_add(1, Ordering::Relaxed);
+    }
+    /// A command that was malformed, forged, misdirected or replayed.
+    pub(crate) fn refused(&self) {
+        self.refused.fetch_add(1, Ordering::Relaxed);
     }
 }
 
@@ -121,6 +126,7 @@ fn render(shared: &Shared) -> String {
     w.family("silverline_agent_acks_sent_total", "counter", "Command acknowledgements sent, by result.", acks.iter().map(|(k, n)| (vec![("result", k.to_string())], *n as f64)));
     w.family("silverline_agent_status_reports_sent_total", "counter", "Status reports published.", [(vec![], c.status_reports.load(Ordering::Relaxed) as f64)]);
     w.family("silverline_agent_events_sent_total", "counter", "Module events relayed to the Orchestrator.", [(vec![], c.events.load(Ordering::Relaxed) as f64)]);
+    w.family("silverline_agent_commands_refused_total", "counter", "Commands dropped as malformed, forged, misdirected or replayed.", [(vec![], c.refused.load(Ordering::Relaxed) as f64)]);
     w.finish()
 }
 

@@ -18,6 +18,7 @@ pub struct MqttConfig {
     keep_alive: Duration,
     queue_capacity: usize,
     connect_timeout: Duration,
+    login: Option<(String, String)>,
 }
 
 impl Default for MqttConfig {
@@ -29,6 +30,7 @@ impl Default for MqttConfig {
             keep_alive: Duration::from_secs(5),
             queue_capacity: 4096,
             connect_timeout: Duration::from_secs(5),
+            login: None,
         }
     }
 }
@@ -78,6 +80,12 @@ impl MqttConfig {
         self
     }
 
+    /// Authenticate as `username` with `password` (a secured broker refuses anonymous clients).
+    pub fn login(&mut self, username: impl Into<String>, password: impl Into<String>) -> &mut Self {
+        self.login = Some((username.into(), password.into()));
+        self
+    }
+
     /// `host:port` of the broker.
     pub fn address(&self) -> String {
         format!("{}:{}", self.host, self.port)
@@ -88,6 +96,9 @@ impl MqttConfig {
         o.set_keep_alive(self.keep_alive);
         o.set_clean_session(true);
         o.set_max_packet_size(2 << 20, 2 << 20);
+        if let Some((user, password)) = &self.login {
+            o.set_credentials(user.clone(), password.clone());
+        }
         o
     }
 }

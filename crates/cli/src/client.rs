@@ -12,26 +12,46 @@ pub fn api_url(flag: Option<&str>) -> String {
         .to_string()
 }
 
+/// The token the CLI authenticates with: `SILVERLINE_TOKEN`, else the admin token a local
+/// Orchestrator wrote at its first start (`<data-dir>/admin.token`, data dir `.silverline` or
+/// `SILVERLINE_DATA_DIR`).
+pub fn token() -> Option<String> {
+    if let Ok(t) = std::env::var("SILVERLINE_TOKEN") {
+        return Some(t.trim().to_string()).filter(|t| !t.is_empty());
+    }
+    let dir = std::env::var("SILVERLINE_DATA_DIR").unwrap_or_else(|_| ".silverline".into());
+    std::fs::read_to_string(std::path::Path::new(&dir).join("admin.token")).ok().map(|t| t.trim().to_string())
+}
+
 /// The REST API at `base`.
 pub struct Api {
     base: String,
     agent: ureq::Agent,
+    token: Option<String>,
 }
 
 impl Api {
     pub fn new(base: String) -> Api {
+        Api::with_token(base, token())
+    }
+
+    pub fn with_token(base: String, token: Option<String>) -> Api {
         let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
-        Api { base, agent }
+        Api { base, agent, token }
+    }
+
+    fn bearer(&self) -> String {
+        format!("Bearer {}", self.token.as_deref().unwrap_or(""))
     }
 
     pub fn get(&self, path: &str) -> anyhow::Result<Value> {
-        let r = self.agent.get(&format!("{}{path}", self.base)).call();
+        let r = self.agent.get(&format!("{}{path}", self.base)).header("authorization", &self.bearer()).call();
         self.json(r, path)
     }
 
     /// GET that maps 404 to `None`.
     pub fn find(&self, path: &str) -> anyhow::Result<Option<Value>> {
-        let r = self.agent.get(&format!("{}{path}", self.base)).call().map_err(|e| self.unreachable(e))?;
+        let r = self.agent.get(&format!("{}{path}", self.base)).header("authorization", &self.bearer()).call().map_err(|e| self.unreachable(e))?;
         if r.status() == 404 {
             return Ok(None);
         }
@@ -40,10 +60,11 @@ impl Api {
 
     pub fn send(&self, method: &str, path: &str, content_type: &str, body: &[u8]) -> anyhow::Result<Value> {
         let url = format!("{}{path}", self.base);
+        let auth = self.bearer();
         let r = match method {
-            "POST" => self.agent.post(&url).header("content-type", content_type).send(body),
-            "PUT" => self.agent.put(&url).header("content-type", content_type).send(body),
-            _ => self.agent.delete(&url).call(),
+            "POST" => self.agent.post(&url).header("content-type", content_type).header("authorization", &auth).send(body),
+            "PUT" => self.agent.put(&url).header("content-type", content_type).header("authorization", &auth).send(body),
+            _ => self.agent.delete(&url).header("authorization", &auth).call(),
         };
         self.json(r, path)
     }
@@ -61,6 +82,10 @@ impl Api {
             return Ok(value);
         }
         let message = value["error"]["message"].as_str().map(str::to_string).unwrap_or_else(|| value.to_string());
+        if status.as_u16() == 401 {
+            let hint = if self.token.is_some() { "the token was refused (revoked or expired?)" } else { "no token: set SILVERLINE_TOKEN, or run where `.silverline/admin.token` is" };
+            bail!("{message} (401; {hint})");
+        }
         bail!("{} ({})", message, status.as_u16())
     }
 }

@@ -24,8 +24,16 @@ enum Command {
     Up(commands::up::UpArgs),
     /// Run the Orchestrator (REST API, control plane, embedded MQTT broker).
     Orchestrator(commands::orchestrator::OrchestratorArgs),
-    /// Run a Host that joins an Orchestrator's control plane.
-    Host(commands::host::HostArgs),
+    /// Run a Host that joins an Orchestrator's control plane (`host enroll NAME`: issue its credentials).
+    Host(commands::host::HostCommand),
+    /// Issue, list and revoke REST API tokens (admin).
+    Token(commands::token::TokenArgs),
+    /// Files for an external Mosquitto broker (`broker acl`).
+    Broker(commands::broker::BrokerArgs),
+    /// Make a module publisher's signing key (prints the public key).
+    Keygen(commands::sign::KeygenArgs),
+    /// Sign a module as its publisher.
+    Sign(commands::sign::SignArgs),
     /// Submit an application manifest to the Orchestrator.
     Deploy(commands::deploy::DeployArgs),
     /// List applications, Hosts or modules.
@@ -58,6 +66,10 @@ fn main() {
         Command::Up(args) => commands::up::run(args),
         Command::Orchestrator(args) => commands::orchestrator::run(args),
         Command::Host(args) => commands::host::run(args),
+        Command::Token(args) => commands::token::run(args),
+        Command::Broker(args) => commands::broker::run(args),
+        Command::Keygen(args) => commands::sign::keygen(args),
+        Command::Sign(args) => commands::sign::sign(args),
         Command::Deploy(args) => commands::deploy::run(args),
         Command::Get(args) => commands::get::run(args),
         Command::Delete(args) => commands::delete::run(args),

@@ -21,9 +21,30 @@ use std::sync::Arc;
 pub(crate) struct Api {
     pub(crate) core: Arc<Core>,
     pub(crate) control: Arc<Control>,
+    pub(crate) security: Arc<crate::auth::Security>,
+    /// The broker and blob registry as enrolled Hosts are told to reach them.
+    pub(crate) broker_url: String,
+    pub(crate) registry_url: String,
+    /// With an external broker: where its password and ACL files are kept up to date.
+    pub(crate) mosquitto_dir: Option<std::path::PathBuf>,
+}
+
+impl Api {
+    /// Keep an external Mosquitto's password and ACL files in step with the enrolled Hosts
+    /// (Mosquitto rereads them on SIGHUP).
+    pub(crate) fn on_enrolled(&self) {
+        let Some(dir) = &self.mosquitto_dir else { return };
+        if self.security.mode() == crate::auth::AuthMode::InsecureNoAuth {
+            return;
+        }
+        if let Err(e) = self.security.users().write_mosquitto_files(dir) {
+            tracing::error!("cannot update the Mosquitto files in {}: {e:#}", dir.display());
+        }
+    }
 }
 
 pub(crate) fn router(api: Api) -> Router {
+    let security = api.security.clone();
     Router::new()
         .route("/openapi.json", get(|| async { Json(crate::openapi::document()) }))
         .route("/v1/apps", get(list_apps).post(create_app))
@@ -38,9 +59,18 @@ pub(crate) fn router(api: Api) -> Router {
         .merge(crate::events::routes())
         .merge(crate::metrics::routes())
         .merge(crate::dashboard::routes())
+        .merge(crate::access::routes())
         .fallback(|| async { ApiError::not_found("no such endpoint; see /openapi.json".into()) })
+        .layer(axum::middleware::from_fn_with_state(security, crate::auth::require))
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(api)
 }
+
+/// The largest request body: a module blob (manifests are bounded further, by
+/// [`MAX_MANIFEST_BYTES`]). Larger requests get 413.
+const MAX_BODY_BYTES: usize = 64 << 20;
+/// The largest application manifest.
+const MAX_MANIFEST_BYTES: usize = 1 << 20;
 
 async fn list_apps(State(a): State<Api>) -> impl IntoResponse {
     Json(a.core.apps())
@@ -55,6 +85,9 @@ async fn get_host(State(a): State<Api>, Path(name): Path<String>) -> Result<Resp
 }
 
 fn parse_manifest(body: &Bytes) -> Result<ApplicationManifest, ApiError> {
+    if body.len() > MAX_MANIFEST_BYTES {
+        return Err(ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "too-large", format!("the manifest has {} bytes; at most {MAX_MANIFEST_BYTES} are accepted", body.len())));
+    }
     let text = std::str::from_utf8(body).map_err(|_| ApiError::bad_request("the body is not UTF-8 text".into()))?;
     if text.trim().is_empty() {
         return Err(ApiError::bad_request("empty body: expected an application manifest (YAML or JSON)".into()));

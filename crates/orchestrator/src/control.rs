@@ -5,6 +5,7 @@ use crate::core::{Core, Outgoing};
 use parking_lot::Mutex;
 use rumqttc::{AsyncClient, Event, EventLoop, Incoming, MqttOptions, QoS};
 use silverline_proto::{self as proto, topics, CommandId, CommandKind, ModuleId};
+use silverline_security::credentials::MqttLogin;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -13,6 +14,7 @@ use std::time::Duration;
 /// Sends commands and remembers which module each one is about, to attribute failures.
 pub struct Control {
     client: AsyncClient,
+    security: Arc<crate::auth::Security>,
     instance: String,
     next: AtomicU64,
     pending: Mutex<HashMap<CommandId, Option<ModuleId>>>,
@@ -21,14 +23,18 @@ pub struct Control {
 }
 
 impl Control {
-    /// Connect (lazily: the event loop does the work) to the broker at `host:port`.
-    pub fn new(host: &str, port: u16, instance: String) -> (Arc<Control>, EventLoop) {
+    /// Connect (lazily: the event loop does the work) to the broker at `host:port`, as `login`
+    /// when the broker is secured; commands are signed with `security`'s key.
+    pub fn new(host: &str, port: u16, instance: String, login: Option<MqttLogin>, security: Arc<crate::auth::Security>) -> (Arc<Control>, EventLoop) {
         let mut o = MqttOptions::new(format!("sl-orchestrator-{instance}"), host, port);
+        if let Some(login) = login {
+            o.set_credentials(login.username, login.password);
+        }
         o.set_keep_alive(Duration::from_secs(5));
         o.set_max_packet_size(8 << 20, 8 << 20);
         let (client, mut eventloop) = AsyncClient::new(o, 1024);
         silverline_channels::no_delay(&mut eventloop);
-        (Arc::new(Control { client, instance, next: AtomicU64::new(1), pending: Mutex::new(HashMap::new()), counters: Default::default() }), eventloop)
+        (Arc::new(Control { client, security, instance, next: AtomicU64::new(1), pending: Mutex::new(HashMap::new()), counters: Default::default() }), eventloop)
     }
 
     /// Publish commands, each with a fresh id (QoS 1: at least once; Hosts deduplicate by id).
@@ -42,8 +48,9 @@ impl Control {
             tracing::debug!("command {id} to `{host}`: {kind:?}");
             self.pending.lock().insert(id.clone(), module);
             self.counters.sent(crate::metrics::command_name(&kind)); // issue 8
-            let cmd = proto::Command { id, kind };
-            if let Err(e) = self.client.publish(topics::commands(&host), QoS::AtLeastOnce, false, proto::encode(&cmd)).await {
+            let body = String::from_utf8(proto::encode(&proto::Command { id, kind })).expect("JSON is UTF-8");
+            let signed = self.security.signer().sign(&host, body);
+            if let Err(e) = self.client.publish(topics::commands(&host), QoS::AtLeastOnce, false, proto::encode(&signed)).await {
                 tracing::error!("cannot send a command to `{host}`: {e}");
             }
         }

@@ -14,7 +14,9 @@
 //! ```
 #![deny(missing_docs)]
 
+mod access;
 mod api;
+pub mod auth;
 pub mod control;
 pub mod core;
 mod dashboard; // issue 8: the dashboard at `/`
@@ -52,6 +54,10 @@ pub struct OrchestratorConfig {
     /// Platforms and the links between them, for end-to-end latency analysis; without it every
     /// hop between Hosts costs [`latency::DEFAULT_LINK_LATENCY`].
     pub topology: Option<TopologyManifest>,
+    /// Tokens on REST, credentials and topic ACLs on MQTT; or nothing checked.
+    pub auth: auth::AuthMode,
+    /// Where the first admin token is written (mode 0600) when none is there yet.
+    pub admin_token_file: Option<PathBuf>,
 }
 
 impl Default for OrchestratorConfig {
@@ -63,6 +69,8 @@ impl Default for OrchestratorConfig {
             data_dir: PathBuf::from(".silverline/orchestrator"),
             host_timeout: Duration::from_secs(3),
             topology: None,
+            auth: auth::AuthMode::Secured,
+            admin_token_file: None,
         }
     }
 }
@@ -72,38 +80,55 @@ pub struct Orchestrator {
     api_addr: SocketAddr,
     broker_url: String,
     core: Arc<core::Core>,
+    security: Arc<auth::Security>,
+    registry_url: String,
 }
 
 impl Orchestrator {
     /// Start the broker (unless external), the control plane and the REST API.
     pub async fn start(config: OrchestratorConfig) -> anyhow::Result<Orchestrator> {
-        let broker_url = match &config.broker {
-            Some(url) => url.clone(),
-            None => {
-                let listen = config.mqtt_listen;
-                tokio::task::spawn_blocking(move || silverline_broker::EmbeddedBroker::start(listen)).await??.url()
-            }
-        };
+        let security = Arc::new(auth::Security::open(&config.data_dir, config.auth)?);
+        if config.auth == auth::AuthMode::InsecureNoAuth {
+            tracing::warn!("--insecure-no-auth: anyone who reaches the REST API or the broker can deploy code");
+        } else if let Some(file) = &config.admin_token_file {
+            security.ensure_admin_token(file)?;
+        }
+        let broker_url = start_broker(&config, &security).await?;
         let listener = tokio::net::TcpListener::bind(config.listen).await.map_err(|e| anyhow::anyhow!("REST API on {}: {e}", config.listen))?;
         let api_addr = listener.local_addr()?;
+        let registry_url = format!("http://{api_addr}/v1/blobs");
         let store = store::Store::open(&config.data_dir)?;
         let placer = Box::new(silverline_placement::Backtracking::new());
-        let mut core = core::Core::new(store, placer, format!("http://{api_addr}/v1/blobs"))?;
+        let mut core = core::Core::new(store, placer, registry_url.clone())?;
         core.topology = config.topology.clone(); // e2e latency
         let core = Arc::new(core);
         let mqtt = MqttConfig::from_url(&broker_url)?;
         let (host, port) = mqtt.address().rsplit_once(':').map(|(h, p)| (h.to_string(), p.parse::<u16>())).ok_or_else(|| anyhow::anyhow!("broker address"))?;
         let instance = format!("{:x}", std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_millis());
-        let (control, eventloop) = control::Control::new(&host, port?, instance);
+        let login = (config.auth == auth::AuthMode::Secured).then(|| security.own_login().clone());
+        let (control, eventloop) = control::Control::new(&host, port?, instance, login, security.clone());
         tokio::spawn(control::serve(core.clone(), control.clone(), eventloop));
         tokio::spawn(watch_hosts(core.clone(), control.clone(), config.host_timeout));
-        let app = api::router(api::Api { core: core.clone(), control });
+        let mosquitto_dir = config.broker.is_some().then(|| config.data_dir.join("mosquitto"));
+        let api = api::Api { core: core.clone(), control, security: security.clone(), broker_url: broker_url.clone(), registry_url: registry_url.clone(), mosquitto_dir };
+        api.on_enrolled();
+        let app = api::router(api);
         tokio::spawn(async move {
             if let Err(e) = axum::serve(listener, app).await {
                 tracing::error!("REST API stopped: {e}");
             }
         });
-        Ok(Orchestrator { api_addr, broker_url, core })
+        Ok(Orchestrator { api_addr, broker_url, core, security, registry_url })
+    }
+
+    /// Tokens, MQTT users and the command-signing key.
+    pub fn security(&self) -> &Arc<auth::Security> {
+        &self.security
+    }
+
+    /// Issue Host `name` its credentials, as `POST /v1/hosts/{name}/enroll` does.
+    pub fn enroll(&self, name: &str) -> anyhow::Result<silverline_security::credentials::HostCredentials> {
+        self.security.enroll(name, &self.broker_url, &self.registry_url)
     }
 
     /// Where the REST API listens.
@@ -120,6 +145,24 @@ impl Orchestrator {
     pub fn core(&self) -> &Arc<core::Core> {
         &self.core
     }
+}
+
+/// The embedded broker (behind its gate unless insecure), or the external one's URL.
+async fn start_broker(config: &OrchestratorConfig, security: &Arc<auth::Security>) -> anyhow::Result<String> {
+    if let Some(url) = &config.broker {
+        return Ok(url.clone());
+    }
+    let listen = config.mqtt_listen;
+    let gate: Option<Arc<dyn silverline_broker::Authenticator>> = match config.auth {
+        auth::AuthMode::Secured => Some(Arc::new(auth::BrokerGate(security.users().clone()))),
+        auth::AuthMode::InsecureNoAuth => None,
+    };
+    let broker = tokio::task::spawn_blocking(move || match gate {
+        Some(gate) => silverline_broker::EmbeddedBroker::start_secured(listen, gate, silverline_broker::GateLimits::default()),
+        None => silverline_broker::EmbeddedBroker::start(listen),
+    })
+    .await??;
+    Ok(broker.url())
 }
 
 /// Lose silent Hosts; after start-up, adopt modules whose Host never came back.
@@ -151,7 +194,7 @@ pub struct ApiError {
 }
 
 impl ApiError {
-    fn new(status: StatusCode, code: &'static str, message: String) -> Self {
+    pub(crate) fn new(status: StatusCode, code: &'static str, message: String) -> Self {
         ApiError { status, code, message, path: None, errors: Vec::new() }
     }
     /// 400: the request body cannot be read.

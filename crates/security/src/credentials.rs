@@ -8,7 +8,7 @@
 //! Orchestrator keeps only sha256 digests of the passwords, in [`MqttUsers`].
 
 use crate::acl::Principal;
-use crate::secret::{constant_time_eq, hash, random_secret, write_private};
+use crate::secret::{random_secret, write_private};
 use anyhow::Context;
 use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
@@ -56,7 +56,9 @@ pub struct MqttLogin {
     pub password: String,
 }
 
-/// The Orchestrator's table of MQTT users: principal username → sha256 of its password.
+/// The Orchestrator's table of MQTT users: principal username → salted hash of its password,
+/// in Mosquitto's format, so that an external Mosquitto's password file can be written from it
+/// at any time (see [`MqttUsers::write_mosquitto_files`]).
 pub struct MqttUsers {
     path: Option<PathBuf>,
     users: Mutex<BTreeMap<String, String>>,
@@ -83,7 +85,7 @@ impl MqttUsers {
         let password = random_secret("slm_");
         let username = principal.username();
         let mut users = self.users.lock();
-        users.insert(username.clone(), hash(&password));
+        users.insert(username.clone(), crate::mosquitto::hash_password(&password, &crate::secret::random_bytes()[..12]));
         self.save(&users)?;
         Ok(MqttLogin { username, password })
     }
@@ -91,8 +93,8 @@ impl MqttUsers {
     /// Who `username` with `password` is, if they match.
     pub fn authenticate(&self, username: &str, password: &[u8]) -> Option<Principal> {
         let password = std::str::from_utf8(password).ok()?;
-        let expected = self.users.lock().get(username)?.clone();
-        constant_time_eq(&expected, &hash(password)).then(|| Principal::from_username(username)).flatten()
+        let stored = self.users.lock().get(username)?.clone();
+        crate::mosquitto::verify_password(&stored, password).then(|| Principal::from_username(username)).flatten()
     }
 
     /// Remove `principal` (its clients are refused from their next connection on).
@@ -107,12 +109,36 @@ impl MqttUsers {
         self.users.lock().keys().filter_map(|u| Principal::from_username(u)).collect()
     }
 
+    /// Write Mosquitto's `passwd` and `acl` files for these users into `dir`; point Mosquitto's
+    /// configuration at them (`silverline broker acl` prints one) and send it SIGHUP after a
+    /// change.
+    ///
+    /// The files are readable by everyone (0644): Mosquitto started as root reads them as the
+    /// `mosquitto` user. They hold only salted PBKDF2 hashes of 256-bit random passwords, which
+    /// cannot be reversed.
+    pub fn write_mosquitto_files(&self, dir: &Path) -> anyhow::Result<()> {
+        let users = self.users.lock().clone();
+        let passwd: String = users.iter().map(|(u, h)| format!("{u}:{h}\n")).collect();
+        write_readable(&dir.join("passwd"), passwd.as_bytes())?;
+        write_readable(&dir.join("acl"), crate::mosquitto::acl_file(&self.principals()).as_bytes())
+    }
+
     fn save(&self, users: &BTreeMap<String, String>) -> anyhow::Result<()> {
         match &self.path {
             Some(p) => write_private(p, &serde_json::to_vec_pretty(users)?),
             None => Ok(()),
         }
     }
+}
+
+fn write_readable(path: &Path, contents: &[u8]) -> anyhow::Result<()> {
+    write_private(path, contents)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o644))?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

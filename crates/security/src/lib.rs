@@ -4,6 +4,7 @@
 //!
 //! * [`tokens`]: REST API bearer tokens with roles (viewer, operator, admin; host for blob
 //!   fetching), stored hashed;
+//! * [`capabilities`]: imports a module's manifest must grant;
 //! * [`acl`]: the control plane's identities and the topics each may publish and read;
 //! * [`credentials`]: what a Host receives at enrolment, and the Orchestrator's MQTT user table;
 //! * [`signing`]: ed25519 keys, commands signed by the Orchestrator and verified (with replay
@@ -25,6 +26,7 @@
 #![deny(missing_docs)]
 
 pub mod acl;
+pub mod capabilities;
 pub mod credentials;
 pub mod mosquitto;
 pub mod provenance;

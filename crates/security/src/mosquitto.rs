@@ -19,7 +19,7 @@
 //! assert!(passwords.starts_with("orchestrator:$7$101$BwcHBwcHBwcHBwcH$"));
 //!
 //! let acl = acl_file(&creds.iter().map(|c| c.principal.clone()).collect::<Vec<_>>());
-//! assert!(acl.contains("user host-edge-1\ntopic write silverline/v1/hosts/edge-1/status\n"));
+//! assert!(acl.contains("user host-edge-1\ntopic write silverline/v1/hosts/edge-1/register\n"));
 //!
 //! let conf = config("127.0.0.1:1883".parse()?, Path::new("/etc/silverline/passwd"), Path::new("/etc/silverline/acl"));
 //! assert!(conf.contains("allow_anonymous false\n"));
@@ -88,9 +88,33 @@ pub fn password_file(creds: &[Credential], mut salt_source: impl FnMut(&mut [u8]
 }
 
 fn password_line(username: &str, password: &str, salt: &[u8]) -> String {
+    format!("{username}:{}", hash_password(password, salt))
+}
+
+/// The salted hash of `password` as a password file holds it after `USERNAME:`:
+/// `$7$101$SALT$HASH` (see [`password_file`]). `salt` should be 12 random bytes.
+pub fn hash_password(password: &str, salt: &[u8]) -> String {
     let mut hash = [0u8; HASH_LEN];
     pbkdf2::pbkdf2_hmac::<Sha512>(password.as_bytes(), salt, ITERATIONS, &mut hash);
-    format!("{username}:$7${ITERATIONS}${}${}", STANDARD.encode(salt), STANDARD.encode(hash))
+    format!("$7${ITERATIONS}${}${}", STANDARD.encode(salt), STANDARD.encode(hash))
+}
+
+/// Does `password` match `stored`, a `$7$ITERATIONS$SALT$HASH` hash as [`hash_password`] and
+/// `mosquitto_passwd` write it? Anything else (Mosquitto 1.x's `$6$` hashes among them) matches
+/// no password.
+pub fn verify_password(stored: &str, password: &str) -> bool {
+    let parsed = (|| {
+        let mut parts = stored.strip_prefix("$7$")?.split('$');
+        let iterations: u32 = parts.next()?.parse().ok().filter(|&n| n > 0)?;
+        let salt = STANDARD.decode(parts.next()?).ok()?;
+        let hash = STANDARD.decode(parts.next()?).ok().filter(|h| !h.is_empty())?;
+        parts.next().is_none().then_some((iterations, salt, hash))
+    })();
+    let Some((iterations, salt, hash)) = parsed else { return false };
+    let mut computed = vec![0u8; hash.len()];
+    pbkdf2::pbkdf2_hmac::<Sha512>(password.as_bytes(), &salt, iterations, &mut computed);
+    // Compare in constant time, so that timing does not tell how much of a guess was right.
+    computed.iter().zip(&hash).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0
 }
 
 /// A Mosquitto ACL file: for each principal a `user USERNAME` block of its [`rules`](Principal::rules).
@@ -167,6 +191,18 @@ mod tests {
         let expected = "user:$7$101$WGWrangqCWNE6VhL$f9yHZ6FvGMq3RKZd1r4CsQ+gZxm8ZySoULCs7CyjWT4jJ6J+B8iB1vK8cUtb5YIWzaPYScDINYA9NcFnq6iBdw==";
         let salt = STANDARD.decode("WGWrangqCWNE6VhL").unwrap();
         assert_eq!(password_line("user", "secret", &salt), expected);
+        let stored = expected.strip_prefix("user:").unwrap();
+        assert!(verify_password(stored, "secret"));
+        assert!(!verify_password(stored, "secreT"));
+    }
+
+    #[test]
+    fn malformed_hashes_match_nothing() {
+        let good = hash_password("pw", &[1; 12]);
+        assert!(verify_password(&good, "pw"));
+        for bad in ["", "pw", "$6$c2FsdA==$aGFzaA==", "$7$0$AQEBAQEBAQEBAQEB$aGFzaA==", "$7$101$!!$aGFzaA==", "$7$101$AQEBAQEBAQEBAQEB$", &format!("{good}$x")] {
+            assert!(!verify_password(bad, "pw"), "{bad}");
+        }
     }
 
     #[test]

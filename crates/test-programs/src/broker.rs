@@ -29,11 +29,17 @@ impl Mosquitto {
     /// Start it listening on `addr`, inside network namespace `netns` when given (see
     /// [`crate::netns`]).
     pub fn start_at(addr: &str, netns: Option<&str>) -> Mosquitto {
+        Mosquitto::start_configured(addr, netns, "allow_anonymous true\n")
+    }
+
+    /// Start it with `config` (e.g. `allow_anonymous false`, `password_file`, `acl_file`) after
+    /// the listener line.
+    pub fn start_configured(addr: &str, netns: Option<&str>, config: &str) -> Mosquitto {
         let port = free_port();
         let dir = std::env::temp_dir().join(format!("sl-mosq-{}-{port}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("temp dir");
         let conf = dir.join("mosquitto.conf");
-        std::fs::write(&conf, format!("listener {port} {addr}\nallow_anonymous true\nset_tcp_nodelay true\nlog_type all\n"))
+        std::fs::write(&conf, format!("listener {port} {addr}\n{config}set_tcp_nodelay true\nlog_type all\n"))
             .expect("write mosquitto.conf");
         let mut command = match netns {
             Some(ns) => {
@@ -57,6 +63,11 @@ impl Mosquitto {
         assert!(listening, "mosquitto exited before listening on port {port}");
         std::thread::spawn(move || lines.for_each(drop)); // keep draining its log
         Mosquitto { child, port, addr: addr.to_string(), _dir: dir }
+    }
+
+    /// Make it reread its password and ACL files (SIGHUP), as after enrolling a Host.
+    pub fn reload(&self) {
+        let _ = Command::new("kill").args(["-HUP", &self.child.id().to_string()]).status();
     }
 
     /// The port it listens on.

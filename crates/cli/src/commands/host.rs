@@ -1,12 +1,50 @@
 //! `silverline host`: a Host as its own process, joined to an Orchestrator's control plane.
 
+use crate::client::{api_url, Api};
 use anyhow::Context;
-use silverline_agent::{Agent, AgentConfig};
+use silverline_agent::{Agent, AgentConfig, HostSecurity};
+use silverline_security::credentials::HostCredentials;
+use silverline_security::Principal;
 use silverline_channels::{MqttBackend, MqttConfig};
 use silverline_host::{Host, HostConfig};
 use silverline_manifest::{HostManifest, PlatformManifest};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
+
+/// `silverline host [FLAGS]` runs a Host; `silverline host enroll NAME` issues its credentials.
+#[derive(clap::Args, Clone)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct HostCommand {
+    #[command(subcommand)]
+    enroll: Option<HostSubcommand>,
+    #[command(flatten)]
+    run: HostArgs,
+}
+
+#[derive(clap::Subcommand, Clone)]
+enum HostSubcommand {
+    /// Ask the Orchestrator (as admin) for a Host's credentials and write them to a file.
+    Enroll(EnrollArgs),
+}
+
+/// Arguments of `silverline host enroll`.
+#[derive(clap::Args, Clone)]
+pub struct EnrollArgs {
+    /// The Host's name.
+    name: String,
+    /// Where to write the credentials (mode 0600).
+    #[arg(long, default_value = "credentials.json")]
+    out: PathBuf,
+    /// The broker address as this Host reaches it, if not the Orchestrator's own view.
+    #[arg(long)]
+    broker: Option<String>,
+    /// The blob registry URL as this Host reaches it, if not the Orchestrator's own view.
+    #[arg(long)]
+    registry: Option<String>,
+    /// Orchestrator REST API.
+    #[arg(long)]
+    api: Option<String>,
+}
 
 /// How this Host joins the system.
 #[derive(clap::Args, Clone)]
@@ -43,34 +81,105 @@ pub struct HostArgs {
     /// Serve this Host's metrics (Prometheus text format) at http://ADDR/metrics, e.g. 127.0.0.1:9464.
     #[arg(long, value_name = "ADDR")]
     pub metrics_listen: Option<std::net::SocketAddr>,
+    /// Credentials from `silverline host enroll` (default: `<data-dir>/credentials.json`).
+    #[arg(long, value_name = "FILE")]
+    pub credentials: Option<PathBuf>,
+    /// Run without credentials: anonymous on the broker, unsigned commands accepted from anyone.
+    /// Only for experiments with an Orchestrator started with `--insecure-no-auth`.
+    #[arg(long)]
+    pub insecure_no_auth: bool,
+    /// `require`: run only modules signed by a publisher in `--trust-publisher`; `optional`:
+    /// unsigned modules run too (a signature that is present must verify).
+    #[arg(long, default_value = "optional")]
+    pub module_signatures: silverline_security::provenance::TrustPolicy,
+    /// A module publisher's public key (hex, from `silverline keygen`), or a file holding one.
+    #[arg(long, value_name = "KEY")]
+    pub trust_publisher: Vec<String>,
+    /// A host directory that manifests may preopen for modules (with everything below it);
+    /// repeatable. Default: only `<data-dir>/files`.
+    #[arg(long, value_name = "DIR")]
+    pub allow_dir: Vec<PathBuf>,
 }
 
 /// The APIs every silverline Host offers.
 pub const HOST_APIS: &[&str] = &["sl:channels", "wasm:wasi_preview1", "env:reference-runtime"];
 
-pub fn run(args: HostArgs) -> anyhow::Result<i32> {
+pub fn run(cmd: HostCommand) -> anyhow::Result<i32> {
+    match cmd.enroll {
+        Some(HostSubcommand::Enroll(e)) => enroll(e),
+        None => serve(cmd.run),
+    }
+}
+
+fn enroll(args: EnrollArgs) -> anyhow::Result<i32> {
+    let api = Api::new(api_url(args.api.as_deref()));
+    let body = serde_json::json!({ "broker": args.broker, "registry": args.registry });
+    let creds = api.send("POST", &format!("/v1/hosts/{}/enroll", args.name), "application/json", body.to_string().as_bytes())?;
+    let creds: HostCredentials = serde_json::from_value(creds).context("the Orchestrator's answer is not a credentials file")?;
+    creds.save(&args.out)?;
+    println!("{}", args.out.display());
+    eprintln!("host `{}` enrolled: start it with `silverline host --name {} --credentials {}`", args.name, args.name, args.out.display());
+    Ok(0)
+}
+
+/// The Host's security settings, from its credentials file and flags.
+fn security(args: &HostArgs, name: &str) -> anyhow::Result<Option<HostSecurity>> {
+    if args.insecure_no_auth {
+        eprintln!("WARNING: --insecure-no-auth: this Host accepts unsigned commands from anyone who reaches the broker, and runs them.");
+        return Ok(None);
+    }
+    let file = args.credentials.clone().unwrap_or_else(|| args.data_dir.join("credentials.json"));
+    anyhow::ensure!(
+        file.exists(),
+        "this Host has no credentials ({} does not exist): enrol it with `silverline host enroll {name} --out {}`, or pass --credentials FILE",
+        file.display(),
+        file.display()
+    );
+    let credentials = HostCredentials::load(&file)?;
+    anyhow::ensure!(credentials.host == name, "{} holds the credentials of host `{}`, not `{name}`", file.display(), credentials.host);
+    let publishers = args.trust_publisher.iter().map(|k| read_key(k)).collect::<anyhow::Result<Vec<_>>>()?;
+    let files = args.data_dir.join("files");
+    std::fs::create_dir_all(&files)?;
+    let allowed_dirs = if args.allow_dir.is_empty() { vec![files] } else { args.allow_dir.clone() };
+    Ok(Some(HostSecurity { credentials, trust: args.module_signatures, publishers, allowed_dirs, state_dir: args.data_dir.clone() }))
+}
+
+/// A public key given inline (hex) or in a file.
+fn read_key(arg: &str) -> anyhow::Result<String> {
+    let text = if Path::new(arg).exists() { std::fs::read_to_string(arg)? } else { arg.to_string() };
+    silverline_security::signing::public_key(&text)?;
+    Ok(text.trim().to_string())
+}
+
+fn serve(args: HostArgs) -> anyhow::Result<i32> {
     let manifest = host_manifest(&args)?;
     let name = manifest.name.clone();
     let mut config = HostConfig::new();
     config.name(name.clone()).uuid(manifest.uuid.as_str()).cache_dir(args.data_dir.join("cache")).realtime_policy(args.realtime_policy).best_effort_cpu(args.best_effort_cpu);
+    let security = security(&args, &name)?;
+    let broker = security.as_ref().map_or(args.broker.clone(), |s| s.credentials.broker.clone());
     let host = Host::new(config)?;
-    let mut data = MqttConfig::from_url(&args.broker)?;
+    let mut data = MqttConfig::from_url(&broker)?;
     data.client_id(format!("sl-data-{name}"));
+    if let Some(s) = &security {
+        data.login(Principal::HostData(name.clone()).username(), s.credentials.data_password.clone());
+    }
     let backend = MqttBackend::connect(&data, host.router().remote_sink()).context("data plane")?;
     host.router().attach_remote(backend.clone());
 
     let rt = tokio::runtime::Runtime::new()?;
     let agent_config = AgentConfig {
-        broker: args.broker.clone(),
+        broker: broker.clone(),
         host: manifest,
         platform: platform(&args),
         status_interval: args.status_interval,
         blob_dir: Some(args.data_dir.join("blobs")),
+        security,
     };
     let agent = Agent::start(host.clone(), agent_config, rt.handle())?;
-    println!("host `{name}` joined {}", args.broker);
+    println!("host `{name}` joined {broker}");
     if let Some(listen) = args.metrics_listen {
-        let addr = agent.serve_metrics(listen)?; // issue 8
+        let addr = agent.serve_metrics(listen)?;
         println!("metrics    http://{addr}/metrics");
     }
     rt.block_on(async {

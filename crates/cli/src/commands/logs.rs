@@ -35,9 +35,10 @@ pub fn run(args: LogsArgs) -> anyhow::Result<i32> {
     let response = agent
         .get(&url)
         .header("accept", "text/event-stream")
+        .header("authorization", &format!("Bearer {}", crate::client::token().unwrap_or_default()))
         .call()
         .map_err(|e| anyhow::anyhow!("cannot reach the Orchestrator at {base} ({e}); is it running? (`silverline up`, or set --api / SILVERLINE_API)"))?;
-    anyhow::ensure!(response.status().is_success(), "GET /v1/events: HTTP {}", response.status().as_u16());
+    anyhow::ensure!(response.status().is_success(), "GET /v1/events: HTTP {}{}", response.status().as_u16(), if response.status() == 401 { " (no valid token: set SILVERLINE_TOKEN)" } else { "" });
     let reader = BufReader::new(response.into_body().into_reader());
     let stdout = std::io::stdout();
     let mut data = String::new();

@@ -1,6 +1,7 @@
 //! One module per subcommand. Each exposes `Args` (clap) and `run(args) -> Result<exit code>`.
 
 pub mod bench;
+pub mod broker;
 pub mod delete;
 pub mod deploy;
 pub mod get;
@@ -9,7 +10,9 @@ pub mod logs;
 pub mod orchestrator;
 pub mod platform;
 pub mod run;
+pub mod sign;
 pub mod switchover;
+pub mod token;
 pub mod up;
 pub mod update;
 pub mod validate;

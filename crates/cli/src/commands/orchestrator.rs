@@ -1,6 +1,7 @@
 //! `silverline orchestrator`: the Orchestrator with its REST API and (by default) embedded broker.
 
 use silverline_manifest::TopologyManifest;
+use silverline_orchestrator::auth::AuthMode;
 use silverline_orchestrator::{Orchestrator, OrchestratorConfig};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -27,6 +28,11 @@ pub struct OrchestratorArgs {
     /// end-to-end latency of applications' chains; without it a hop between Hosts costs 1 ms.
     #[arg(long, value_name = "FILE")]
     pub topology: Option<PathBuf>,
+    /// Check nobody: no tokens on the REST API, anonymous clients on the broker, unsigned
+    /// commands accepted by Hosts started with it. Only for experiments on a machine nobody
+    /// else can reach.
+    #[arg(long)]
+    pub insecure_no_auth: bool,
 }
 
 impl OrchestratorArgs {
@@ -42,7 +48,23 @@ impl OrchestratorArgs {
             data_dir: self.data_dir.join("orchestrator"),
             host_timeout: self.host_timeout,
             topology,
+            auth: if self.insecure_no_auth { AuthMode::InsecureNoAuth } else { AuthMode::Secured },
+            admin_token_file: Some(self.admin_token_file()),
         })
+    }
+
+    /// Where the first admin token is written.
+    pub fn admin_token_file(&self) -> PathBuf {
+        self.data_dir.join("admin.token")
+    }
+
+    /// Say loudly what `--insecure-no-auth` means, or where the admin token is.
+    pub fn announce_auth(&self) {
+        if self.insecure_no_auth {
+            eprintln!("WARNING: --insecure-no-auth: NO AUTHENTICATION. Anyone who can reach the REST API or the MQTT broker can deploy and run code here.");
+        } else {
+            println!("admin token {}   (the CLI reads it from there, or from SILVERLINE_TOKEN)", self.admin_token_file().display());
+        }
     }
 }
 
@@ -51,6 +73,7 @@ pub fn run(args: OrchestratorArgs) -> anyhow::Result<i32> {
     rt.block_on(async {
         let o = Orchestrator::start(args.config()?).await?;
         println!("orchestrator: REST API on http://{}  MQTT broker {}", o.api_addr(), o.broker_url());
+        args.announce_auth();
         tokio::signal::ctrl_c().await?;
         Ok(0)
     })

@@ -44,20 +44,43 @@ pub fn run(args: UpArgs) -> anyhow::Result<i32> {
     let api_url = format!("http://{}", o.api_addr());
     println!("REST API   {api_url}   (export SILVERLINE_API={api_url})");
     println!("MQTT       {}", o.broker_url());
+    args.orchestrator.announce_auth();
+    let secured = !args.orchestrator.insecure_no_auth;
+    if secured {
+        let observer = args.orchestrator.data_dir.join("mqtt-observer.txt");
+        o.security().write_observer(&observer)?;
+        println!("observer   {}   (USERNAME PASSWORD of a read-only MQTT client of application data)", observer.display());
+    }
     let mut hosts = HostProcesses::default();
     let extra: Vec<&str> = args.host_args.iter().map(String::as_str).collect();
-    for i in 1..=args.hosts {
-        hosts.spawn(&format!("host-{i}"), o.broker_url(), &args.orchestrator, &extra)?;
-    }
+    let mut names: Vec<(String, Vec<&str>)> = (1..=args.hosts).map(|i| (format!("host-{i}"), extra.clone())).collect();
     if args.ort {
-        let ort: Vec<&str> = ["--tags", "ort"].into_iter().chain(extra.iter().copied()).collect();
-        hosts.spawn("ort", o.broker_url(), &args.orchestrator, &ort)?;
+        names.push(("ort".into(), ["--tags", "ort"].into_iter().chain(extra.iter().copied()).collect()));
+    }
+    for (name, flags) in &names {
+        let dir = args.orchestrator.data_dir.join("hosts").join(name);
+        let mut flags = flags.clone();
+        let creds = dir.join("credentials.json");
+        if secured {
+            o.enroll(name)?.save(&creds)?;
+            flags.extend(["--credentials", creds.to_str().context("data dir path is not UTF-8")?]);
+        } else {
+            flags.push("--insecure-no-auth");
+        }
+        hosts.spawn(name, o.broker_url(), &dir, &flags)?;
     }
     let all = args.hosts as usize + usize::from(args.ort);
     wait_hosts(&o, all)?;
     println!("hosts      {all} online");
+    if secured {
+        let login = o.security().login_token(silverline_security::Role::Admin, std::time::Duration::from_secs(600))?;
+        println!("dashboard  {api_url}/?login={login}");
+    } else {
+        println!("dashboard  {api_url}/");
+    }
     if args.demo {
-        let app = deploy_demo(&api_url, &args.orchestrator.data_dir)?;
+        let token = std::fs::read_to_string(args.orchestrator.admin_token_file()).ok().map(|t| t.trim().to_string());
+        let app = deploy_demo(&api_url, token, &args.orchestrator.data_dir)?;
         println!("demo       application `{app}` deployed: `silverline get modules` shows it");
     }
     println!("Ctrl-C stops everything.");
@@ -70,15 +93,15 @@ pub fn run(args: UpArgs) -> anyhow::Result<i32> {
 struct HostProcesses(Vec<Child>);
 
 impl HostProcesses {
-    fn spawn(&mut self, name: &str, broker: &str, o: &OrchestratorArgs, extra: &[&str]) -> anyhow::Result<()> {
+    fn spawn(&mut self, name: &str, broker: &str, dir: &std::path::Path, extra: &[&str]) -> anyhow::Result<()> {
         let exe = std::env::current_exe()?;
         let mut cmd = Command::new(exe);
-        cmd.args(["host", "--broker", broker, "--name", name, "--data-dir"]).arg(o.data_dir.join("hosts").join(name)).args(extra);
+        cmd.args(["host", "--broker", broker, "--name", name, "--data-dir"]).arg(dir).args(extra);
         die_with_parent(&mut cmd);
         let child = cmd
             .spawn()
             .with_context(|| format!("starting host `{name}`"))?;
-        println!("host {name} pid {}", child.id()); // issue 8: tests (and operators) can find a Host to kill
+        println!("host {name} pid {}", child.id()); // tests (and operators) can find a Host to kill
         self.0.push(child);
         Ok(())
     }
@@ -123,14 +146,14 @@ fn wait_hosts(o: &Orchestrator, n: usize) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn deploy_demo(api_url: &str, data_dir: &std::path::Path) -> anyhow::Result<String> {
+fn deploy_demo(api_url: &str, token: Option<String>, data_dir: &std::path::Path) -> anyhow::Result<String> {
     let dir = data_dir.join("demo");
     std::fs::create_dir_all(&dir)?;
     for (file, text) in DEMO {
         std::fs::write(dir.join(file), text)?;
     }
     let manifest = ApplicationManifest::from_file(&dir.join("app.yaml")).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let api = Api::new(api_url.to_string());
+    let api = Api::with_token(api_url.to_string(), token);
     let name = manifest.name.as_str().to_string();
     if api.find(&format!("/v1/apps/{name}"))?.is_some() {
         return Ok(name); // kept from an earlier run (state persists under --data-dir)

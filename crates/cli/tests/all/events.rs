@@ -22,7 +22,7 @@ impl Subscriber {
         let url = url.to_string();
         let last = last_event_id.map(str::to_string);
         std::thread::spawn(move || {
-            let mut req = ureq::get(&url).header("accept", "text/event-stream");
+            let mut req = ureq::get(&url).header("accept", "text/event-stream").header("authorization", &bearer(&url));
             if let Some(id) = &last {
                 req = req.header("last-event-id", id);
             }
@@ -58,7 +58,7 @@ pub fn sse_events(reader: impl BufRead) -> impl Iterator<Item = Value> {
 
 /// `GET url` to the end of the (finite) stream.
 pub fn sse_once(url: &str, last_event_id: Option<&str>) -> Vec<Value> {
-    let mut req = ureq::get(url);
+    let mut req = ureq::get(url).header("authorization", &bearer(url));
     if let Some(id) = last_event_id {
         req = req.header("last-event-id", id);
     }
@@ -82,15 +82,21 @@ fn kinds_of(events: &[Value]) -> Vec<String> {
 
 #[test]
 fn a_deploy_delete_cycle_arrives_in_order() {
-    let broker = Mosquitto::start();
     let data = tempfile::tempdir().unwrap();
+    let broker = secured_mosquitto(data.path(), "127.0.0.1", None);
     let api_port = free_port();
     let api = format!("http://127.0.0.1:{api_port}");
     let rest = Rest(api.clone());
     let _orch = orchestrator(api_port, &broker.url(), data.path());
     // A subscriber from before anything happened: it must see everything, in order.
     let live = Subscriber::follow(&format!("{api}/v1/events"), None);
-    let mut hosts: Vec<(&str, Proc)> = ["h1", "h2"].into_iter().map(|n| (n, host(n, &broker.url(), data.path()))).collect();
+    let mut hosts: Vec<(&str, Proc)> = ["h1", "h2"]
+        .into_iter()
+        .map(|n| {
+            join(&api, &broker, n, data.path());
+            (n, host(n, &broker.url(), data.path()))
+        })
+        .collect();
     eventually(30, "two hosts online", || (online_hosts(&rest) == 2).then_some(()));
     live.wait(10, "host-joined h1", |e| e["kind"] == "host-joined" && e["host"] == "h1");
     live.wait(10, "host-joined h2", |e| e["kind"] == "host-joined" && e["host"] == "h2");
@@ -178,12 +184,13 @@ fn a_deploy_delete_cycle_arrives_in_order() {
 
 #[test]
 fn logs_follow_prints_live_events() {
-    let broker = Mosquitto::start();
     let data = tempfile::tempdir().unwrap();
+    let broker = secured_mosquitto(data.path(), "127.0.0.1", None);
     let api_port = free_port();
     let api = format!("http://127.0.0.1:{api_port}");
     let _orch = orchestrator(api_port, &broker.url(), data.path());
     let mut logs = silverline()
+        .env("SILVERLINE_TOKEN", token_for(&api).unwrap())
         .args(["logs", "--follow", "--api", &api])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null())
@@ -194,6 +201,7 @@ fn logs_follow_prints_live_events() {
     let out = logs.stdout.take().unwrap();
     std::thread::spawn(move || BufReader::new(out).lines().map_while(Result::ok).for_each(|l| sink.lock().push(l)));
     let _logs = Proc(logs);
+    join(&api, &broker, "solo", data.path());
     let _h = host("solo", &broker.url(), data.path());
     eventually(30, "logs --follow prints the Host joining", || lines.lock().iter().any(|l| l.contains("host-joined") && l.contains("solo")).then_some(()));
 }

@@ -27,6 +27,8 @@ pub struct FailoverSystem {
     pub rest: Rest,
     pub api: String,
     pub mqtt: String,
+    /// A read-only MQTT login for application data.
+    pub observer: (String, String),
     pub data: tempfile::TempDir,
     pub lab: Lab,
 }
@@ -56,7 +58,8 @@ impl FailoverSystem {
         let data = tempfile::tempdir().unwrap();
         // Debian's Mosquitto in the core namespace: a broker that keeps serving everyone else
         // while one client's link is cut.
-        let broker = Mosquitto::start_at(CORE_ADDR, Some(&lab.core()));
+        std::fs::create_dir_all(data.path().join("orch")).unwrap();
+        let broker = secured_mosquitto(&data.path().join("orch"), CORE_ADDR, Some(&lab.core()));
         let api_port = free_port();
         let api = format!("http://{CORE_ADDR}:{api_port}");
         let mqtt = broker.url();
@@ -65,7 +68,14 @@ impl FailoverSystem {
         let listen = format!("{CORE_ADDR}:{api_port}");
         let orch = spawn_in(&lab, &core, &["orchestrator", "--listen", &listen, "--broker", &mqtt, "--data-dir", &d("orch"), "--host-timeout", "2s"]);
         let rest = Rest(api.clone());
+        remember_admin_token(&api, &data.path().join("orch"));
         eventually(30, "the REST API answers", || (rest.call("GET", "/v1/hosts", None).0 == 200).then_some(()));
+        for name in std::iter::once("ort".to_string()).chain((1..=hosts).map(|i| format!("h{i}"))) {
+            join(&api, &broker, &name, data.path());
+        }
+        let observer = observer_login(&api);
+        broker.reload();
+        await_login(&mqtt, &observer.0, &observer.1);
         let host_args = |name: &str| -> Vec<String> {
             ["host", "--broker", &mqtt, "--name", name, "--data-dir", &d(name), "--status-interval", "300ms"].iter().map(|s| s.to_string()).collect()
         };
@@ -80,7 +90,7 @@ impl FailoverSystem {
             .collect::<Vec<_>>();
         let n = hosts.len() + 1;
         eventually(60, "all hosts online", || (crate::orchestrated::online_hosts(&rest) == n).then_some(()));
-        Some(FailoverSystem { lab, data, rest, api, mqtt, _orch: orch, _ort: ort, hosts, _broker: broker })
+        Some(FailoverSystem { lab, data, rest, api, mqtt, observer, _orch: orch, _ort: ort, hosts, _broker: broker })
     }
 
     /// Deploy application `fo`: the tick module every `period_ms`, 2 replicas on h1 (first in
@@ -139,11 +149,11 @@ pub struct Subscriber {
 }
 
 impl Subscriber {
-    pub fn start(url: &str, id: &str) -> Subscriber {
+    pub fn start(url: &str, id: &str, login: &(String, String)) -> Subscriber {
         let seen = Arc::new(Mutex::new(Vec::new()));
         let sink = seen.clone();
         let mut cfg = MqttConfig::from_url(url).unwrap();
-        cfg.client_id(id);
+        cfg.client_id(id).login(login.0.clone(), login.1.clone());
         let backend = MqttBackend::connect(
             &cfg,
             Arc::new(move |_t: &str, p: bytes::Bytes| {
@@ -184,7 +194,7 @@ impl Subscriber {
 fn sidecars_fail_over_on_cut_links_and_a_killed_primary_without_two_primaries() {
     let _serial = serial();
     let Some(mut sys) = FailoverSystem::start(2) else { return };
-    let sub = Subscriber::start(&sys.mqtt, "fo-test-subscriber");
+    let sub = Subscriber::start(&sys.mqtt, "fo-test-subscriber", &sys.observer);
     sys.deploy("sidecar", 10);
 
     // Replicas on distinct Hosts, sidecars next to them and on ORT, shown with their roles.
@@ -225,7 +235,7 @@ fn sidecars_fail_over_on_cut_links_and_a_killed_primary_without_two_primaries() 
 fn the_orchestrator_based_baseline_fails_over_too() {
     let _serial = serial();
     let Some(sys) = FailoverSystem::start(2) else { return };
-    let sub = Subscriber::start(&sys.mqtt, "fo-baseline-subscriber");
+    let sub = Subscriber::start(&sys.mqtt, "fo-baseline-subscriber", &sys.observer);
     sys.deploy("orchestrator", 10);
     let app = sys.rest.get("/v1/apps/fo");
     let coordinators = app["modules"].as_array().unwrap().iter().filter(|m| m["module"] == "ctl.coordinator").count();
@@ -245,13 +255,15 @@ struct Activations {
 }
 
 impl Activations {
-    fn start(url: &str) -> Activations {
+    fn start(url: &str, data: &std::path::Path) -> Activations {
         use silverline_proto::status::{EventKind, HostEvent};
         let seen = Arc::new(Mutex::new(Vec::new()));
         let alive = Arc::new(Mutex::new(HashMap::new()));
         let (sink, alive_sink) = (seen.clone(), alive.clone());
         let mut cfg = MqttConfig::from_url(url).unwrap();
-        cfg.client_id("fo-bench-events");
+        // Module events are control-plane traffic: only the Orchestrator's identity reads them.
+        let password = std::fs::read_to_string(data.join("orch/orchestrator/mqtt-orchestrator.secret")).unwrap();
+        cfg.client_id("fo-bench-events").login("orchestrator", password.trim());
         let backend = MqttBackend::connect(
             &cfg,
             Arc::new(move |topic: &str, p: bytes::Bytes| {
@@ -296,8 +308,8 @@ fn failover_benchmark() {
     let n: usize = std::env::var("SL_FAILOVERS").ok().and_then(|v| v.parse().ok()).unwrap_or(380);
     for coordinator in ["sidecar", "orchestrator"] {
         let Some(sys) = FailoverSystem::start(2) else { return };
-        let sub = Subscriber::start(&sys.mqtt, "fo-bench-subscriber");
-        let events = Activations::start(&sys.mqtt);
+        let sub = Subscriber::start(&sys.mqtt, "fo-bench-subscriber", &sys.observer);
+        let events = Activations::start(&sys.mqtt, sys.data.path());
         sys.deploy(coordinator, 2);
         let mut primary = eventually(30, "a primary is elected", || sys.primary());
         sub.await_more(50, "outputs flow");

@@ -10,5 +10,6 @@ mod orchestrated;
 mod platform;
 mod realtime;
 mod run;
+mod security;
 mod update;
 mod validate;

@@ -211,7 +211,7 @@ pub fn value(families: &BTreeMap<String, Family>, name: &str, with: &[(&str, &st
 }
 
 fn get_metrics(url: &str) -> String {
-    let mut r = ureq::get(url).call().unwrap_or_else(|e| panic!("GET {url}: {e}"));
+    let mut r = ureq::get(url).header("authorization", &bearer(url)).call().unwrap_or_else(|e| panic!("GET {url}: {e}"));
     let ct = r.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
     assert!(ct.starts_with("text/plain; version=0.0.4"), "content type of {url}: {ct}");
     r.body_mut().read_to_string().unwrap()
@@ -245,15 +245,16 @@ fn the_parser_is_strict() {
 
 #[test]
 fn orchestrator_and_host_metrics_parse_and_carry_the_figures() {
-    let broker = Mosquitto::start();
     let data = tempfile::tempdir().unwrap();
+    let broker = secured_mosquitto(data.path(), "127.0.0.1", None);
     let (api_port, metrics_port) = (free_port(), free_port());
     let api = format!("http://127.0.0.1:{api_port}");
     let rest = Rest(api.clone());
     let _orch = orchestrator(api_port, &broker.url(), data.path());
     let metrics_listen = format!("127.0.0.1:{metrics_port}");
+    join(&api, &broker, "m1", data.path());
     let _host = Proc::spawn(&[
-        "host", "--broker", &broker.url(), "--name", "m1", "--data-dir", data.path().join("m1").to_str().unwrap(),
+        "host", "--broker", &broker.url(), "--name", "m1", "--data-dir", data.path().join("m1").to_str().unwrap(), "--credentials", data.path().join("m1/credentials.json").to_str().unwrap(),
         "--status-interval", "300ms", "--metrics-listen", &metrics_listen,
     ]);
     eventually(30, "the host online", || (online_hosts(&rest) == 1).then_some(()));

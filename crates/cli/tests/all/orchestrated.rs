@@ -22,6 +22,7 @@ pub fn orchestrator_with(api_port: u16, broker: &str, data: &Path, extra: &[Stri
     args.extend(extra.iter().map(String::as_str));
     let p = Proc::spawn(&args);
     let rest = Rest(format!("http://{listen}"));
+    remember_admin_token(&rest.0, data);
     eventually(30, "the REST API answers", || (rest.call("GET", "/v1/hosts", None).0 == 200).then_some(()));
     p
 }
@@ -30,7 +31,8 @@ pub fn host(name: &str, broker: &str, data: &Path) -> Proc {
     host_with(name, broker, data, &[])
 }
 
-/// [`host`] with extra command-line arguments (e.g. `--platform-id ID`).
+/// [`host`] with extra command-line arguments (e.g. `--platform-id ID`). The Host must have
+/// been enrolled ([`enroll`] into `data/NAME`).
 pub fn host_with(name: &str, broker: &str, data: &Path, extra: &[String]) -> Proc {
     let dir = data.join(name);
     let mut args = vec!["host", "--broker", broker, "--name", name, "--data-dir", dir.to_str().unwrap(), "--status-interval", "300ms"];
@@ -62,12 +64,15 @@ impl System {
     /// [`System::start`] with extra arguments for the Orchestrator (given the data directory,
     /// e.g. to write a topology file there) and for each Host (given its name).
     pub fn start_with(hosts: &[&str], orchestrator_args: impl FnOnce(&Path) -> Vec<String>, host_args: impl Fn(&str, &Path) -> Vec<String>) -> System {
-        let broker = Mosquitto::start();
         let data = tempfile::tempdir().unwrap();
+        let broker = secured_mosquitto(data.path(), "127.0.0.1", None);
         let api_port = free_port();
         let rest = Rest(format!("http://127.0.0.1:{api_port}"));
         let orch_args = orchestrator_args(data.path());
         let orch = orchestrator_with(api_port, &broker.url(), data.path(), &orch_args);
+        for n in hosts {
+            join(&rest.0, &broker, n, data.path());
+        }
         let hosts: Vec<(String, Proc)> = hosts.iter().map(|n| (n.to_string(), host_with(n, &broker.url(), data.path(), &host_args(n, data.path())))).collect();
         eventually(30, "all hosts online", || (online_hosts(&rest) == hosts.len()).then_some(()));
         System { broker, data, rest, api_port, orch_args, orch, hosts }
@@ -120,11 +125,14 @@ modules:
 }
 
 /// Counts messages per topic seen by an independent MQTT subscriber.
-fn observer(broker: &Mosquitto, filter: &str) -> (Arc<MqttBackend>, Arc<Mutex<Vec<String>>>) {
+fn observer(sys: &System, filter: &str) -> (Arc<MqttBackend>, Arc<Mutex<Vec<String>>>) {
     let seen = Arc::new(Mutex::new(Vec::new()));
     let sink = seen.clone();
-    let mut cfg = MqttConfig::from_url(&broker.url()).unwrap();
-    cfg.client_id("e2e-observer");
+    let mut cfg = MqttConfig::from_url(&sys.broker.url()).unwrap();
+    let (user, password) = observer_login(&sys.rest.0);
+    sys.broker.reload();
+    await_login(&sys.broker.url(), &user, &password);
+    cfg.client_id("e2e-observer").login(user, password);
     let backend = MqttBackend::connect(&cfg, Arc::new(move |_t: &str, p| sink.lock().push(String::from_utf8_lossy(&p).into_owned()))).unwrap();
     backend.subscribe(filter);
     assert!(backend.wait_subscribed(std::time::Duration::from_secs(10)));
@@ -136,7 +144,7 @@ fn deploy_fail_over_and_restart_across_processes() {
     let _serial = serial();
     let mut sys = System::start(&["h1", "h2", "h3"]);
     let (rest, api) = (Rest(sys.rest.0.clone()), sys.rest.0.clone());
-    let (_obs, seen) = observer(&sys.broker, "e2e/echoed");
+    let (_obs, seen) = observer(&sys, "e2e/echoed");
     let out = run(&["deploy", app_manifest(sys.data.path()).to_str().unwrap(), "--wait", "--api", &api]);
     assert!(out.status.success(), "deploy: {}\n{}", stdout(&out), stderr(&out));
     let app = rest.get("/v1/apps/e2e");
@@ -208,9 +216,15 @@ fn bad_requests_are_refused_and_change_nothing() {
     assert!(err.contains("pinned/c") && err.contains("elsewhere"), "{err}");
     assert_eq!(rest.get("/v1/apps").as_array().unwrap().len(), 0, "nothing was created");
 
-    // Garbage on control topics is logged and dropped; both sides keep working.
+    // An anonymous client is refused by the broker.
     let mut cfg = MqttConfig::from_url(&broker.url()).unwrap();
-    cfg.client_id("vandal");
+    cfg.client_id("anonymous").connect_timeout(std::time::Duration::from_secs(2));
+    assert!(MqttBackend::connect(&cfg, Arc::new(|_: &str, _| {})).is_err(), "an anonymous client connects to the secured broker");
+    // Garbage on control topics, sent with the Host's own (stolen) credentials, is dropped by the
+    // broker (commands) or logged and dropped by the Orchestrator; both sides keep working.
+    let creds: serde_json::Value = serde_json::from_slice(&std::fs::read(sys.data.path().join("solo/credentials.json")).unwrap()).unwrap();
+    let mut cfg = MqttConfig::from_url(&broker.url()).unwrap();
+    cfg.client_id("vandal").login("host-solo", creds["control_password"].as_str().unwrap());
     let vandal = MqttBackend::connect(&cfg, Arc::new(|_: &str, _| {})).unwrap();
     for topic in ["silverline/v1/hosts/solo/register", "silverline/v1/hosts/solo/commands", "silverline/v1/hosts/solo/status", "silverline/v1/hosts/solo/acks", "silverline/v1/hosts/solo/state"] {
         vandal.publish(topic, &bytes_of("{\"v\":1,\"garbage\":true}")).unwrap();
@@ -242,6 +256,7 @@ fn up_runs_the_demo_with_the_embedded_broker() {
     let mqtt = format!("127.0.0.1:{mqtt_port}");
     let _up = Proc::spawn(&["up", "--demo", "--hosts", "2", "--listen", &listen, "--mqtt-listen", &mqtt, "--data-dir", data.path().to_str().unwrap(), "--host-arg=--realtime-policy", "--host-arg=off"]);
     let rest = Rest(format!("http://{listen}"));
+    remember_admin_token(&rest.0, data.path());
     eventually(60, "the demo runs", || {
         let (status, app) = rest.call("GET", "/v1/apps/pipeline", None);
         (status == 200 && app["state"] == "running").then_some(())

@@ -60,7 +60,10 @@ fn updates_back_and_forth(iterations: u64) -> Run {
     let seen: Arc<Mutex<Arrivals>> = Arc::default();
     let sink = seen.clone();
     let mut cfg = MqttConfig::from_url(&broker.url()).unwrap();
-    cfg.client_id("zdu-observer");
+    let (user, password) = observer_login(&rest.0);
+    broker.reload();
+    await_login(&broker.url(), &user, &password);
+    cfg.client_id("zdu-observer").login(user, password);
     let obs = MqttBackend::connect(&cfg, Arc::new(move |t: &str, p: bytes::Bytes| {
         let k = u64::from_le_bytes(p[..8].try_into().unwrap());
         sink.lock().entry(t.to_string()).or_default().push((k, Instant::now()));

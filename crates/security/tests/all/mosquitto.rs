@@ -79,15 +79,20 @@ impl Broker {
             .stderr(Stdio::piped())
             .spawn()
             .expect("cannot start /usr/sbin/mosquitto (apt-get install mosquitto mosquitto-clients)");
-        // "Opening ipv4 listen socket on port N." comes once it listens; errors in the files
-        // come before it (and end the process).
+        // Mosquitto logs "Opening ipv4 listen socket on port N." just before it binds, and
+        // "mosquitto version V running" once every listener listens and the password and ACL files
+        // are loaded; errors in the files (or a lost race for the port) end it before that.
         let mut lines = BufReader::new(child.stderr.take().expect("stderr")).lines().map_while(Result::ok);
         let mut log = Vec::new();
-        let listening = lines.by_ref().any(|l| {
+        let running = lines.by_ref().any(|l| {
             log.push(l.clone());
-            l.contains("listen socket on port")
+            l.contains(" running")
         });
-        assert!(listening, "mosquitto exited before listening on port {port}:\n{}", log.join("\n"));
+        assert!(
+            running && log.iter().any(|l| l.contains(&format!("listen socket on port {port}."))),
+            "mosquitto did not start listening on port {port}:\n{}",
+            log.join("\n")
+        );
         std::thread::spawn(move || lines.for_each(drop));
         Broker { child, port, _dir: dir }
     }
@@ -109,7 +114,9 @@ impl Broker {
         match out.status.code() {
             Some(0) if stderr.contains("Not authorized") => Outcome::Denied,
             Some(0) if stderr.trim().is_empty() => Outcome::Accepted,
-            Some(5) if stderr.contains("not authorised") => Outcome::Refused,
+            // CONNACK reason code 135 "not authorized" (MQTT 5), as Mosquitto sends for bad
+            // credentials and for anonymous clients alike.
+            Some(135) if stderr.starts_with("Connection error: Not authorized") => Outcome::Refused,
             _ => panic!("mosquitto_pub -t {topic} as {user:?}: {}: {stderr}", out.status),
         }
     }
@@ -121,7 +128,9 @@ impl Broker {
 
     /// Subscribe as `p` to `filters` and wait until Mosquitto has acknowledged the subscriptions.
     fn subscribe(&self, p: &Principal, filters: &[&str]) -> Subscriber {
-        let mut cmd = Command::new("mosquitto_sub");
+        // Line-buffered: mosquitto_sub's stdio would otherwise hold its output back in a pipe.
+        let mut cmd = Command::new("stdbuf");
+        cmd.args(["-oL", "mosquitto_sub"]);
         self.client_args(&mut cmd, Some((&p.username(), &password(p))));
         // -d prints the SUBACK ("Subscribed (mid: 1): granted QoS, ..."); -W ends it on its own
         // should the test forget it.
@@ -129,10 +138,12 @@ impl Broker {
         for f in filters {
             cmd.args(["-t", f]);
         }
-        let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::null()).spawn().expect("run mosquitto_sub");
-        let stdout = child.stdout.take().expect("stdout");
+        let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("run mosquitto_sub");
+        let (stdout, stderr) = (child.stdout.take().expect("stdout"), child.stderr.take().expect("stderr"));
         let (tx, lines) = mpsc::channel();
+        let tx_err = tx.clone();
         std::thread::spawn(move || BufReader::new(stdout).lines().map_while(Result::ok).try_for_each(|l| tx.send(l)));
+        std::thread::spawn(move || BufReader::new(stderr).lines().map_while(Result::ok).try_for_each(|l| tx_err.send(format!("stderr: {l}"))));
         let sub = Subscriber { child, lines, who: p.username() };
         loop {
             let line = sub.line();
@@ -141,6 +152,7 @@ impl Broker {
                 assert!(granted.split(", ").all(|g| g == "1"), "{} subscribing to {filters:?}: {line}", sub.who);
                 return sub;
             }
+            assert!(!line.starts_with("stderr: "), "{} subscribing to {filters:?}: {line}", sub.who);
         }
     }
 }
@@ -178,9 +190,11 @@ impl Subscriber {
     /// The next message it receives, as "TOPIC PAYLOAD".
     fn next(&self) -> String {
         loop {
-            if let Some(msg) = self.line().strip_prefix("MSG ") {
+            let line = self.line();
+            if let Some(msg) = line.strip_prefix("MSG ") {
                 return msg.to_string();
             }
+            assert!(!line.starts_with("stderr: "), "mosquitto_sub as {}: {line}", self.who);
         }
     }
 }

@@ -1,0 +1,75 @@
+//! Who gets through the gate.
+
+use crate::common::{connect, secured, secured_with, Login, Users};
+use rumqttc::{ConnectReturnCode, ConnectionError, LastWill, QoS};
+use silverline_broker::{EmbeddedBroker, GateLimits};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+fn refusal(result: Result<crate::common::Client, ConnectionError>) -> ConnectReturnCode {
+    match result {
+        Err(ConnectionError::ConnectionRefused(code)) => code,
+        Err(e) => panic!("expected a refusing CONNACK, got {e}"),
+        Ok(_) => panic!("expected a refusal, the client got in"),
+    }
+}
+
+#[tokio::test]
+async fn anonymous_and_wrong_password_are_refused() {
+    let broker = secured();
+    let anonymous = connect(&broker, Login { id: "anon", user: None, will: None }).await;
+    assert_eq!(refusal(anonymous), ConnectReturnCode::NotAuthorized);
+    let wrong = connect(&broker, Login { id: "a1", user: Some(("alice", "nope")), will: None }).await;
+    assert_eq!(refusal(wrong), ConnectReturnCode::BadUserNamePassword);
+    let unknown = connect(&broker, Login { id: "m1", user: Some(("mallory", "pw")), will: None }).await;
+    assert_eq!(refusal(unknown), ConnectReturnCode::BadUserNamePassword);
+    assert_eq!(broker.counters().refused_connections, 3);
+
+    connect(&broker, Login::user("a1", "alice")).await.expect("the right password gets in");
+    assert_eq!(broker.counters().refused_connections, 3);
+}
+
+#[tokio::test]
+async fn a_will_on_a_forbidden_topic_is_refused() {
+    let broker = secured();
+    let will = LastWill::new("b/gone", "alice", QoS::AtLeastOnce, false);
+    let result = connect(&broker, Login { will: Some(will), ..Login::user("a1", "alice") }).await;
+    assert_eq!(refusal(result), ConnectReturnCode::NotAuthorized);
+    assert_eq!(broker.counters().refused_connections, 1);
+}
+
+#[tokio::test]
+async fn silent_and_garbage_connections_are_closed() {
+    let limits = GateLimits { connect_timeout: Duration::from_millis(200), ..GateLimits::default() };
+    let broker = secured_with(limits);
+    let mut buf = [0u8; 16];
+
+    let mut silent = tokio::net::TcpStream::connect(broker.addr()).await.unwrap();
+    let read = tokio::time::timeout(Duration::from_secs(10), silent.read(&mut buf)).await;
+    assert_eq!(read.expect("the gate did not close a silent connection").unwrap(), 0);
+
+    // A PINGREQ where the CONNECT should be.
+    let mut garbage = tokio::net::TcpStream::connect(broker.addr()).await.unwrap();
+    garbage.write_all(&[0xc0, 0x00]).await.unwrap();
+    let read = tokio::time::timeout(Duration::from_secs(10), garbage.read(&mut buf)).await;
+    assert_eq!(read.expect("the gate did not close a garbage connection").unwrap(), 0);
+    assert_eq!(broker.counters().refused_connections, 2);
+}
+
+#[tokio::test]
+async fn invalid_limits_are_rejected() {
+    let limits = GateLimits { max_packet_bytes: 10, ..GateLimits::default() };
+    assert!(EmbeddedBroker::start_secured("127.0.0.1:0".parse().unwrap(), Arc::new(Users), limits).is_err());
+}
+
+#[tokio::test]
+async fn the_unsecured_broker_is_open_and_counts_nothing() {
+    let broker = EmbeddedBroker::start("127.0.0.1:0".parse().unwrap()).unwrap();
+    let mut sub = connect(&broker, Login { id: "s", user: None, will: None }).await.unwrap();
+    sub.subscribe("t/#", QoS::AtLeastOnce).await;
+    let publisher = connect(&broker, Login { id: "p", user: None, will: None }).await.unwrap();
+    publisher.publish("t/1", QoS::AtLeastOnce, "hello").await;
+    assert_eq!(sub.next_message().await, ("t/1".into(), b"hello".to_vec()));
+    assert_eq!(broker.counters(), Default::default());
+}
