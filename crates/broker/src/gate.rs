@@ -196,98 +196,99 @@ pub(crate) async fn serve(listener: TcpListener, gate: Arc<Gate>) {
 async fn handle(gate: Arc<Gate>, mut client: TcpStream, peer: SocketAddr) {
     // Best effort: latency, not correctness, depends on it.
     let _ = client.set_nodelay(true);
-    let Some(session) = admit(&gate, &mut client, peer).await else {
-        gate.stats.refused.fetch_add(1, Ordering::Relaxed);
-        return;
-    };
-    relay::run(session, client, &gate.limits).await;
+    match admit(&gate, &mut client, peer).await {
+        Ok(session) => relay::run(session, client, &gate.limits).await,
+        Err(Refused(code)) => {
+            // Counted before the client hears of it: whoever saw the refusal sees it counted.
+            gate.stats.refused.fetch_add(1, Ordering::Relaxed);
+            if let Some(code) = code {
+                // The client may be gone already; it is being closed either way.
+                let _ = tokio::time::timeout(Duration::from_secs(1), client.write_all(&packet::connack(code))).await;
+            }
+        }
+    }
+}
+
+/// The gate turns the connection away, answering with this CONNACK code if there is one.
+struct Refused(Option<u8>);
+
+/// CONNACK return codes the gate answers with.
+mod code {
+    pub const BAD_PROTOCOL_LEVEL: u8 = 1;
+    pub const BAD_CLIENT_ID: u8 = 2;
+    pub const UNAVAILABLE: u8 = 3;
+    pub const BAD_CREDENTIALS: u8 = 4;
+    pub const NOT_AUTHORIZED: u8 = 5;
 }
 
 /// Runs the CONNECT handshake; on success rumqttd has been sent the client's CONNECT and will
 /// answer it through the relay.
-async fn admit(gate: &Gate, client: &mut TcpStream, peer: SocketAddr) -> Option<Session> {
+async fn admit(gate: &Gate, client: &mut TcpStream, peer: SocketAddr) -> Result<Session, Refused> {
     let connect = read_connect(gate, client, peer).await?;
-    let (username, perms) = authorize(gate, client, peer, &connect).await?;
+    let (username, perms) = authorize(gate, peer, &connect).await?;
     let Some(bytes) = gate
         .session_id(&username, &connect)
         .and_then(|id| connect.encode_as(&id, &gate.credentials.username, &gate.credentials.password))
     else {
         tracing::warn!(%peer, username, "MQTT client refused: unusable client id");
-        return refuse(client, 2).await;
+        return Err(Refused(Some(code::BAD_CLIENT_ID)));
     };
-    let broker = match open_broker(gate.broker, &bytes).await {
-        Ok(broker) => broker,
-        Err(e) => {
-            tracing::error!(%peer, username, "MQTT gate cannot reach the broker: {e}");
-            return refuse(client, 3).await;
-        }
-    };
-    Some(Session { peer, username, perms, stats: gate.stats.clone(), broker })
+    let broker = open_broker(gate.broker, &bytes).await.map_err(|e| {
+        tracing::error!(%peer, username, "MQTT gate cannot reach the broker: {e}");
+        Refused(Some(code::UNAVAILABLE))
+    })?;
+    Ok(Session { peer, username, perms, stats: gate.stats.clone(), broker })
 }
 
-async fn read_connect(gate: &Gate, client: &mut TcpStream, peer: SocketAddr) -> Option<Connect> {
+async fn read_connect(gate: &Gate, client: &mut TcpStream, peer: SocketAddr) -> Result<Connect, Refused> {
     let first = tokio::time::timeout(gate.limits.connect_timeout, packet::read_frame(client, MAX_CONNECT_BYTES)).await;
     let frame: Frame = match first {
         Ok(Ok(Some(frame))) => frame,
-        Ok(Ok(None)) => return None,
+        Ok(Ok(None)) => return Err(Refused(None)),
         Ok(Err(e)) => {
             tracing::info!(%peer, "MQTT connection closed before a CONNECT: {e}");
-            return None;
+            return Err(Refused(None));
         }
         Err(_) => {
             tracing::info!(%peer, "MQTT connection closed: no CONNECT within {:?}", gate.limits.connect_timeout);
-            return None;
+            return Err(Refused(None));
         }
     };
-    match Connect::parse(&frame) {
-        Ok(connect) => Some(connect),
-        Err(ConnectError::UnsupportedLevel(level)) => {
+    Connect::parse(&frame).map_err(|e| match e {
+        ConnectError::UnsupportedLevel(level) => {
             tracing::info!(%peer, "MQTT client refused: protocol level {level} (only 3.1 and 3.1.1 are spoken)");
-            refuse(client, 1).await
+            Refused(Some(code::BAD_PROTOCOL_LEVEL))
         }
-        Err(ConnectError::Malformed(why)) => {
+        ConnectError::Malformed(why) => {
             tracing::info!(%peer, "MQTT connection closed: {why}");
-            None
+            Refused(None)
         }
-    }
+    })
 }
 
-/// Checks the credentials and the will; refuses the client (and says so in the log) if either is
-/// wanting.
-async fn authorize(
-    gate: &Gate,
-    client: &mut TcpStream,
-    peer: SocketAddr,
-    connect: &Connect,
-) -> Option<(String, Arc<dyn Permissions>)> {
+/// Checks the credentials and the will; says in the log why if either is wanting.
+async fn authorize(gate: &Gate, peer: SocketAddr, connect: &Connect) -> Result<(String, Arc<dyn Permissions>), Refused> {
     let (Some(username), Some(password)) = (&connect.username, &connect.password) else {
         let username = connect.username.as_deref().unwrap_or("");
         tracing::warn!(%peer, username, "MQTT client refused: no username and password");
-        return refuse(client, 5).await;
+        return Err(Refused(Some(code::NOT_AUTHORIZED)));
     };
     // The session id is `{username}:{client id}`: a colon in the username would make it ambiguous.
     if username.contains(':') {
         tracing::warn!(%peer, username, "MQTT client refused: a username may not contain ':'");
-        return refuse(client, 4).await;
+        return Err(Refused(Some(code::BAD_CREDENTIALS)));
     }
     let (auth, user, pass) = (gate.auth.clone(), username.clone(), password.clone());
     let perms = tokio::task::spawn_blocking(move || auth.authenticate(&user, &pass)).await.ok().flatten();
     let Some(perms) = perms else {
         tracing::warn!(%peer, username, "MQTT client refused: bad username or password");
-        return refuse(client, 4).await;
+        return Err(Refused(Some(code::BAD_CREDENTIALS)));
     };
     if let Some(will) = connect.will.as_ref().filter(|w| !perms.may_publish(&w.topic)) {
         tracing::warn!(%peer, username, topic = will.topic, "MQTT client refused: it may not publish its last will's topic");
-        return refuse(client, 5).await;
+        return Err(Refused(Some(code::NOT_AUTHORIZED)));
     }
-    Some((username.clone(), perms))
-}
-
-/// Answers with a refusing CONNACK; the caller then drops the connection.
-async fn refuse<T>(client: &mut TcpStream, code: u8) -> Option<T> {
-    // The client may be gone already; it is being closed either way.
-    let _ = tokio::time::timeout(Duration::from_secs(1), client.write_all(&packet::connack(code))).await;
-    None
+    Ok((username.clone(), perms))
 }
 
 async fn open_broker(addr: SocketAddr, connect: &[u8]) -> std::io::Result<TcpStream> {
