@@ -6,7 +6,6 @@ use crate::common::*;
 use crate::orchestrated::{host, online_hosts, orchestrator};
 use parking_lot::Mutex;
 use serde_json::Value;
-use silverline_test_programs::broker::Mosquitto;
 use std::io::{BufRead, BufReader};
 use std::sync::Arc;
 
@@ -82,6 +81,7 @@ fn kinds_of(events: &[Value]) -> Vec<String> {
 
 #[test]
 fn a_deploy_delete_cycle_arrives_in_order() {
+    let _serial = serial();
     let data = tempfile::tempdir().unwrap();
     let broker = secured_mosquitto(data.path(), "127.0.0.1", None);
     let api_port = free_port();
@@ -184,6 +184,7 @@ fn a_deploy_delete_cycle_arrives_in_order() {
 
 #[test]
 fn logs_follow_prints_live_events() {
+    let _serial = serial();
     let data = tempfile::tempdir().unwrap();
     let broker = secured_mosquitto(data.path(), "127.0.0.1", None);
     let api_port = free_port();

@@ -3,7 +3,6 @@
 
 use crate::common::*;
 use crate::orchestrated::{online_hosts, orchestrator};
-use silverline_test_programs::broker::Mosquitto;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// One metric family: its type, help and samples (sample name, labels, value).
@@ -245,6 +244,7 @@ fn the_parser_is_strict() {
 
 #[test]
 fn orchestrator_and_host_metrics_parse_and_carry_the_figures() {
+    let _serial = serial();
     let data = tempfile::tempdir().unwrap();
     let broker = secured_mosquitto(data.path(), "127.0.0.1", None);
     let (api_port, metrics_port) = (free_port(), free_port());

@@ -20,6 +20,7 @@ fn the_wat_pipeline_runs_over_loopback() {
 
 #[test]
 fn the_c_pipeline_runs_through_mosquitto() {
+    let _serial = serial();
     let broker = Mosquitto::start();
     let dir = tempfile::tempdir().unwrap();
     let manifest = dir.path().join("app.yaml");
