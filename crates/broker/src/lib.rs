@@ -58,6 +58,8 @@ mod packet;
 mod relay;
 
 pub use gate::{Authenticator, GateCounters, GateLimits, Permissions};
+#[doc(hidden)]
+pub use packet::parse_stream as fuzz_parse_stream;
 
 use anyhow::{bail, Context};
 use gate::{Credentials, Gate, Stats};

@@ -303,6 +303,47 @@ impl<'a> Reader<'a> {
     }
 }
 
+/// Runs the gate's parsers over `bytes` as if a client had sent them: cut into frames of at most
+/// `limit` bytes, each CONNECT, PUBLISH and acknowledgement read as the gate reads it. A CONNECT
+/// that parses must survive being re-encoded for rumqttd. For the fuzzer (`fuzz/`); it must
+/// never panic, whatever the bytes.
+pub fn parse_stream(mut bytes: &[u8], limit: usize) {
+    while let Ok(Some(frame)) = now(read_frame(&mut bytes, limit)) {
+        match frame.kind() {
+            kind::CONNECT => {
+                if let Ok(c) = Connect::parse(&frame) {
+                    let again = c.encode_as(&c.client_id, "user", "password").map(|out| {
+                        let frame = now(read_frame(&mut &out[..], usize::MAX)).ok().flatten();
+                        frame.and_then(|f| Connect::parse(&f).ok())
+                    });
+                    if let Some(again) = again {
+                        let r = again.expect("a re-encoded CONNECT parses");
+                        let will = |c: &Connect| c.will.as_ref().map(|w| (w.topic.clone(), w.payload.clone(), w.qos, w.retain));
+                        assert_eq!((r.clean_session, r.keep_alive, &r.client_id), (c.clean_session, c.keep_alive, &c.client_id));
+                        assert_eq!(will(&r), will(&c));
+                    }
+                }
+            }
+            kind::PUBLISH => {
+                let _ = Publish::parse(&frame);
+            }
+            kind::PUBACK | kind::PUBREC | kind::PUBREL | kind::PUBCOMP => {
+                let _ = frame.ack_pid();
+            }
+            _ => {}
+        }
+    }
+}
+
+/// The output of a future that cannot wait, such as a read from a byte slice.
+fn now<F: std::future::Future>(f: F) -> F::Output {
+    use std::task::{Context, Poll, Waker};
+    match std::pin::pin!(f).poll(&mut Context::from_waker(Waker::noop())) {
+        Poll::Ready(out) => out,
+        Poll::Pending => unreachable!("reading from memory never waits"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -43,7 +43,7 @@ impl Api {
     }
 }
 
-pub(crate) fn router(api: Api) -> Router {
+pub(crate) fn router(api: Api, limiter: Arc<crate::limits::Limiter>) -> Router {
     let security = api.security.clone();
     Router::new()
         .route("/openapi.json", get(|| async { Json(crate::openapi::document()) }))
@@ -62,6 +62,7 @@ pub(crate) fn router(api: Api) -> Router {
         .merge(crate::access::routes())
         .fallback(|| async { ApiError::not_found("no such endpoint; see /openapi.json".into()) })
         .layer(axum::middleware::from_fn_with_state(security, crate::auth::require))
+        .layer(axum::middleware::from_fn_with_state(limiter, crate::limits::limit))
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(api)
 }
@@ -71,6 +72,8 @@ pub(crate) fn router(api: Api) -> Router {
 const MAX_BODY_BYTES: usize = 64 << 20;
 /// The largest application manifest.
 const MAX_MANIFEST_BYTES: usize = 1 << 20;
+/// The most modules one application may have (replicas and sidecars not counted).
+pub const MAX_MODULES_PER_APP: usize = 10_000;
 
 async fn list_apps(State(a): State<Api>) -> impl IntoResponse {
     Json(a.core.apps())
@@ -92,7 +95,11 @@ fn parse_manifest(body: &Bytes) -> Result<ApplicationManifest, ApiError> {
     if text.trim().is_empty() {
         return Err(ApiError::bad_request("empty body: expected an application manifest (YAML or JSON)".into()));
     }
-    ApplicationManifest::from_str(text, api_base_dir()).map_err(ApiError::manifest)
+    let manifest = ApplicationManifest::from_str(text, api_base_dir()).map_err(ApiError::manifest)?;
+    if manifest.modules.len() > MAX_MODULES_PER_APP {
+        return Err(ApiError::invalid("modules", &format!("{} modules", manifest.modules.len()), &format!("at most {MAX_MODULES_PER_APP}")));
+    }
+    Ok(manifest)
 }
 
 async fn create_app(State(a): State<Api>, body: Bytes) -> Result<Response, ApiError> {

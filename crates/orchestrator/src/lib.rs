@@ -23,6 +23,7 @@ mod dashboard; // issue 8: the dashboard at `/`
 pub mod events; // issue 8: the event stream at `/v1/events`
 pub mod failover; // issue 6: replicas, sidecars, the Orchestrator-based baseline
 pub mod latency; // issue 7: end-to-end latency of chains
+pub mod limits;
 pub mod metrics; // issue 8: Prometheus text at `/metrics`
 pub mod model;
 mod openapi;
@@ -58,6 +59,8 @@ pub struct OrchestratorConfig {
     pub auth: auth::AuthMode,
     /// Where the first admin token is written (mode 0600) when none is there yet.
     pub admin_token_file: Option<PathBuf>,
+    /// REST requests per client address.
+    pub rate_limit: limits::RateLimit,
 }
 
 impl Default for OrchestratorConfig {
@@ -71,6 +74,7 @@ impl Default for OrchestratorConfig {
             topology: None,
             auth: auth::AuthMode::Secured,
             admin_token_file: None,
+            rate_limit: limits::RateLimit::default(),
         }
     }
 }
@@ -112,9 +116,9 @@ impl Orchestrator {
         let mosquitto_dir = config.broker.is_some().then(|| config.data_dir.join("mosquitto"));
         let api = api::Api { core: core.clone(), control, security: security.clone(), broker_url: broker_url.clone(), registry_url: registry_url.clone(), mosquitto_dir };
         api.on_enrolled();
-        let app = api::router(api);
+        let app = api::router(api, Arc::new(limits::Limiter::new(config.rate_limit)));
         tokio::spawn(async move {
-            if let Err(e) = axum::serve(listener, app).await {
+            if let Err(e) = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>()).await {
                 tracing::error!("REST API stopped: {e}");
             }
         });

@@ -33,6 +33,10 @@ pub struct OrchestratorArgs {
     /// else can reach.
     #[arg(long)]
     pub insecure_no_auth: bool,
+    /// REST requests per second allowed from one client address (twice that in a burst); more
+    /// get 429.
+    #[arg(long, default_value_t = 200.0, value_name = "PER_SECOND")]
+    pub rate_limit: f64,
 }
 
 impl OrchestratorArgs {
@@ -50,6 +54,7 @@ impl OrchestratorArgs {
             topology,
             auth: if self.insecure_no_auth { AuthMode::InsecureNoAuth } else { AuthMode::Secured },
             admin_token_file: Some(self.admin_token_file()),
+            rate_limit: silverline_orchestrator::limits::RateLimit { per_second: self.rate_limit, burst: 2.0 * self.rate_limit },
         })
     }
 

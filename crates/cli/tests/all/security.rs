@@ -255,3 +255,24 @@ fn hosts_admit_only_modules_their_policy_allows() {
     assert!(out.status.success(), "a module signed by a trusted publisher runs: {}", stderr(&out));
     assert_eq!(sys.rest.get("/v1/hosts/strict")["modules"].as_array().unwrap().len(), 1, "only the good module runs");
 }
+
+#[test]
+fn a_client_over_the_rate_limit_is_told_to_wait() {
+    let data = tempfile::tempdir().unwrap();
+    let (api_port, mqtt_port) = (free_port(), free_port());
+    let listen = format!("127.0.0.1:{api_port}");
+    let mqtt = format!("127.0.0.1:{mqtt_port}");
+    let _orch = Proc::spawn(&["orchestrator", "--listen", &listen, "--mqtt-listen", &mqtt, "--data-dir", data.path().to_str().unwrap(), "--rate-limit", "1"]);
+    let api = format!("http://{listen}");
+    let token = remember_admin_token(&api, data.path());
+    // A burst of 2 at 1 request/s: 20 requests in a row cannot all pass.
+    let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+    let answers: Vec<(u16, Option<String>)> = (0..20)
+        .filter_map(|_| agent.get(&format!("{api}/v1/apps")).header("authorization", &format!("Bearer {token}")).call().ok())
+        .map(|r| (r.status().as_u16(), r.headers().get("retry-after").and_then(|v| v.to_str().ok()).map(str::to_string)))
+        .collect();
+    assert!(answers.iter().any(|(s, _)| *s == 200), "some requests pass: {answers:?}");
+    let limited: Vec<_> = answers.iter().filter(|(s, _)| *s == 429).collect();
+    assert!(!limited.is_empty(), "nothing was limited: {answers:?}");
+    assert!(limited.iter().all(|(_, retry)| retry.as_deref().and_then(|r| r.parse::<u64>().ok()).is_some_and(|s| s >= 1)), "429 says when to retry: {limited:?}");
+}
