@@ -50,8 +50,9 @@ pub struct EnrollArgs {
 #[derive(clap::Args, Clone)]
 pub struct HostArgs {
     /// MQTT broker of the control plane (and of channels between Hosts).
-    #[arg(long, default_value = "mqtt://127.0.0.1:1883")]
-    pub broker: String,
+    /// Default: the broker named in the credentials, else mqtt://127.0.0.1:1883.
+    #[arg(long)]
+    pub broker: Option<String>,
     /// Host name (unique in the system).
     #[arg(long)]
     pub name: Option<String>,
@@ -157,7 +158,7 @@ fn serve(args: HostArgs) -> anyhow::Result<i32> {
     let mut config = HostConfig::new();
     config.name(name.clone()).uuid(manifest.uuid.as_str()).cache_dir(args.data_dir.join("cache")).realtime_policy(args.realtime_policy).best_effort_cpu(args.best_effort_cpu);
     let security = security(&args, &name)?;
-    let broker = security.as_ref().map_or(args.broker.clone(), |s| s.credentials.broker.clone());
+    let broker = args.broker.clone().or_else(|| security.as_ref().map(|s| s.credentials.broker.clone())).unwrap_or_else(|| "mqtt://127.0.0.1:1883".into());
     let host = Host::new(config)?;
     let mut data = MqttConfig::from_url(&broker)?;
     data.client_id(format!("sl-data-{name}"));
