@@ -28,7 +28,7 @@ impl BlobStore {
 
     /// The bytes of `sha256`, fetching `GET {registry}/{sha256}` (with `token` as bearer) if
     /// they are not here.
-    pub fn get(&self, sha256: &str, registry: &str, token: Option<&str>) -> anyhow::Result<Arc<Vec<u8>>> {
+    pub fn get(&self, http: &ureq::Agent, sha256: &str, registry: &str, token: Option<&str>) -> anyhow::Result<Arc<Vec<u8>>> {
         anyhow::ensure!(sha256.len() == 64 && sha256.bytes().all(|b| b.is_ascii_hexdigit()), "`{sha256}` is not a sha256");
         if let Some(b) = self.memory.lock().get(sha256) {
             return Ok(b.clone());
@@ -36,7 +36,7 @@ impl BlobStore {
         let bytes = match self.read_disk(sha256) {
             Some(b) => b,
             None => {
-                let fetched = fetch(&format!("{}/{sha256}", registry.trim_end_matches('/')), token)?;
+                let fetched = fetch(http, &format!("{}/{sha256}", registry.trim_end_matches('/')), token)?;
                 verify(sha256, &fetched)?;
                 self.write_disk(sha256, &fetched);
                 fetched
@@ -71,12 +71,13 @@ fn verify(sha256: &str, bytes: &[u8]) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn fetch(url: &str, token: Option<&str>) -> anyhow::Result<Vec<u8>> {
-    let mut request = ureq::get(url);
+fn fetch(http: &ureq::Agent, url: &str, token: Option<&str>) -> anyhow::Result<Vec<u8>> {
+    let mut request = http.get(url);
     if let Some(t) = token {
         request = request.header("authorization", &format!("Bearer {t}"));
     }
     let mut response = request.call().with_context(|| format!("fetching {url}"))?;
+    anyhow::ensure!(response.status().is_success(), "fetching {url}: HTTP {}", response.status().as_u16());
     let mut bytes = Vec::new();
     response.body_mut().as_reader().read_to_end(&mut bytes).with_context(|| format!("reading {url}"))?;
     Ok(bytes)

@@ -74,7 +74,7 @@ fn deploy(shared: &Shared, d: &DeployModule) -> Result<(), String> {
         Some(g) => (g.credentials().registry.as_str(), Some(g.credentials().registry_token.as_str())),
         None => (d.blob_url.as_str(), None),
     };
-    let bytes = shared.blobs.get(&d.sha256, registry, token).map_err(|e| format!("{e:#}"))?;
+    let bytes = shared.blobs.get(&shared.http, &d.sha256, registry, token).map_err(|e| format!("{e:#}"))?;
     if let Some(guard) = &shared.guard {
         guard.admit(spec, &bytes)?;
     }

@@ -64,6 +64,7 @@ impl Agent {
             tracing::warn!("host `{name}` runs without credentials: it accepts unsigned commands from anyone who reaches the broker");
         }
         let (client, mut eventloop) = AsyncClient::new(options(&config)?, 256);
+        let http = silverline_security::tls::http_agent(config.security.as_ref().and_then(|s| s.credentials.ca.as_deref()).map(str::as_bytes))?;
         silverline_channels::no_delay(&mut eventloop);
         let shared = Arc::new(Shared {
             host,
@@ -71,6 +72,7 @@ impl Agent {
             client: client.clone(),
             done: Mutex::new(exec::Done::default()),
             blobs: BlobStore::default(),
+            http,
             metrics: Default::default(),
             guard,
         });
@@ -109,6 +111,8 @@ pub(crate) struct Shared {
     pub(crate) blobs: BlobStore,
     pub(crate) metrics: metrics::AgentCounters,
     pub(crate) guard: Option<guard::Guard>,
+    /// Fetches module blobs (trusting the enrolled CA for `https://`).
+    pub(crate) http: ureq::Agent,
 }
 
 impl Shared {
@@ -137,16 +141,17 @@ impl Shared {
 }
 
 fn options(config: &AgentConfig) -> anyhow::Result<MqttOptions> {
-    let addr = MqttConfig::from_url(&config.broker)?.address();
-    let (host, port) = addr.rsplit_once(':').context("broker address")?;
     let name = &config.host.name;
-    let mut o = MqttOptions::new(format!("sl-agent-{name}"), host, port.parse()?);
-    o.set_keep_alive(Duration::from_secs(2));
-    o.set_clean_session(true);
-    o.set_max_packet_size(4 << 20, 4 << 20);
+    let mut mqtt = MqttConfig::from_url(&config.broker)?;
+    mqtt.client_id(format!("sl-agent-{name}")).keep_alive(Duration::from_secs(2));
     if let Some(security) = &config.security {
-        o.set_credentials(silverline_security::Principal::HostControl(name.clone()).username(), security.credentials.control_password.clone());
+        mqtt.login(silverline_security::Principal::HostControl(name.clone()).username(), security.credentials.control_password.clone());
+        if let Some(ca) = &security.credentials.ca {
+            mqtt.tls(silverline_security::tls::client_config(ca.as_bytes())?);
+        }
     }
+    let mut o = mqtt.mqtt_options()?;
+    o.set_max_packet_size(4 << 20, 4 << 20);
     let will = proto::encode(&proto::HostState { host: name.clone(), online: false });
     o.set_last_will(LastWill::new(topics::state(name), will, QoS::AtLeastOnce, true));
     Ok(o)

@@ -56,6 +56,7 @@ mod acks;
 mod gate;
 mod packet;
 mod relay;
+mod tls;
 
 pub use gate::{Authenticator, GateCounters, GateLimits, Permissions};
 #[doc(hidden)]
@@ -78,6 +79,8 @@ pub struct EmbeddedBroker {
     addr: SocketAddr,
     /// The gate's counters; `None` when unsecured.
     gate: Option<Arc<Stats>>,
+    /// Clients speak TLS to `addr`.
+    tls: bool,
 }
 
 impl EmbeddedBroker {
@@ -87,7 +90,7 @@ impl EmbeddedBroker {
         let addr = resolve_port(listen)?;
         run_rumqttd(config(addr, UNSECURED_MAX_PACKET, None))?;
         wait_listening(addr, Duration::from_secs(10))?;
-        Ok(EmbeddedBroker { addr, gate: None })
+        Ok(EmbeddedBroker { addr, gate: None, tls: false })
     }
 
     /// Start rumqttd behind the gate; `listen` port 0 picks a free port. Every client must
@@ -106,7 +109,15 @@ impl EmbeddedBroker {
         let gate = Gate::new(internal, credentials, auth, limits)?;
         let stats = gate.stats.clone();
         run_gate(listener, gate)?;
-        Ok(EmbeddedBroker { addr, gate: Some(stats) })
+        Ok(EmbeddedBroker { addr, gate: Some(stats), tls: false })
+    }
+
+    /// [`EmbeddedBroker::start_secured`] with clients speaking TLS on `listen` (`mqtts://`). The
+    /// gate itself listens on a free loopback port behind the TLS terminator.
+    pub fn start_secured_tls(listen: SocketAddr, auth: Arc<dyn Authenticator>, limits: GateLimits, tls: Arc<rustls::ServerConfig>) -> anyhow::Result<EmbeddedBroker> {
+        let inner = EmbeddedBroker::start_secured(SocketAddr::new(std::net::Ipv4Addr::LOCALHOST.into(), 0), auth, limits)?;
+        let addr = tls::start_front(listen, inner.addr, tls)?;
+        Ok(EmbeddedBroker { addr, tls: true, ..inner })
     }
 
     /// The address clients connect to.
@@ -114,9 +125,9 @@ impl EmbeddedBroker {
         self.addr
     }
 
-    /// `mqtt://HOST:PORT`.
+    /// `mqtt://HOST:PORT`, or `mqtts://HOST:PORT` with TLS.
     pub fn url(&self) -> String {
-        format!("mqtt://{}", self.addr)
+        format!("{}://{}", if self.tls { "mqtts" } else { "mqtt" }, self.addr)
     }
 
     /// Gate counters (all zero for an unsecured broker).

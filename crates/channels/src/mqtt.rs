@@ -19,6 +19,8 @@ pub struct MqttConfig {
     queue_capacity: usize,
     connect_timeout: Duration,
     login: Option<(String, String)>,
+    secure: bool,
+    tls: Option<Arc<rustls::ClientConfig>>,
 }
 
 impl Default for MqttConfig {
@@ -31,6 +33,8 @@ impl Default for MqttConfig {
             queue_capacity: 4096,
             connect_timeout: Duration::from_secs(5),
             login: None,
+            secure: false,
+            tls: None,
         }
     }
 }
@@ -41,18 +45,20 @@ impl MqttConfig {
         Self::default()
     }
 
-    /// Parse `mqtt://HOST:PORT` (or `HOST:PORT`).
+    /// Parse `mqtt://HOST:PORT` (or `HOST:PORT`), or `mqtts://HOST:PORT` for MQTT over TLS
+    /// (which then needs [`MqttConfig::tls`]).
     pub fn from_url(url: &str) -> anyhow::Result<Self> {
-        let rest = url.strip_prefix("mqtt://").or_else(|| url.strip_prefix("tcp://")).unwrap_or(url);
+        let secure = url.starts_with("mqtts://");
+        let rest = url.strip_prefix("mqtts://").or_else(|| url.strip_prefix("mqtt://")).or_else(|| url.strip_prefix("tcp://")).unwrap_or(url);
         let rest = rest.trim_end_matches('/');
         let (host, port) = match rest.rsplit_once(':') {
             Some((h, p)) => (h, p.parse::<u16>().with_context(|| format!("bad port in broker URL `{url}`"))?),
-            None => (rest, 1883),
+            None => (rest, if secure { 8883 } else { 1883 }),
         };
         if host.is_empty() {
             bail!("broker URL `{url}` has no host; expected mqtt://HOST:PORT");
         }
-        Ok(MqttConfig { host: host.to_string(), port, ..Self::default() })
+        Ok(MqttConfig { host: host.to_string(), port, secure, ..Self::default() })
     }
 
     /// The client id the broker sees; must be unique per connection.
@@ -86,12 +92,26 @@ impl MqttConfig {
         self
     }
 
+    /// Speak TLS, trusting the CAs in `config` (needed for `mqtts://`).
+    pub fn tls(&mut self, config: Arc<rustls::ClientConfig>) -> &mut Self {
+        self.secure = true;
+        self.tls = Some(config);
+        self
+    }
+
+    /// Is this an `mqtts://` (TLS) connection?
+    pub fn is_tls(&self) -> bool {
+        self.secure
+    }
+
     /// `host:port` of the broker.
     pub fn address(&self) -> String {
         format!("{}:{}", self.host, self.port)
     }
 
-    fn options(&self) -> MqttOptions {
+    /// rumqttc options for this configuration (client id, keep-alive, login, TLS), for clients
+    /// that run their own event loop.
+    pub fn mqtt_options(&self) -> anyhow::Result<MqttOptions> {
         let mut o = MqttOptions::new(self.client_id.clone(), self.host.clone(), self.port);
         o.set_keep_alive(self.keep_alive);
         o.set_clean_session(true);
@@ -99,7 +119,14 @@ impl MqttConfig {
         if let Some((user, password)) = &self.login {
             o.set_credentials(user.clone(), password.clone());
         }
-        o
+        match (&self.tls, self.secure) {
+            (Some(tls), _) => {
+                o.set_transport(rumqttc::Transport::tls_with_config(rumqttc::TlsConfiguration::Rustls(tls.clone())));
+            }
+            (None, true) => bail!("{}:{} is an mqtts:// broker, but no CA to trust was given (TLS)", self.host, self.port),
+            (None, false) => {}
+        }
+        Ok(o)
     }
 }
 
@@ -129,7 +156,7 @@ pub fn no_delay(eventloop: &mut rumqttc::EventLoop) {
 impl MqttBackend {
     /// Connect and wait for the broker to accept; incoming messages go to `sink`.
     pub fn connect(config: &MqttConfig, sink: RemoteSink) -> anyhow::Result<Arc<MqttBackend>> {
-        let (client, mut connection) = Client::new(config.options(), config.queue_capacity);
+        let (client, mut connection) = Client::new(config.mqtt_options()?, config.queue_capacity);
         no_delay(&mut connection.eventloop);
         let state = Arc::new((Mutex::new(State::default()), Condvar::new()));
         let backend = Arc::new(MqttBackend { client: client.clone(), state: state.clone() });

@@ -19,8 +19,23 @@ pub fn token() -> Option<String> {
     if let Ok(t) = std::env::var("SILVERLINE_TOKEN") {
         return Some(t.trim().to_string()).filter(|t| !t.is_empty());
     }
-    let dir = std::env::var("SILVERLINE_DATA_DIR").unwrap_or_else(|_| ".silverline".into());
-    std::fs::read_to_string(std::path::Path::new(&dir).join("admin.token")).ok().map(|t| t.trim().to_string())
+    std::fs::read_to_string(data_dir().join("admin.token")).ok().map(|t| t.trim().to_string())
+}
+
+fn data_dir() -> std::path::PathBuf {
+    std::env::var("SILVERLINE_DATA_DIR").unwrap_or_else(|_| ".silverline".into()).into()
+}
+
+/// The CA to trust for an `https://` API: the PEM file `SILVERLINE_CA`, else the `ca.pem` a
+/// local Orchestrator serving TLS wrote into its data directory.
+pub fn ca() -> Option<Vec<u8>> {
+    let file = std::env::var("SILVERLINE_CA").map(std::path::PathBuf::from).unwrap_or_else(|_| data_dir().join("ca.pem"));
+    std::fs::read(file).ok()
+}
+
+/// An HTTP client for the REST API (trusting [`ca`] for `https://`).
+pub fn http_agent() -> anyhow::Result<ureq::Agent> {
+    silverline_security::tls::http_agent(ca().as_deref())
 }
 
 /// The REST API at `base`.
@@ -36,7 +51,13 @@ impl Api {
     }
 
     pub fn with_token(base: String, token: Option<String>) -> Api {
-        let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+        Api::with_agent(base, token, http_agent().unwrap_or_else(|e| {
+            eprintln!("warning: ignoring the CA file: {e:#}");
+            ureq::Agent::config_builder().http_status_as_error(false).build().into()
+        }))
+    }
+
+    pub fn with_agent(base: String, token: Option<String>, agent: ureq::Agent) -> Api {
         Api { base, agent, token }
     }
 

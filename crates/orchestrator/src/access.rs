@@ -77,7 +77,7 @@ async fn enroll(State(a): State<Api>, Path(name): Path<String>, body: axum::body
     let req: EnrollRequest = if body.is_empty() { EnrollRequest::default() } else { serde_json::from_slice(&body).map_err(|e| ApiError::bad_request(format!("expected {{\"broker\"?, \"registry\"?}}: {e}")))? };
     let broker = req.broker.unwrap_or_else(|| a.broker_url.clone());
     let registry = req.registry.unwrap_or_else(|| a.registry_url.clone());
-    let creds = a.security.enroll(&name, &broker, &registry).map_err(|e| ApiError::invalid("name", &name, &format!("{e:#}")))?;
+    let creds = a.security.enroll(&name, &broker, &registry, a.ca_pem.clone()).map_err(|e| ApiError::invalid("name", &name, &format!("{e:#}")))?;
     a.on_enrolled();
     tracing::info!("enrolled host `{name}`");
     Ok((StatusCode::CREATED, Json(creds)).into_response())

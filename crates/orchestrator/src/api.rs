@@ -25,6 +25,8 @@ pub(crate) struct Api {
     /// The broker and blob registry as enrolled Hosts are told to reach them.
     pub(crate) broker_url: String,
     pub(crate) registry_url: String,
+    /// The CA Hosts must trust when the Orchestrator serves TLS.
+    pub(crate) ca_pem: Option<String>,
     /// With an external broker: where its password and ACL files are kept up to date.
     pub(crate) mosquitto_dir: Option<std::path::PathBuf>,
 }

@@ -105,7 +105,7 @@ impl Security {
     }
 
     /// Issue Host `host` its credentials (re-enrolment rotates them).
-    pub fn enroll(&self, host: &str, broker: &str, registry: &str) -> anyhow::Result<HostCredentials> {
+    pub fn enroll(&self, host: &str, broker: &str, registry: &str, ca: Option<String>) -> anyhow::Result<HostCredentials> {
         anyhow::ensure!(silverline_proto::topics::valid_host_name(host) && Principal::from_username(&format!("host-{host}")).is_some(), "`{host}` cannot be a Host name (no `/`, `+`, `#`, `:`, spaces)");
         let control = self.users.issue(&Principal::HostControl(host.to_string()))?;
         let data = self.users.issue(&Principal::HostData(host.to_string()))?;
@@ -118,6 +118,7 @@ impl Security {
             orchestrator_key: self.signer.public_hex(),
             registry: registry.to_string(),
             registry_token,
+            ca,
         })
     }
 

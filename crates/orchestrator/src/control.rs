@@ -3,9 +3,8 @@
 
 use crate::core::{Core, Outgoing};
 use parking_lot::Mutex;
-use rumqttc::{AsyncClient, Event, EventLoop, Incoming, MqttOptions, QoS};
+use rumqttc::{AsyncClient, Event, EventLoop, Incoming, QoS};
 use silverline_proto::{self as proto, topics, CommandId, CommandKind, ModuleId};
-use silverline_security::credentials::MqttLogin;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -23,18 +22,14 @@ pub struct Control {
 }
 
 impl Control {
-    /// Connect (lazily: the event loop does the work) to the broker at `host:port`, as `login`
-    /// when the broker is secured; commands are signed with `security`'s key.
-    pub fn new(host: &str, port: u16, instance: String, login: Option<MqttLogin>, security: Arc<crate::auth::Security>) -> (Arc<Control>, EventLoop) {
-        let mut o = MqttOptions::new(format!("sl-orchestrator-{instance}"), host, port);
-        if let Some(login) = login {
-            o.set_credentials(login.username, login.password);
-        }
-        o.set_keep_alive(Duration::from_secs(5));
+    /// Connect (lazily: the event loop does the work) to the broker `mqtt` names, with its
+    /// login and TLS settings; commands are signed with `security`'s key.
+    pub fn new(mqtt: &silverline_channels::MqttConfig, instance: String, security: Arc<crate::auth::Security>) -> anyhow::Result<(Arc<Control>, EventLoop)> {
+        let mut o = mqtt.mqtt_options()?;
         o.set_max_packet_size(8 << 20, 8 << 20);
         let (client, mut eventloop) = AsyncClient::new(o, 1024);
         silverline_channels::no_delay(&mut eventloop);
-        (Arc::new(Control { client, security, instance, next: AtomicU64::new(1), pending: Mutex::new(HashMap::new()), counters: Default::default() }), eventloop)
+        Ok((Arc::new(Control { client, security, instance, next: AtomicU64::new(1), pending: Mutex::new(HashMap::new()), counters: Default::default() }), eventloop))
     }
 
     /// Publish commands, each with a fresh id (QoS 1: at least once; Hosts deduplicate by id).

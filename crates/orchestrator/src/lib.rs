@@ -24,6 +24,7 @@ pub mod events; // issue 8: the event stream at `/v1/events`
 pub mod failover; // issue 6: replicas, sidecars, the Orchestrator-based baseline
 pub mod latency; // issue 7: end-to-end latency of chains
 pub mod limits;
+mod listen;
 pub mod metrics; // issue 8: Prometheus text at `/metrics`
 pub mod model;
 mod openapi;
@@ -61,6 +62,8 @@ pub struct OrchestratorConfig {
     pub admin_token_file: Option<PathBuf>,
     /// REST requests per client address.
     pub rate_limit: limits::RateLimit,
+    /// Serve REST (`https://`) and the embedded broker (`mqtts://`) with TLS from these files.
+    pub tls: Option<silverline_security::tls::TlsFiles>,
 }
 
 impl Default for OrchestratorConfig {
@@ -75,6 +78,7 @@ impl Default for OrchestratorConfig {
             auth: auth::AuthMode::Secured,
             admin_token_file: None,
             rate_limit: limits::RateLimit::default(),
+            tls: None,
         }
     }
 }
@@ -86,6 +90,7 @@ pub struct Orchestrator {
     core: Arc<core::Core>,
     security: Arc<auth::Security>,
     registry_url: String,
+    ca_pem: Option<String>,
 }
 
 impl Orchestrator {
@@ -97,32 +102,48 @@ impl Orchestrator {
         } else if let Some(file) = &config.admin_token_file {
             security.ensure_admin_token(file)?;
         }
-        let broker_url = start_broker(&config, &security).await?;
+        let tls = match &config.tls {
+            Some(files) => Some((silverline_security::tls::server_config(&files.cert, &files.key)?, files.ca_pem()?)),
+            None => None,
+        };
+        let broker_url = start_broker(&config, &security, tls.as_ref().map(|t| t.0.clone())).await?;
         let listener = tokio::net::TcpListener::bind(config.listen).await.map_err(|e| anyhow::anyhow!("REST API on {}: {e}", config.listen))?;
         let api_addr = listener.local_addr()?;
-        let registry_url = format!("http://{api_addr}/v1/blobs");
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        let registry_url = format!("{scheme}://{api_addr}/v1/blobs");
         let store = store::Store::open(&config.data_dir)?;
         let placer = Box::new(silverline_placement::Backtracking::new());
         let mut core = core::Core::new(store, placer, registry_url.clone())?;
         core.topology = config.topology.clone(); // e2e latency
         let core = Arc::new(core);
-        let mqtt = MqttConfig::from_url(&broker_url)?;
-        let (host, port) = mqtt.address().rsplit_once(':').map(|(h, p)| (h.to_string(), p.parse::<u16>())).ok_or_else(|| anyhow::anyhow!("broker address"))?;
         let instance = format!("{:x}", std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_millis());
-        let login = (config.auth == auth::AuthMode::Secured).then(|| security.own_login().clone());
-        let (control, eventloop) = control::Control::new(&host, port?, instance, login, security.clone());
+        let mut mqtt = MqttConfig::from_url(&broker_url)?;
+        mqtt.client_id(format!("sl-orchestrator-{instance}")).keep_alive(Duration::from_secs(5));
+        if config.auth == auth::AuthMode::Secured {
+            let login = security.own_login();
+            mqtt.login(login.username.clone(), login.password.clone());
+        }
+        if let Some((_, ca)) = &tls {
+            mqtt.tls(silverline_security::tls::client_config(ca.as_bytes())?);
+        }
+        let (control, eventloop) = control::Control::new(&mqtt, instance, security.clone())?;
         tokio::spawn(control::serve(core.clone(), control.clone(), eventloop));
         tokio::spawn(watch_hosts(core.clone(), control.clone(), config.host_timeout));
         let mosquitto_dir = config.broker.is_some().then(|| config.data_dir.join("mosquitto"));
-        let api = api::Api { core: core.clone(), control, security: security.clone(), broker_url: broker_url.clone(), registry_url: registry_url.clone(), mosquitto_dir };
+        let ca_pem = tls.as_ref().map(|t| t.1.clone());
+        let api = api::Api { core: core.clone(), control, security: security.clone(), broker_url: broker_url.clone(), registry_url: registry_url.clone(), ca_pem: ca_pem.clone(), mosquitto_dir };
         api.on_enrolled();
-        let app = api::router(api, Arc::new(limits::Limiter::new(config.rate_limit)));
-        tokio::spawn(async move {
-            if let Err(e) = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>()).await {
-                tracing::error!("REST API stopped: {e}");
+        let app = api::router(api, Arc::new(limits::Limiter::new(config.rate_limit))).into_make_service_with_connect_info::<listen::Peer>();
+        match tls {
+            Some((server, _)) => {
+                let listener = listen::TlsListener::new(listener, server)?;
+                tokio::spawn(async move { axum::serve(listener, app).await.unwrap_or_else(|e| tracing::error!("REST API stopped: {e}")) });
             }
-        });
-        Ok(Orchestrator { api_addr, broker_url, core, security, registry_url })
+            None => {
+                tokio::spawn(async move { axum::serve(listener, app).await.unwrap_or_else(|e| tracing::error!("REST API stopped: {e}")) });
+            }
+        }
+        Ok(Orchestrator { api_addr, broker_url, core, security, registry_url, ca_pem })
     }
 
     /// Tokens, MQTT users and the command-signing key.
@@ -132,12 +153,22 @@ impl Orchestrator {
 
     /// Issue Host `name` its credentials, as `POST /v1/hosts/{name}/enroll` does.
     pub fn enroll(&self, name: &str) -> anyhow::Result<silverline_security::credentials::HostCredentials> {
-        self.security.enroll(name, &self.broker_url, &self.registry_url)
+        self.security.enroll(name, &self.broker_url, &self.registry_url, self.ca_pem.clone())
     }
 
     /// Where the REST API listens.
     pub fn api_addr(&self) -> SocketAddr {
         self.api_addr
+    }
+
+    /// `http://ADDR`, or `https://ADDR` with TLS.
+    pub fn api_url(&self) -> String {
+        format!("{}://{}", if self.ca_pem.is_some() { "https" } else { "http" }, self.api_addr)
+    }
+
+    /// The PEM of the CA clients must trust, when serving TLS.
+    pub fn ca_pem(&self) -> Option<&str> {
+        self.ca_pem.as_deref()
     }
 
     /// The control-plane broker.
@@ -152,7 +183,7 @@ impl Orchestrator {
 }
 
 /// The embedded broker (behind its gate unless insecure), or the external one's URL.
-async fn start_broker(config: &OrchestratorConfig, security: &Arc<auth::Security>) -> anyhow::Result<String> {
+async fn start_broker(config: &OrchestratorConfig, security: &Arc<auth::Security>, tls: Option<Arc<rustls::ServerConfig>>) -> anyhow::Result<String> {
     if let Some(url) = &config.broker {
         return Ok(url.clone());
     }
@@ -161,9 +192,10 @@ async fn start_broker(config: &OrchestratorConfig, security: &Arc<auth::Security
         auth::AuthMode::Secured => Some(Arc::new(auth::BrokerGate(security.users().clone()))),
         auth::AuthMode::InsecureNoAuth => None,
     };
-    let broker = tokio::task::spawn_blocking(move || match gate {
-        Some(gate) => silverline_broker::EmbeddedBroker::start_secured(listen, gate, silverline_broker::GateLimits::default()),
-        None => silverline_broker::EmbeddedBroker::start(listen),
+    let broker = tokio::task::spawn_blocking(move || match (gate, tls) {
+        (Some(gate), Some(tls)) => silverline_broker::EmbeddedBroker::start_secured_tls(listen, gate, silverline_broker::GateLimits::default(), tls),
+        (Some(gate), None) => silverline_broker::EmbeddedBroker::start_secured(listen, gate, silverline_broker::GateLimits::default()),
+        (None, _) => silverline_broker::EmbeddedBroker::start(listen),
     })
     .await??;
     Ok(broker.url())

@@ -9,7 +9,8 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use parking_lot::Mutex;
 use std::collections::HashMap;
-use std::net::{IpAddr, SocketAddr};
+use crate::listen::Peer;
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -61,7 +62,7 @@ impl Limiter {
     }
 }
 
-pub(crate) async fn limit(State(limiter): State<Arc<Limiter>>, ConnectInfo(peer): ConnectInfo<SocketAddr>, req: Request, next: Next) -> Response {
+pub(crate) async fn limit(State(limiter): State<Arc<Limiter>>, ConnectInfo(Peer(peer)): ConnectInfo<Peer>, req: Request, next: Next) -> Response {
     match limiter.take(peer.ip(), Instant::now()) {
         Ok(()) => next.run(req).await,
         Err(wait) => {

@@ -32,6 +32,9 @@ pub struct HostCredentials {
     pub registry: String,
     /// Bearer token (role `host`) for the registry.
     pub registry_token: String,
+    /// PEM of the CA to trust when the broker (`mqtts://`) and registry (`https://`) speak TLS.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca: Option<String>,
 }
 
 impl HostCredentials {

@@ -11,6 +11,7 @@
 //!   protection) by Hosts;
 //! * [`provenance`]: publisher signatures inside modules and a Host's trust policy;
 //! * [`mosquitto`]: the same policy as Mosquitto password and ACL files;
+//! * [`tls`]: optional TLS for REST and MQTT (rustls) from PEM files;
 //! * [`secret`]: random secrets and owner-only files.
 //!
 //! ```
@@ -32,6 +33,7 @@ pub mod mosquitto;
 pub mod provenance;
 pub mod secret;
 pub mod signing;
+pub mod tls;
 pub mod tokens;
 
 pub use acl::{Principal, TopicRules};

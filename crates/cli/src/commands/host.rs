@@ -164,6 +164,9 @@ fn serve(args: HostArgs) -> anyhow::Result<i32> {
     data.client_id(format!("sl-data-{name}"));
     if let Some(s) = &security {
         data.login(Principal::HostData(name.clone()).username(), s.credentials.data_password.clone());
+        if let Some(ca) = &s.credentials.ca {
+            data.tls(silverline_security::tls::client_config(ca.as_bytes())?);
+        }
     }
     let backend = MqttBackend::connect(&data, host.router().remote_sink()).context("data plane")?;
     host.router().attach_remote(backend.clone());

@@ -31,7 +31,7 @@ pub fn run(args: LogsArgs) -> anyhow::Result<i32> {
     if let Some(app) = &args.app {
         url.push_str(&format!("&app={}", encode(app)));
     }
-    let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+    let agent = crate::client::http_agent()?;
     let response = agent
         .get(&url)
         .header("accept", "text/event-stream")

@@ -37,10 +37,28 @@ pub struct OrchestratorArgs {
     /// get 429.
     #[arg(long, default_value_t = 200.0, value_name = "PER_SECOND")]
     pub rate_limit: f64,
+    /// Serve the REST API (https://) and the embedded broker (mqtts://) with TLS: the PEM
+    /// certificate chain (with `--tls-key`).
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The certificate's PEM private key.
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// The PEM of the CA that signed the certificate, given to Hosts at enrolment (default:
+    /// the certificate itself, for a self-signed one).
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_ca: Option<PathBuf>,
 }
 
 impl OrchestratorArgs {
     pub fn config(&self) -> anyhow::Result<OrchestratorConfig> {
+        let tls = match (&self.tls_cert, &self.tls_key) {
+            (Some(cert), Some(key)) => {
+                anyhow::ensure!(!self.insecure_no_auth, "--tls-cert with --insecure-no-auth: TLS needs enrolled Hosts (they receive the CA with their credentials)");
+                Some(silverline_security::tls::TlsFiles { cert: cert.clone(), key: key.clone(), ca: self.tls_ca.clone() })
+            }
+            _ => None,
+        };
         let topology = match &self.topology {
             Some(path) => Some(TopologyManifest::from_file(path).map_err(|e| anyhow::anyhow!("{e}"))?),
             None => None,
@@ -55,12 +73,25 @@ impl OrchestratorArgs {
             auth: if self.insecure_no_auth { AuthMode::InsecureNoAuth } else { AuthMode::Secured },
             admin_token_file: Some(self.admin_token_file()),
             rate_limit: silverline_orchestrator::limits::RateLimit { per_second: self.rate_limit, burst: 2.0 * self.rate_limit },
+            tls,
         })
     }
 
     /// Where the first admin token is written.
     pub fn admin_token_file(&self) -> PathBuf {
         self.data_dir.join("admin.token")
+    }
+
+    /// Keep the CA a TLS-serving Orchestrator's clients need in `<data-dir>/ca.pem`, where a
+    /// local CLI finds it.
+    pub fn write_ca(&self, o: &Orchestrator) -> anyhow::Result<()> {
+        if let Some(pem) = o.ca_pem() {
+            let file = self.data_dir.join("ca.pem");
+            std::fs::create_dir_all(&self.data_dir)?;
+            std::fs::write(&file, pem)?;
+            println!("TLS CA    {}   (the CLI trusts it from there, or from SILVERLINE_CA)", file.display());
+        }
+        Ok(())
     }
 
     /// Say loudly what `--insecure-no-auth` means, or where the admin token is.
@@ -77,8 +108,9 @@ pub fn run(args: OrchestratorArgs) -> anyhow::Result<i32> {
     let rt = tokio::runtime::Runtime::new()?;
     rt.block_on(async {
         let o = Orchestrator::start(args.config()?).await?;
-        println!("orchestrator: REST API on http://{}  MQTT broker {}", o.api_addr(), o.broker_url());
+        println!("orchestrator: REST API on {}  MQTT broker {}", o.api_url(), o.broker_url());
         args.announce_auth();
+        args.write_ca(&o)?;
         tokio::signal::ctrl_c().await?;
         Ok(0)
     })

@@ -41,10 +41,11 @@ const DEMO: [(&str, &str); 4] = [
 pub fn run(args: UpArgs) -> anyhow::Result<i32> {
     let rt = tokio::runtime::Runtime::new()?;
     let o = rt.block_on(Orchestrator::start(args.orchestrator.config()?))?;
-    let api_url = format!("http://{}", o.api_addr());
+    let api_url = o.api_url();
     println!("REST API   {api_url}   (export SILVERLINE_API={api_url})");
     println!("MQTT       {}", o.broker_url());
     args.orchestrator.announce_auth();
+    args.orchestrator.write_ca(&o)?;
     let secured = !args.orchestrator.insecure_no_auth;
     if secured {
         let observer = args.orchestrator.data_dir.join("mqtt-observer.txt");
@@ -153,7 +154,8 @@ fn deploy_demo(api_url: &str, token: Option<String>, data_dir: &std::path::Path)
         std::fs::write(dir.join(file), text)?;
     }
     let manifest = ApplicationManifest::from_file(&dir.join("app.yaml")).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let api = Api::with_token(api_url.to_string(), token);
+    let http = silverline_security::tls::http_agent(std::fs::read(data_dir.join("ca.pem")).ok().as_deref())?;
+    let api = Api::with_agent(api_url.to_string(), token, http);
     let name = manifest.name.as_str().to_string();
     if api.find(&format!("/v1/apps/{name}"))?.is_some() {
         return Ok(name); // kept from an earlier run (state persists under --data-dir)

@@ -11,5 +11,6 @@ mod platform;
 mod realtime;
 mod run;
 mod security;
+mod tls;
 mod update;
 mod validate;
