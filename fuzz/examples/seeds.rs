@@ -9,7 +9,7 @@
 //! A plain build, no libFuzzer flags needed.
 
 use serde_json::json;
-use silverline_manifest::{ApplicationManifest, HostManifest, PlatformManifest};
+use silverline_manifest::{AnyManifest, ApplicationManifest};
 use silverline_proto::{decode, encode, Command, HostEvent, StatusReport};
 use silverline_security::provenance;
 use silverline_security::signing::{CommandSigner, KeyPair};
@@ -18,8 +18,8 @@ use std::path::Path;
 fn main() -> std::io::Result<()> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let corpus = root.join("corpus");
-    manifests(&root.join(".."), &corpus.join("manifest"))?;
-    control(&corpus.join("control"))?;
+    let documented = manifests(&root.join(".."), &corpus.join("manifest"))?;
+    control(&documented, &corpus.join("control"))?;
     mqtt(&corpus.join("mqtt"))?;
     abi(&corpus.join("abi"))?;
     Ok(())
@@ -31,7 +31,9 @@ fn put(dir: &Path, name: &str, bytes: impl AsRef<[u8]>) -> std::io::Result<()> {
 }
 
 /// Every example application, every YAML block of the schema reference, and their JSON forms.
-fn manifests(repo: &Path, out: &Path) -> std::io::Result<()> {
+/// Returns the schema reference's manifests. (Not a probed platform manifest: it would commit
+/// this machine's addresses.)
+fn manifests(repo: &Path, out: &Path) -> std::io::Result<Vec<AnyManifest>> {
     let examples = ["examples/pipeline/app.yaml", "examples/pipeline/c/app.yaml", "examples/failover/app.yaml"];
     for file in examples {
         let text = std::fs::read_to_string(repo.join(file))?;
@@ -41,19 +43,26 @@ fn manifests(repo: &Path, out: &Path) -> std::io::Result<()> {
         put(out, &name.replace(".yaml", ".json"), app.to_json())?;
     }
     let docs = std::fs::read_to_string(repo.join("docs/manifests.md"))?;
+    let mut documented = Vec::new();
     for (i, block) in docs.split("```yaml\n").skip(1).filter_map(|b| b.split("```").next()).enumerate() {
-        if silverline_manifest::parse_any(block, Path::new("/")).is_ok() {
+        if let Ok(m) = silverline_manifest::parse_any(block, Path::new("/")) {
             put(out, &format!("docs-manifests-{i}.yaml"), block)?;
+            documented.push(m);
         }
     }
-    let host = HostManifest::generate("edge-1");
-    put(out, "host.json", host.to_json())?;
-    put(out, "platform.json", PlatformManifest::probe().to_json())?;
-    Ok(())
+    for m in &documented {
+        match m {
+            AnyManifest::Host(h) => put(out, "host.json", h.to_json())?,
+            AnyManifest::Platform(p) => put(out, "platform.json", p.to_json())?,
+            AnyManifest::Topology(t) => put(out, "topology.json", t.to_json())?,
+            AnyManifest::Application(_) => {}
+        }
+    }
+    Ok(documented)
 }
 
 /// One of each message of docs/protocol.md, a signed command, and small modules.
-fn control(out: &Path) -> std::io::Result<()> {
+fn control(documented: &[AnyManifest], out: &Path) -> std::io::Result<()> {
     let app = json!({ "name": "pipeline", "modules": [{ "name": "filter", "file": "/filter.wasm",
         "trigger": { "type": "event", "channel": "in" },
         "inputChannels": { "channels": [{ "name": "in", "endpoint": "pipeline/raw" }] } }] });
@@ -70,23 +79,28 @@ fn control(out: &Path) -> std::io::Result<()> {
         put(out, &format!("command-{i}.json"), encode(&cmd))?;
         put(out, &format!("signed-{i}.json"), encode(&signer.sign("edge-1", String::from_utf8(encode(&cmd)).unwrap())))?;
     }
-    let host = HostManifest::generate("edge-1");
-    let registration = json!({ "v": 1, "host": host, "platform": PlatformManifest::probe(),
+    let host = documented.iter().find_map(|m| if let AnyManifest::Host(h) = m { Some(h) } else { None }).expect("docs/manifests.md has a host manifest");
+    let platform = documented.iter().find_map(|m| if let AnyManifest::Platform(p) = m { Some(p) } else { None }).expect("docs/manifests.md has a platform manifest");
+    let registration = json!({ "v": 1, "host": host, "platform": platform,
         "modules": [{ "id": "pipeline/filter", "sha256": "0".repeat(64) }] });
     put(out, "registration.json", registration.to_string())?;
     put(out, "state.json", json!({ "v": 1, "host": "edge-1", "online": false }).to_string())?;
     put(out, "ack.json", json!({ "v": 1, "command": "c-1", "ok": false, "error": "no", "duplicate": true }).to_string())?;
     put(out, "hello.json", json!({ "v": 1, "orchestrator": "o-1" }).to_string())?;
     let summary = json!({ "count": 3, "min": 1, "mean": 2, "p50": 2, "p99": 3, "max": 3 });
+    let channel = json!({ "name": "in", "direction": "in", "endpoint": "pipeline/raw", "active": true,
+        "messages": 7, "dropped": 0, "queued": 0 });
+    let mut module = json!({ "id": "pipeline/filter", "app": "pipeline", "module": "filter", "sha256": "0".repeat(64),
+        "state": "restarting", "failure": { "kind": "trap", "message": "unreachable" }, "attempt": 1,
+        "trigger": "event", "activations": 7, "step_errors": 0, "overruns": 0, "deadline_misses": 1, "traps": 1 });
+    let profile = json!({ "restarts": 1, "scheduling": "best effort", "exec_ns": summary, "start_jitter_ns": summary,
+        "fuel_last": 10, "fuel_total": 70, "memory_bytes": 65536, "messages_in": 7, "messages_out": 7, "messages_dropped": 0,
+        "channels": [channel] });
+    module.as_object_mut().unwrap().extend(profile.as_object().unwrap().clone());
+    let host_status = json!({ "name": "edge-1", "pooled_allocation": true, "workers": 2, "cached_modules": 1,
+        "realtime": "none: test", "modules": [module] });
     let status = json!({ "v": 1, "seq": 42, "resources": { "load1": 0.25, "memory_available_bytes": 1, "process_rss_bytes": 2 },
-        "status": { "name": "edge-1", "pooled_allocation": true, "workers": 2, "cached_modules": 1, "realtime": "none: test",
-            "modules": [{ "id": "pipeline/filter", "app": "pipeline", "module": "filter", "sha256": "0".repeat(64),
-                "state": "restarting", "failure": { "kind": "trap", "message": "unreachable" }, "attempt": 1,
-                "trigger": "event", "activations": 7, "step_errors": 0, "overruns": 0, "deadline_misses": 1, "traps": 1,
-                "restarts": 1, "scheduling": "best effort", "exec_ns": summary, "start_jitter_ns": summary,
-                "fuel_last": 10, "fuel_total": 70, "memory_bytes": 65536, "messages_in": 7, "messages_out": 7, "messages_dropped": 0,
-                "channels": [{ "name": "in", "direction": "in", "endpoint": "pipeline/raw", "active": true,
-                               "messages": 7, "dropped": 0, "queued": 0 }] }] } });
+        "status": host_status });
     let report: StatusReport = decode(status.to_string().as_bytes()).expect("the status seed decodes");
     put(out, "status.json", encode(&report))?;
     let events = [

@@ -58,7 +58,7 @@ mod topology;
 pub use application::{
     ApplicationManifest, Chain, ChannelSpec, CoordinatorKind, Criticality, Failover, FailoverPolicy, ModuleSpec, OverrunPolicy, Placement, PreopenDir, Resources,
     RestartMode, RestartPolicy, Trigger, WasiGrants, DEFAULT_BACKOFF, DEFAULT_MAX_RESTARTS,
-    topic_matches, DEFAULT_CLOCK_SKEW, DEFAULT_HEARTBEAT, DEFAULT_LEASE, DEFAULT_QUEUE_DEPTH, DEFAULT_TIMEOUT, MIN_PERIOD,
+    filter_covers, filters_overlap, topic_matches, DEFAULT_CLOCK_SKEW, DEFAULT_HEARTBEAT, DEFAULT_LEASE, DEFAULT_QUEUE_DEPTH, DEFAULT_TIMEOUT, MIN_PERIOD,
 };
 pub use detect::{detect_kind, parse_any, parse_any_file, AnyManifest, ManifestKind};
 pub use error::{ManifestError, ManifestErrors};

@@ -86,6 +86,7 @@ impl Core {
         if st.apps.contains_key(manifest.name.as_str()) {
             return Err(ApiError::conflict(format!("application `{}` exists; update it with PUT /v1/apps/{}", manifest.name, manifest.name)));
         }
+        crate::isolation::check(manifest, st.apps.values())?;
         let mut record = self.record_for(manifest, 1)?;
         let (placement, colocated) = crate::latency::search(&record, &st.hosts, self.topology.as_ref(), |colocate| {
             place::place_new(&*self.placer, &st.hosts, &st.profiles, &st.apps, &record, colocate)
@@ -110,6 +111,7 @@ impl Core {
         let mut st = self.state.lock();
         let name = manifest.name.as_str().to_string();
         let old = st.apps.get(&name).cloned().ok_or_else(|| ApiError::not_found(format!("no application `{name}`")))?;
+        crate::isolation::check(manifest, st.apps.values())?;
         if let Some(busy) = old.modules.iter().find(|m| m.is_staged()) {
             return Err(ApiError::conflict(format!(
                 "an update of `{}` is in progress ({:?} {}); switch over or roll back first",

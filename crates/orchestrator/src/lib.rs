@@ -23,6 +23,7 @@ mod dashboard; // issue 8: the dashboard at `/`
 pub mod events; // issue 8: the event stream at `/v1/events`
 pub mod failover; // issue 6: replicas, sidecars, the Orchestrator-based baseline
 pub mod latency; // issue 7: end-to-end latency of chains
+mod isolation;
 pub mod limits;
 mod listen;
 pub mod metrics; // issue 8: Prometheus text at `/metrics`

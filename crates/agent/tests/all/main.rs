@@ -130,6 +130,7 @@ fn security(broker: &str, orchestrator_key: &str, dir: &std::path::Path) -> Host
         orchestrator_key: orchestrator_key.into(),
         registry: "http://127.0.0.1:9/registry".into(),
         registry_token: "slt_x".into(),
+        ca: None,
     };
     HostSecurity { credentials, trust: TrustPolicy::Optional, publishers: Vec::new(), allowed_dirs: Vec::new(), state_dir: dir.to_path_buf() }
 }

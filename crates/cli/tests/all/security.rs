@@ -69,6 +69,23 @@ fn the_rest_api_needs_a_token_and_the_right_role() {
         .unwrap();
     assert!(deploy.status.success(), "an operator deploys: {}", stderr(&deploy));
 
+    // Another application may not publish into this one's topics, unless they are exported.
+    let app_on = |name: &str, topic: &str, exports: &str| {
+        let file = sys.data.path().join(format!("{name}.yaml"));
+        std::fs::write(&file, format!("name: {name}\n{exports}modules:\n  - name: c\n    file: {COUNTER_C}\n    trigger: {{ type: periodic, periodInNs: 100000000 }}\n    outputChannels: {{ channels: [{{ name: out, endpoint: {topic} }}] }}\n")).unwrap();
+        run(&["deploy", file.to_str().unwrap(), "--api", &api])
+    };
+    let spy = app_on("spy", "op/c", "");
+    assert!(!spy.status.success());
+    let err = stderr(&spy);
+    assert!(err.contains("modules[0].outputChannels.channels[0].endpoint") && err.contains("`op`") && err.contains("(422)"), "names the field and the owner: {err}");
+    assert!(app_on("pub", "pub/c", "exports: [pub/#]\n").status.success());
+    let partner = app_on("partner", "pub/c", "");
+    assert!(partner.status.success(), "an exported topic may be shared: {}", stderr(&partner));
+    for app in ["pub", "partner"] {
+        assert_eq!(sys.rest.call("DELETE", &format!("/v1/apps/{app}"), None).0, 204);
+    }
+
     // A Host's registry token fetches blobs and nothing else.
     let creds: Value = serde_json::from_slice(&std::fs::read(sys.data.path().join("solo/credentials.json")).unwrap()).unwrap();
     let host_token = creds["registry_token"].as_str().unwrap();

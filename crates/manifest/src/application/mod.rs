@@ -34,6 +34,10 @@ pub struct ApplicationManifest {
     pub modules: Vec<ModuleSpec>,
     /// Chains of modules with an end-to-end latency bound, in manifest order (may be empty).
     pub chains: Vec<Chain>,
+    /// Topic filters of this application's channels that other applications may use too; the
+    /// rest of its topics are its own (the Orchestrator refuses another application whose
+    /// endpoints overlap them).
+    pub exports: Vec<Endpoint>,
     /// Directory that relative paths in the manifest were resolved against (absolute when it
     /// could be made so). Not serialized.
     pub base_dir: PathBuf,
@@ -369,6 +373,49 @@ impl ModuleSpec {
                 .iter()
                 .any(|i| topic_matches(i.endpoint.as_str(), o.endpoint.as_str()))
         })
+    }
+}
+
+impl ApplicationManifest {
+    /// Every channel endpoint of every module, with its field path.
+    pub fn endpoints(&self) -> Vec<(String, &Endpoint)> {
+        let mut out = Vec::new();
+        for (i, m) in self.modules.iter().enumerate() {
+            for (group, channels) in [("inputChannels", &m.inputs), ("outputChannels", &m.outputs)] {
+                for (k, c) in channels.iter().enumerate() {
+                    out.push((format!("modules[{i}].{group}.channels[{k}].endpoint"), &c.endpoint));
+                }
+            }
+        }
+        out
+    }
+}
+
+/// Can some topic match both filters (or topics) `a` and `b`?
+pub fn filters_overlap(a: &str, b: &str) -> bool {
+    let (mut x, mut y) = (a.split('/'), b.split('/'));
+    loop {
+        match (x.next(), y.next()) {
+            (Some("#"), _) | (_, Some("#")) => return true,
+            (None, None) => return true,
+            (Some("+"), Some(_)) | (Some(_), Some("+")) => {}
+            (Some(p), Some(q)) if p == q => {}
+            _ => return false,
+        }
+    }
+}
+
+/// Does every topic that matches `inner` also match `outer`?
+pub fn filter_covers(outer: &str, inner: &str) -> bool {
+    let (mut o, mut i) = (outer.split('/'), inner.split('/'));
+    loop {
+        match (o.next(), i.next()) {
+            (Some("#"), _) => return true,
+            (None, None) => return true,
+            (Some("+"), Some(level)) if level != "#" => {}
+            (Some(p), Some(q)) if p == q => {}
+            _ => return false,
+        }
     }
 }
 

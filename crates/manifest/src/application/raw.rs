@@ -22,6 +22,8 @@ pub(crate) struct RawApplication {
     pub modules: Vec<RawModule>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub chains: Vec<RawChain>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub exports: Vec<String>,
 }
 
 #[derive(Debug, Deserialize, Serialize)]
@@ -220,6 +222,7 @@ impl ApplicationManifest {
                     bound_in_ns: Some(ns(c.bound)),
                 })
                 .collect(),
+            exports: self.exports.iter().map(|e| e.to_string()).collect(),
         }
     }
 }

@@ -39,13 +39,28 @@ pub(super) fn application(
         .map(|(i, m)| module(&mut errs, &at("modules", i), m, base, &names))
         .collect();
     let chains = chains(&mut errs, &raw.chains, &modules);
+    let exports = exports(&mut errs, &raw.exports);
     let app = ApplicationManifest {
         name: AppName::unchecked(raw.name),
         modules,
         chains,
+        exports,
         base_dir: base.to_path_buf(),
     };
     errs.finish(app)
+}
+
+/// `exports`: topic filters other applications may also use.
+fn exports(errs: &mut Errors, raw: &[String]) -> Vec<Endpoint> {
+    (raw.iter().enumerate())
+        .filter_map(|(i, e)| match crate::ids::check_filter(e) {
+            Ok(()) => Some(Endpoint::unchecked(e.clone())),
+            Err(expected) => {
+                errs.push(&at("exports", i), quoted(e), expected);
+                None
+            }
+        })
+        .collect()
 }
 
 /// Reports every repeated name at its own path, pointing back at the first use.

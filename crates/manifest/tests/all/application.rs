@@ -262,3 +262,27 @@ fn base_dir_is_made_absolute() {
         .file
         .ends_with(PathBuf::from("rel/process.wasm")));
 }
+
+#[test]
+fn exports_are_topic_filters_and_round_trip() {
+    let m = ApplicationManifest::from_str("name: a\nexports: [a/public/#]\nmodules:\n  - name: m\n    file: m.wasm\n    sha256: \"0000000000000000000000000000000000000000000000000000000000000000\"\n    trigger: { type: periodic, periodInNs: 1000000 }\n    outputChannels: { channels: [{ name: out, endpoint: a/public/x }] }\n", std::path::Path::new("/")).unwrap();
+    assert_eq!(m.exports.len(), 1);
+    assert_eq!(m.endpoints()[0].0, "modules[0].outputChannels.channels[0].endpoint");
+    let again = ApplicationManifest::from_str(&m.to_json(), std::path::Path::new("/")).unwrap();
+    assert_eq!(again.exports, m.exports);
+    let bad = ApplicationManifest::from_str("name: a\nexports: [\"a/#/b\"]\nmodules:\n  - name: m\n    file: m.wasm\n    sha256: \"0000000000000000000000000000000000000000000000000000000000000000\"\n    trigger: { type: periodic, periodInNs: 1000000 }\n", std::path::Path::new("/")).unwrap_err();
+    assert_eq!(bad.iter().next().unwrap().path, "exports[0]");
+}
+
+#[test]
+fn filters_overlap_and_cover_as_mqtt_matches() {
+    use silverline_manifest::{filter_covers, filters_overlap};
+    assert!(filters_overlap("a/#", "a"));
+    assert!(filters_overlap("a/+/c", "a/b/+"));
+    assert!(!filters_overlap("a/+", "a"));
+    assert!(!filters_overlap("a/b", "a/c"));
+    assert!(filter_covers("a/#", "a/b/+"));
+    assert!(filter_covers("a/+", "a/b"));
+    assert!(!filter_covers("a/+", "a/#"));
+    assert!(!filter_covers("a/b", "a/+"));
+}
