@@ -75,11 +75,7 @@ impl MqttUsers {
 
     /// Load the table in `path` (empty if absent).
     pub fn open(path: PathBuf) -> anyhow::Result<MqttUsers> {
-        let users = match std::fs::read(&path) {
-            Ok(b) => serde_json::from_slice(&b).with_context(|| format!("reading {}", path.display()))?,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => BTreeMap::new(),
-            Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
-        };
+        let users = crate::secret::read_json_or_default(&path)?;
         Ok(MqttUsers { path: Some(path), users: Mutex::new(users) })
     }
 

@@ -6,7 +6,6 @@
 //! tokens (the dashboard login link `silverline up` prints) are consumed by their first use.
 
 use crate::secret::{hash, random_secret, write_private};
-use anyhow::Context;
 use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
@@ -115,11 +114,7 @@ impl TokenStore {
 
     /// Load the tokens in `path` (none yet if it does not exist).
     pub fn open(path: PathBuf) -> anyhow::Result<TokenStore> {
-        let tokens = match std::fs::read(&path) {
-            Ok(bytes) => serde_json::from_slice(&bytes).with_context(|| format!("reading {}", path.display()))?,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
-            Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
-        };
+        let tokens = crate::secret::read_json_or_default(&path)?;
         Ok(TokenStore { path: Some(path), tokens: Mutex::new(tokens) })
     }
 
