@@ -2,6 +2,7 @@
 //! and read, last wills and sessions through the gate, and the unsecured broker still open.
 
 mod acl;
+mod bench;
 mod common;
 mod connect;
 mod session;
