@@ -55,15 +55,16 @@ const WAT: &str = r#"
         (local.set $a (i32.load (i32.add (local.get $at) (i32.const 1))))
         (local.set $b (i32.load (i32.add (local.get $at) (i32.const 5))))
         (local.set $c (i32.load (i32.add (local.get $at) (i32.const 9))))
-        (block $b6 (block $b5 (block $b4 (block $b3 (block $b2 (block $b1 (block $b0
-          (br_table $b0 $b1 $b2 $b3 $b4 $b5 $b6
-            (i32.rem_u (i32.load8_u (local.get $at)) (i32.const 7))))
-          (drop (call $open (local.get $a) (local.get $b) (local.get $c))) (br $b6))
-          (drop (call $publish (local.get $a) (local.get $b) (local.get $c))) (br $b6))
-          (drop (call $receive (local.get $a) (local.get $b) (local.get $c))) (br $b6))
-          (drop (call $pending (local.get $a))) (br $b6))
-          (drop (call $close (local.get $a))) (br $b6))
-          (drop (call $activation)) (br $b6))
+        (block $op_done
+          (block $b6 (block $b5 (block $b4 (block $b3 (block $b2 (block $b1 (block $b0
+            (br_table $b0 $b1 $b2 $b3 $b4 $b5 $b6
+              (i32.rem_u (i32.load8_u (local.get $at)) (i32.const 7))))
+            (drop (call $open (local.get $a) (local.get $b) (local.get $c))) (br $op_done))
+            (drop (call $publish (local.get $a) (local.get $b) (local.get $c))) (br $op_done))
+            (drop (call $receive (local.get $a) (local.get $b) (local.get $c))) (br $op_done))
+            (drop (call $pending (local.get $a))) (br $op_done))
+            (drop (call $close (local.get $a))) (br $op_done))
+            (drop (call $activation)) (br $op_done))
           (call $log (local.get $a) (local.get $b)))
         (local.set $at (i32.add (local.get $at) (i32.const 13)))
         (br $next))))

@@ -252,4 +252,16 @@ mod tests {
         assert!(std::str::from_utf8(&bytes).unwrap().contains(r#""command":"set-channel-active""#));
         assert_eq!(decode::<Command>(&bytes).unwrap(), cmd);
     }
+
+    /// Found by `fuzz/` (target `control`): without serde_json's `float_roundtrip` feature (on in
+    /// the workspace) a number with many digits is not correctly rounded, so a float in a message
+    /// (a Host's load, a platform's `cpufreqMhz`) moved by an ULP each time it was re-encoded.
+    #[test]
+    fn floats_survive_a_round_trip() {
+        let digits = "2933333333333333333333333333333333333333333333333333333333333333333333333";
+        let json = format!(r#"{{"v":1,"load1":{digits},"memory_available_bytes":0,"process_rss_bytes":0}}"#);
+        let first: Resources = decode(json.as_bytes()).unwrap();
+        assert_eq!(decode::<Resources>(&encode(&first)).unwrap(), first);
+        assert_eq!(first.load1, digits.parse::<f64>().unwrap(), "correctly rounded");
+    }
 }
