@@ -20,6 +20,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use wasmtime::Linker;
 
+/// How long before each activation a real-time periodic thread wakes by default (see
+/// [`HostConfig::wake_early`]).
+pub const DEFAULT_WAKE_EARLY: Duration = Duration::ZERO;
+
 /// Host settings. `new()` equals `Default`.
 #[derive(Clone)]
 pub struct HostConfig {
@@ -33,6 +37,8 @@ pub struct HostConfig {
     uuid: String,
     realtime_policy: crate::realtime::RealtimePolicy,
     best_effort_cpu: Option<f64>,
+    pm_qos: Option<u32>,
+    wake_early: Duration,
 }
 
 impl Default for HostConfig {
@@ -48,6 +54,8 @@ impl Default for HostConfig {
             uuid: silverline_manifest::HostUuid::new_v4().as_str().to_string(),
             realtime_policy: crate::realtime::RealtimePolicy::Auto,
             best_effort_cpu: None,
+            pm_qos: Some(0),
+            wake_early: DEFAULT_WAKE_EARLY,
         }
     }
 }
@@ -106,6 +114,21 @@ impl HostConfig {
         self.best_effort_cpu = cores;
         self
     }
+    /// The CPU wake-up latency bound, in microseconds, held on `/dev/cpu_dma_latency` while
+    /// real-time modules run (default 0: no idle state slower than polling); `None` holds
+    /// nothing, trading wake-up latency for power.
+    pub fn pm_qos(&mut self, bound_us: Option<u32>) -> &mut Self {
+        self.pm_qos = bound_us;
+        self
+    }
+    /// How long before each activation a real-time periodic module's thread wakes and waits on
+    /// the CPU, so that the activation does not start with a cold wake-up (default zero: off;
+    /// docs/timing.md has what it buys and costs). The time counts against the module's
+    /// reservation.
+    pub fn wake_early(&mut self, d: Duration) -> &mut Self {
+        self.wake_early = d;
+        self
+    }
     /// Where module output lines go (default: printed with the module's name).
     pub fn output(&mut self, sink: OutputSink) -> &mut Self {
         self.output = sink;
@@ -160,6 +183,8 @@ pub(crate) struct Shared {
     load: crate::sidecar::LoadGauge,
     /// The best-effort CPU quota, or why there is none (`None`: none was asked for).
     quota: Option<Result<crate::cpuquota::CpuQuota, String>>,
+    /// The wake-up latency request real-time threads hold.
+    wakeup: crate::pmqos::WakeupLatency,
 }
 
 /// A silverline Host: runs many Wasm modules with the channel API.
@@ -182,7 +207,7 @@ impl Host {
         crate::refabi::add_to_linker(&mut linker)?;
         let (jobs, job_rx) = crossbeam_channel::unbounded();
         let config_policy = config.realtime_policy;
-        let (quota_cores, quota_name) = (config.best_effort_cpu, config.name.clone());
+        let (quota_cores, quota_name, pm_qos) = (config.best_effort_cpu, config.name.clone(), config.pm_qos);
         let shared = Arc::new(Shared {
             router: Router::new(config.routing),
             config,
@@ -199,6 +224,7 @@ impl Host {
             realtime: crate::realtime::probe(config_policy),
             load: crate::sidecar::LoadGauge::default(),
             quota: quota_cores.map(|cores| crate::cpuquota::CpuQuota::create(cores, &quota_name)),
+            wakeup: crate::pmqos::WakeupLatency::new(pm_qos),
         });
         if let Some(Err(why)) = &shared.quota {
             tracing::warn!("no CPU quota for best-effort modules ({why}): they may use every core");
@@ -329,7 +355,7 @@ impl Host {
             self.shared.router.unsubscribe(spec.endpoint.as_str(), queue);
         }
         *runtime.state.lock() = ModuleState::Stopped;
-        drop(runtime.rt_kick.lock().take()); // ends a real-time event thread
+        runtime.rt.end(); // ends a real-time event thread
         if runtime.on_rt_thread() {
             self.shared.repartition();
         }
@@ -379,6 +405,7 @@ impl Host {
                 Some(Ok(q)) => q.describe(),
                 Some(Err(why)) => format!("refused: {why}"),
             },
+            wakeup_latency: s.wakeup.status(),
             modules: s.modules.read().values().map(|m| m.status()).collect(),
         }
     }
@@ -478,7 +505,7 @@ impl Shared {
                     Claim::Run => {
                         let _ = self.jobs.send(Job::Activate { module: m, k, scheduled: Some(at) });
                     }
-                    Claim::Deferred { dropped: Some(k) } => self.skipped(&m, k, 1, "behind"),
+                    Claim::Deferred { dropped: Some(k) } => self.skipped(&m, k, 1, SkipReason::Behind),
                     Claim::Deferred { dropped: None } => {}
                 }
             }
@@ -488,8 +515,7 @@ impl Shared {
     /// Queue an event activation if a message waits and the module is idle (a real-time event
     /// module's own thread is kicked instead).
     fn dispatch_event(&self, m: &Arc<ModuleRuntime>) {
-        if let Some(kick) = m.rt_kick.lock().as_ref() {
-            let _ = kick.try_send(()); // full: a kick is already pending, and one is enough
+        if m.rt.kick() {
             return;
         }
         let Some(queue) = &m.trigger_queue else { return };
@@ -531,7 +557,7 @@ impl Shared {
     }
 
     /// A module failed: drop its instance and restart it after a back-off if its policy allows.
-    fn fail(&self, m: &Arc<ModuleRuntime>, failure: Failure) {
+    pub(crate) fn fail(&self, m: &Arc<ModuleRuntime>, failure: Failure) {
         if m.removed.load(Ordering::Acquire) {
             return;
         }
@@ -558,7 +584,7 @@ impl Shared {
 
     /// Run one activation unless the `onOverrun` policy skips it; a deadline miss becomes an
     /// event and goes to the policy.
-    fn activate_and_report(&self, m: &Arc<ModuleRuntime>, k: i64, scheduled: Option<Instant>) -> Result<(), Failure> {
+    pub(crate) fn activate_and_report(&self, m: &Arc<ModuleRuntime>, k: i64, scheduled: Option<Instant>) -> Result<(), Failure> {
         let skip = m.overrun.lock().skip(k);
         if let Some(reason) = skip {
             self.skipped(m, k, 1, reason);
@@ -599,29 +625,36 @@ impl Shared {
     fn spawn_realtime(self: &Arc<Self>, m: Arc<ModuleRuntime>, period: Duration, offset: Duration) {
         let clock = PeriodicClock::starting_now(period, offset);
         *m.clock.lock() = Some(clock);
-        self.spawn_rt_thread(m, "", move |host, m| realtime_loop(host, m, clock));
+        let early = self.config.wake_early.min(period / 4);
+        self.spawn_rt_thread(m, "", early, move |host, m| crate::rtthread::periodic_loop(host, m, clock, early));
     }
 
     /// A real-time event-triggered module gets a thread of its own under a real-time policy (a
     /// sporadic reservation, see `ModuleRuntime::reservation`); it sleeps until a message or a
     /// wake-up arrives and runs one activation per message, never waiting for the shared pool.
     fn spawn_realtime_event(self: &Arc<Self>, m: Arc<ModuleRuntime>) {
-        let (kick, kicked) = crossbeam_channel::bounded(1);
-        let _ = kick.try_send(()); // messages may already wait
-        *m.rt_kick.lock() = Some(kick);
-        self.spawn_rt_thread(m, ", sporadic (woken by its messages)", move |host, m| realtime_event_loop(host, m, &kicked));
+        let kicked = crate::rtthread::arm_kick(&m);
+        self.spawn_rt_thread(m, ", sporadic (woken by its messages)", Duration::ZERO, move |host, m| crate::rtthread::event_loop(host, m, &kicked));
     }
 
-    /// Start `m`'s real-time thread: it takes the best policy the Host allows for the module's
-    /// reservation, records what it got (with `note`), then runs `body`.
-    fn spawn_rt_thread(self: &Arc<Self>, m: Arc<ModuleRuntime>, note: &'static str, body: impl FnOnce(&std::sync::Weak<Shared>, &Arc<ModuleRuntime>) + Send + 'static) {
+    /// Start `m`'s real-time thread: it holds the Host's wake-up latency request, takes the best
+    /// policy the Host allows for the module's reservation (plus the time it wakes `early`),
+    /// records what it got (with `note`), then runs `body`.
+    fn spawn_rt_thread(self: &Arc<Self>, m: Arc<ModuleRuntime>, note: &'static str, early: Duration, body: impl FnOnce(&std::sync::Weak<Shared>, &Arc<ModuleRuntime>) + Send + 'static) {
         let host = Arc::downgrade(self);
         let policy = self.config.realtime_policy;
+        let wakeup = self.wakeup.clone();
         let id = m.id.clone();
         let spawned = std::thread::Builder::new().name(format!("rt-{}", m.id)).spawn(move || {
-            let Some(r) = m.reservation() else { return };
-            *m.scheduling.lock() = match crate::realtime::apply(&r, policy) {
-                Ok(got) => format!("{got}{note}"),
+            let Some(r) = m.reservation().map(|r| r.waking_early(early)) else { return };
+            let _released_on_exit = m.rt.hold_for_this_thread(wakeup.hold());
+            *m.rt.scheduling.lock() = match crate::realtime::apply(&r, policy) {
+                Ok(got) => {
+                    if got.starts_with("SCHED_DEADLINE") {
+                        m.rt.granted(r);
+                    }
+                    format!("{got}{note}")
+                }
                 Err(why) => {
                     tracing::warn!(module = %m.id, "no real-time policy ({why}); running as best effort");
                     format!("best effort on its own thread{note} (fallback: {why})")
@@ -637,9 +670,10 @@ impl Shared {
 
     /// `count` periodic activations from `activation` on did not run (`reason`: `behind`,
     /// `skip-next`, `degrade`): counted as overruns and reported.
-    fn skipped(&self, m: &ModuleRuntime, activation: i64, count: u64, reason: &str) {
+    pub(crate) fn skipped(&self, m: &ModuleRuntime, activation: i64, count: u64, reason: SkipReason) {
         m.profile.overruns.fetch_add(count, Ordering::Relaxed);
-        self.emit(&m.id, EventKind::Skipped { activation, count, reason: reason.into() });
+        m.profile.skips.lock().add(reason, count);
+        self.emit(&m.id, EventKind::Skipped { activation, count, reason });
     }
 
     /// Put the calling (best-effort) thread under the CPU quota, if there is one.
@@ -676,12 +710,7 @@ impl Shared {
         let mut ranked: Vec<usize> = (0..tasks.len()).collect();
         ranked.sort_by(|&a, &b| silverline_placement::rta::priority(&tasks[a], &tasks[b]));
         for (rank, &i) in ranked.iter().enumerate() {
-            let slot = crate::module::RtSlot { priority: crate::realtime::fifo_priority_of_rank(rank), core: partition.as_ref().ok().map(|c| c[i]) };
-            let mut current = modules[i].rt_slot.lock();
-            if *current != Some(slot) {
-                *current = Some(slot);
-                modules[i].rt_slot_gen.fetch_add(1, Ordering::Release);
-            }
+            modules[i].rt.assign(crate::rtthread::RtSlot { priority: crate::realtime::fifo_priority_of_rank(rank), core: partition.as_ref().ok().map(|c| c[i]) });
         }
     }
 
@@ -711,13 +740,13 @@ impl Shared {
         }
     }
 
-    fn emit(&self, module: &ModuleId, kind: EventKind) {
+    pub(crate) fn emit(&self, module: &ModuleId, kind: EventKind) {
         let event = HostEvent { module: module.clone(), kind };
         self.subscribers.lock().retain(|tx| tx.send(event.clone()).is_ok());
         self.notify_changed();
     }
 
-    fn notify_changed(&self) {
+    pub(crate) fn notify_changed(&self) {
         if self.waiters.load(Ordering::SeqCst) > 0 {
             *self.changed.0.lock() += 1;
             self.changed.1.notify_all();
@@ -789,110 +818,11 @@ impl Shared {
     }
 }
 
-fn realtime_loop(host: &std::sync::Weak<Shared>, m: &Arc<ModuleRuntime>, clock: PeriodicClock) {
-    let mut k = clock.first();
-    let mut slot_seen = 0;
-    loop {
-        take_slot(m, &mut slot_seen);
-        let at = clock.at(k);
-        if let Some(wait) = at.checked_duration_since(Instant::now()) {
-            std::thread::sleep(wait);
-        }
-        let Some(shared) = host.upgrade() else { return };
-        if m.removed.load(Ordering::Acquire) || *m.state.lock() != ModuleState::Running {
-            return;
-        }
-        m.busy.store(true, Ordering::Release);
-        let result = shared.activate_and_report(m, k, Some(at));
-        m.busy.store(false, Ordering::Release);
-        if let Err(failure) = result {
-            shared.fail(m, failure); // a restart starts a new thread
-            return;
-        }
-        shared.notify_changed();
-        let (next, skipped) = next_index(&clock, k);
-        if skipped > 0 {
-            shared.skipped(m, k + 1, skipped, "behind");
-        }
-        k = next;
-    }
-}
-
-/// The loop of a real-time event module's thread: one activation per waiting message (or
-/// wake-up), until the module is removed (its kick sender dropped) or fails.
-fn realtime_event_loop(host: &std::sync::Weak<Shared>, m: &Arc<ModuleRuntime>, kicked: &crossbeam_channel::Receiver<()>) {
-    let mut slot_seen = 0;
-    loop {
-        match kicked.recv_timeout(Duration::from_millis(500)) {
-            Ok(()) => {}
-            // The thread holds the module, and the module the kick's sender: look now and then
-            // whether the Host is gone, so that dropping it without a shutdown ends the thread.
-            Err(crossbeam_channel::RecvTimeoutError::Timeout) if host.strong_count() > 0 => continue,
-            Err(_) => return,
-        }
-        take_slot(m, &mut slot_seen);
-        loop {
-            let Some(shared) = host.upgrade() else { return };
-            let (queued, woken) = (m.trigger_queue.as_ref().map_or(0, |q| q.len()), m.wake_pending.load(Ordering::Acquire));
-            if (queued == 0 && !woken) || m.removed.load(Ordering::Acquire) || *m.state.lock() != ModuleState::Running {
-                break;
-            }
-            m.busy.store(true, Ordering::Release);
-            let k = m.next_event_index.fetch_add(1, Ordering::Relaxed);
-            let result = shared.activate_and_report(m, k, None);
-            m.busy.store(false, Ordering::Release);
-            if let Err(failure) = result {
-                drop(m.rt_kick.lock().take());
-                shared.fail(m, failure); // a restart starts a new thread
-                return;
-            }
-            shared.notify_changed();
-            // A module that leaves its message unread is not run again until the next one
-            // arrives: at a real-time priority, retrying at once would starve its core.
-            if !woken && m.trigger_queue.as_ref().map_or(0, |q| q.len()) >= queued {
-                break;
-            }
-        }
-    }
-}
-
-/// Move this real-time thread to the priority and core the Host's partitioning gave it, if that
-/// changed since `seen`.
-fn take_slot(m: &ModuleRuntime, seen: &mut u64) {
-    let generation = m.rt_slot_gen.load(Ordering::Acquire);
-    if generation == *seen {
-        return;
-    }
-    *seen = generation;
-    let Some(slot) = *m.rt_slot.lock() else { return };
-    let mut scheduling = m.scheduling.lock();
-    if !scheduling.starts_with("SCHED_FIFO") {
-        return;
-    }
-    let tail = scheduling.split_once(" (").map(|(_, t)| format!(" ({t}")).unwrap_or_default();
-    *scheduling = match crate::realtime::set_slot(slot.priority, slot.core) {
-        Ok(()) => match slot.core {
-            Some(c) => format!("SCHED_FIFO priority {} on core {c}{tail}", slot.priority),
-            None => format!("SCHED_FIFO priority {} on any core, as the real-time modules do not partition onto the cores{tail}", slot.priority),
-        },
-        Err(e) => format!("SCHED_FIFO, but priority {} / core {:?} refused: {e}{tail}", slot.priority, slot.core),
-    };
-}
-
-/// The next activation and how many are skipped to get there: k + 1, unless the module fell
-/// more than 4 periods behind, in which case the missed ones are skipped rather than run in a
-/// burst.
-fn next_index(clock: &PeriodicClock, k: i64) -> (i64, u64) {
-    let behind = Instant::now().saturating_duration_since(clock.at(k + 1)).as_nanos() / clock.period.as_nanos().max(1);
-    if behind > 4 {
-        return (k + 1 + behind as i64, behind as u64);
-    }
-    (k + 1, 0)
-}
-
 impl Drop for Shared {
     fn drop(&mut self) {
         self.timers.stop();
+        // Real-time threads notice only at their next wake-up that the Host is gone.
+        self.modules.get_mut().values().for_each(|m| m.rt.end());
     }
 }
 

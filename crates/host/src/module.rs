@@ -68,6 +68,7 @@ pub(crate) struct Profile {
     pub(crate) activations: AtomicU64,
     pub(crate) step_errors: AtomicU64,
     pub(crate) overruns: AtomicU64,
+    pub(crate) skips: Mutex<Skips>,
     pub(crate) deadline_misses: AtomicU64,
     pub(crate) traps: AtomicU64,
     pub(crate) fuel_last: AtomicU64,
@@ -157,8 +158,8 @@ pub(crate) struct ModuleRuntime {
     last_started: AtomicI64,
     /// Periodic activations that came due while the previous one was still queued or running.
     deferred: Mutex<std::collections::VecDeque<(i64, Instant)>>,
-    /// The scheduling this module got (see `ModuleStatus::scheduling`).
-    pub(crate) scheduling: Mutex<String>,
+    /// A real-time module's thread: scheduling, reservation, slot, CPU time, throttling.
+    pub(crate) rt: crate::rtthread::RtThread,
     /// The sidecar API's view of the Host.
     services: Arc<dyn crate::sidecar::HostServices>,
     /// Sequence of the latest `wake_at` (older wake timers are ignored).
@@ -170,23 +171,8 @@ pub(crate) struct ModuleRuntime {
     pub(crate) gate: Mutex<Option<crate::sidecar::Gate>>,
     /// Where the manifest's `onOverrun` policy stands.
     pub(crate) overrun: Mutex<crate::overrun::Overrun>,
-    /// Under SCHED_FIFO: the priority and core the Host's partitioning gave this real-time
-    /// module, and a generation so its thread notices a change without locking every period.
-    pub(crate) rt_slot: Mutex<Option<RtSlot>>,
-    pub(crate) rt_slot_gen: AtomicU64,
-    /// A real-time event module's thread: kicked when a message (or a wake-up) arrives;
-    /// dropped to end the thread.
-    pub(crate) rt_kick: Mutex<Option<crossbeam_channel::Sender<()>>>,
 }
 
-
-/// A real-time module's place under fixed priorities.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct RtSlot {
-    pub(crate) priority: i32,
-    /// `None` when the partitioning failed (the thread then runs on any core).
-    pub(crate) core: Option<u32>,
-}
 
 /// How many overdue activations a module may owe before the oldest are skipped. A short hiccup
 /// (a starved worker, a page fault) is absorbed without losing activations; a module that is
@@ -256,15 +242,12 @@ impl ModuleRuntime {
             switches: Mutex::new(Vec::new()),
             last_started: AtomicI64::new(i64::MIN),
             deferred: Mutex::new(std::collections::VecDeque::new()),
-            scheduling: Mutex::new("best effort (shared worker pool)".into()),
+            rt: crate::rtthread::RtThread::new("best effort (shared worker pool)"),
             services: p.services,
             wake_seq: AtomicU64::new(0),
             wake_pending: AtomicBool::new(false),
             gate: Mutex::new(None),
             overrun: Mutex::default(),
-            rt_slot: Mutex::new(None),
-            rt_slot_gen: AtomicU64::new(0),
-            rt_kick: Mutex::new(None),
         }
     }
 
@@ -459,7 +442,7 @@ impl ModuleRuntime {
             Trigger::Event { .. } => self.spec.resources.deadline.unwrap_or(silverline_placement::rta::SPORADIC_DEADLINE),
             Trigger::Command => return None,
         };
-        Some(crate::realtime::Reservation::of(period, self.spec.resources.budget, self.spec.resources.deadline))
+        Some(crate::realtime::Reservation::of(period, self.spec.resources.budget, None, self.spec.resources.deadline))
     }
 
     /// Is this a real-time periodic reactor (run on its own real-time thread)?
@@ -593,10 +576,14 @@ impl ModuleRuntime {
             activations: p.activations.load(Ordering::Relaxed),
             step_errors: p.step_errors.load(Ordering::Relaxed),
             overruns: p.overruns.load(Ordering::Relaxed),
+            skipped: *p.skips.lock(),
             deadline_misses: p.deadline_misses.load(Ordering::Relaxed),
+            throttled: self.rt.throttled(),
+            reservation: self.rt.reservation().map(|r| r.status()),
+            thread_cpu_ns: self.rt.cpu(),
             traps: p.traps.load(Ordering::Relaxed),
             restarts: self.restarts.load(Ordering::Relaxed),
-            scheduling: self.scheduling.lock().clone(),
+            scheduling: self.rt.scheduling.lock().clone(),
             exec_ns: exec,
             start_jitter_ns: lateness,
             fuel_last: p.fuel_last.load(Ordering::Relaxed),

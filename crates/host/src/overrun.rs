@@ -8,6 +8,7 @@
 //! than none.
 
 use silverline_manifest::OverrunPolicy;
+use silverline_proto::status::SkipReason;
 
 /// Activations in a row that must finish on time before a degraded module runs at full rate.
 pub(crate) const RECOVERY_STREAK: u32 = 8;
@@ -34,12 +35,12 @@ pub(crate) enum After {
 
 impl Overrun {
     /// Before activation `k`: `Some(reason)` if the policy skips it.
-    pub(crate) fn skip(&mut self, k: i64) -> Option<&'static str> {
+    pub(crate) fn skip(&mut self, k: i64) -> Option<SkipReason> {
         if std::mem::take(&mut self.skip_next) {
-            return Some("skip-next");
+            return Some(SkipReason::SkipNext);
         }
         // Odd indices: every Host agrees which half runs, whatever the phase the miss came in.
-        (self.degraded && k.rem_euclid(2) == 1).then_some("degrade")
+        (self.degraded && k.rem_euclid(2) == 1).then_some(SkipReason::Degrade)
     }
 
     /// After an activation that ran: did it miss its deadline?
@@ -89,7 +90,7 @@ mod tests {
     fn skip_next_skips_exactly_one() {
         let mut o = Overrun::default();
         assert_eq!(o.after(OverrunPolicy::SkipNext, true), After::Nothing);
-        assert_eq!(o.skip(11), Some("skip-next"));
+        assert_eq!(o.skip(11), Some(SkipReason::SkipNext));
         assert_eq!(o.skip(12), None);
     }
 

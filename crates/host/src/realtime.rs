@@ -9,6 +9,7 @@
 //! This is the only place that calls into the kernel's scheduler; it is Linux-specific and
 //! degrades to "not available" elsewhere.
 
+use silverline_proto::status::{BudgetSource, ReservationStatus};
 use std::time::Duration;
 
 /// Which real-time policy the Host offers real-time modules.
@@ -36,21 +37,48 @@ impl std::str::FromStr for RealtimePolicy {
 }
 
 /// What a real-time thread asks for.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) struct Reservation {
     pub(crate) runtime: Duration,
     pub(crate) deadline: Duration,
     pub(crate) period: Duration,
+    /// The module's own share of `runtime` and where it came from.
+    pub(crate) budget: Duration,
+    pub(crate) source: BudgetSource,
 }
 
 impl Reservation {
-    /// From a module's period and (optional) budget and deadline. Without a budget, a tenth of the
-    /// period (at most 1 ms) is reserved: enough for typical control steps, and it keeps the
-    /// kernel's admission test honest.
-    pub(crate) fn of(period: Duration, budget: Option<Duration>, deadline: Option<Duration>) -> Self {
+    /// From a module's period, its declared budget, else a `measured` one, else the default (a
+    /// tenth of the period, at most 1 ms), and its deadline. The runtime adds the Host's
+    /// per-activation overhead and a wake-up margin to the budget
+    /// ([`silverline_placement::rta::reserved_runtime`], what admission charges too).
+    pub(crate) fn of(period: Duration, declared: Option<Duration>, measured: Option<Duration>, deadline: Option<Duration>) -> Self {
         let deadline = deadline.unwrap_or(period).min(period);
-        let runtime = budget.unwrap_or(silverline_placement::rta::default_budget(period)).min(deadline).max(Duration::from_micros(10));
-        Reservation { runtime, deadline, period }
+        let (budget, source) = match (declared, measured) {
+            (Some(b), _) => (b, BudgetSource::Declared),
+            (None, Some(b)) => (b, BudgetSource::Measured),
+            (None, None) => (silverline_placement::rta::default_budget(period), BudgetSource::Default),
+        };
+        let runtime = silverline_placement::rta::reserved_runtime(budget, deadline).max(Duration::from_micros(10));
+        Reservation { runtime, deadline, period, budget: budget.min(runtime), source }
+    }
+
+    /// The same with `early` more runtime: the thread wakes that long before each activation
+    /// and waits on the CPU.
+    pub(crate) fn waking_early(mut self, early: Duration) -> Self {
+        self.runtime = (self.runtime + early).min(self.deadline);
+        self
+    }
+
+    /// As reported in the module's status.
+    pub(crate) fn status(&self) -> ReservationStatus {
+        ReservationStatus {
+            runtime_ns: self.runtime.as_nanos() as u64,
+            deadline_ns: self.deadline.as_nanos() as u64,
+            period_ns: self.period.as_nanos() as u64,
+            budget_ns: self.budget.as_nanos() as u64,
+            sized_from: self.source,
+        }
     }
 
     /// A first SCHED_FIFO priority, deadline monotonic: 1 ms → 89, 10 ms → 86, 100 ms → 82.
@@ -85,12 +113,7 @@ pub(crate) fn apply(r: &Reservation, policy: RealtimePolicy) -> Result<String, S
         RealtimePolicy::Off => return Err("real-time policies turned off (--realtime-policy off)".into()),
         RealtimePolicy::Fifo => "not asked for (--realtime-policy fifo)".to_string(),
         RealtimePolicy::Auto => match set_deadline(r) {
-            Ok(()) => {
-                return Ok(format!(
-                    "SCHED_DEADLINE runtime={:?} deadline={:?} period={:?}",
-                    r.runtime, r.deadline, r.period
-                ))
-            }
+            Ok(()) => return Ok(describe_deadline(r)),
             Err(e) => e,
         },
     };
@@ -101,9 +124,38 @@ pub(crate) fn apply(r: &Reservation, policy: RealtimePolicy) -> Result<String, S
     }
 }
 
+/// Replace the calling SCHED_DEADLINE thread's reservation by `r` (the kernel re-runs its
+/// admission test and may refuse).
+pub(crate) fn resize(r: &Reservation) -> Result<(), String> {
+    set_deadline(r)
+}
+
+/// CPU time the calling thread has used, as the scheduler accounts it.
+#[cfg(target_os = "linux")]
+#[allow(unsafe_code)]
+pub(crate) fn thread_cpu_time() -> Duration {
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: clock_gettime writes one timespec into the valid, exclusively borrowed `ts`.
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    if rc != 0 {
+        return Duration::ZERO;
+    }
+    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
+}
+
+#[cfg(not(target_os = "linux"))]
+pub(crate) fn thread_cpu_time() -> Duration {
+    Duration::ZERO
+}
+
+/// A granted SCHED_DEADLINE reservation, as the module's `scheduling` says it.
+pub(crate) fn describe_deadline(r: &Reservation) -> String {
+    format!("SCHED_DEADLINE runtime={:?} deadline={:?} period={:?}", r.runtime, r.deadline, r.period)
+}
+
 /// Which real-time policy this process may use, tried on a throw-away thread at start-up.
 pub(crate) fn probe(policy: RealtimePolicy) -> String {
-    let r = Reservation::of(Duration::from_millis(10), Some(Duration::from_micros(100)), None);
+    let r = Reservation::of(Duration::from_millis(10), Some(Duration::from_micros(100)), None, None);
     std::thread::spawn(move || match apply(&r, policy) {
         Ok(got) => got.split(' ').next().unwrap_or_default().to_string(), // the policy's name
         Err(why) => format!("none: {why}"),
@@ -212,12 +264,18 @@ mod tests {
 
     #[test]
     fn reservations_follow_the_manifest() {
-        let r = Reservation::of(Duration::from_millis(10), Some(Duration::from_millis(2)), Some(Duration::from_millis(5)));
-        assert_eq!((r.runtime, r.deadline, r.period), (Duration::from_millis(2), Duration::from_millis(5), Duration::from_millis(10)));
-        let r = Reservation::of(Duration::from_millis(100), None, None);
-        assert_eq!(r.runtime, Duration::from_millis(1));
-        assert!(Reservation::of(Duration::from_millis(1), None, None).fifo_priority() > r.fifo_priority(), "deadline monotonic");
-        assert!(Reservation::of(Duration::from_millis(100), None, Some(Duration::from_millis(1))).fifo_priority() > r.fifo_priority(), "deadline, not period");
+        let ms = Duration::from_millis;
+        let overhead = silverline_placement::rta::reserved_runtime(Duration::ZERO, ms(1000));
+        let r = Reservation::of(ms(10), Some(ms(2)), Some(ms(3)), Some(ms(5)));
+        assert_eq!((r.runtime, r.deadline, r.period), (ms(2) + overhead, ms(5), ms(10)));
+        assert_eq!((r.budget, r.source), (ms(2), BudgetSource::Declared), "declared beats measured");
+        let r = Reservation::of(ms(100), None, None, None);
+        assert_eq!((r.budget, r.runtime, r.source), (ms(1), ms(1) + overhead, BudgetSource::Default));
+        let m = Reservation::of(ms(100), None, Some(Duration::from_micros(40)), None);
+        assert_eq!((m.runtime, m.source), (Duration::from_micros(40) + overhead, BudgetSource::Measured));
+        assert_eq!(Reservation::of(ms(1), Some(ms(5)), None, None).runtime, ms(1), "never more than the deadline");
+        assert!(Reservation::of(ms(1), None, None, None).fifo_priority() > r.fifo_priority(), "deadline monotonic");
+        assert!(Reservation::of(ms(100), None, None, Some(ms(1))).fifo_priority() > r.fifo_priority(), "deadline, not period");
         assert_eq!((fifo_priority_of_rank(0), fifo_priority_of_rank(1), fifo_priority_of_rank(100)), (89, 88, 50));
     }
 }

@@ -223,6 +223,7 @@ function renderDetail() {
     ['exec p50 / p99 / max', p ? `${fmtNs(p.exec_ns.p50)} / ${fmtNs(p.exec_ns.p99)} / ${fmtNs(p.exec_ns.max)}` : '–'],
     ['jitter p50 / p99 / max', p && p.trigger === 'periodic' ? `${fmtNs(p.start_jitter_ns.p50)} / ${fmtNs(p.start_jitter_ns.p99)} / ${fmtNs(p.start_jitter_ns.max)}` : '–'],
     ['overruns · step errors · restarts', p ? `${p.overruns} · ${p.step_errors} · ${p.restarts}` : '–'],
+    ...(p?.reservation ? [['reservation · throttled', `${fmtNs(p.reservation.runtime_ns)} every ${fmtNs(p.reservation.period_ns)} (${p.reservation.sized_from}) · ${p.throttled ?? 0}`]] : []),
     ['fuel total', p ? fmtCount(p.fuel_total) : '–'],
     ['sha256', m.sha256.slice(0, 16) + '…'],
   ];

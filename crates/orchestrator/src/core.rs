@@ -572,6 +572,7 @@ fn view_host(name: &str, h: &HostEntry, apps: &BTreeMap<String, AppRecord>) -> H
         modules: h.status.as_ref().map(|s| s.status.modules.clone()).unwrap_or_default(),
         assigned: apps.values().flat_map(|a| &a.modules).filter(|m| m.host.as_deref() == Some(name)).map(|m| m.id.clone()).collect(),
         realtime: h.status.as_ref().map(|s| s.status.realtime.clone()),
+        wakeup_latency: h.status.as_ref().map(|s| s.status.wakeup_latency.clone()),
         scheduler: place::scheduler(h),
     }
 }

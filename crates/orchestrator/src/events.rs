@@ -21,7 +21,7 @@ use futures_util::stream::{self, Stream, StreamExt};
 use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
 use silverline_manifest::{ApplicationManifest, Trigger};
-use silverline_proto::status::{EventKind, HostEvent};
+use silverline_proto::status::{EventKind, HostEvent, SkipReason};
 use silverline_proto::ModuleId;
 use std::collections::{BTreeMap, VecDeque};
 use std::convert::Infallible;
@@ -333,6 +333,7 @@ impl EventBus {
         let limited = match &event.kind {
             EventKind::DeadlineMiss { .. } => Some(("miss", 1)),
             EventKind::Skipped { count, .. } => Some(("skip", *count)),
+            EventKind::Throttled { .. } => Some(("throttle", 1)),
             _ => None,
         };
         if let Some((what, weight)) = limited {
@@ -389,14 +390,24 @@ impl EventBus {
                 "skipped",
                 format!(
                     "{id} on `{host}`: {count} activation(s) from {activation} skipped ({}){}",
-                    match reason.as_str() {
-                        "behind" => "it fell behind",
-                        "skip-next" => "onOverrun: skip-next",
-                        _ => "onOverrun: degrade",
+                    match reason {
+                        SkipReason::Behind => "it fell behind",
+                        SkipReason::SkipNext => "onOverrun: skip-next",
+                        SkipReason::Degrade => "onOverrun: degrade",
                     },
                     if more > 0 { format!("; {more} more skipped since the last report") } else { String::new() }
                 ),
                 serde_json::json!({ "activation": activation, "count": count, "reason": reason, "more": more }),
+            ),
+            EventKind::Throttled { activation, used_ns, runtime_ns } => (
+                "throttled",
+                format!(
+                    "{id} on `{host}`: its thread used {:?} of its {:?} runtime around activation {activation} and was throttled{}",
+                    std::time::Duration::from_nanos(*used_ns),
+                    std::time::Duration::from_nanos(*runtime_ns),
+                    if more > 0 { format!(" ({more} more since the last report)") } else { String::new() }
+                ),
+                serde_json::json!({ "activation": activation, "used_ns": used_ns, "runtime_ns": runtime_ns, "more": more }),
             ),
             EventKind::Degraded { activation } => (
                 "degraded",
@@ -559,7 +570,7 @@ mod tests {
         let kinds: Vec<_> = bus.history().iter().map(|e| (e.kind.clone(), e.module.clone())).collect();
         assert_eq!(kinds.len(), 2, "{kinds:?}");
         // Skips are thinned apart from misses, and count skipped activations, not events.
-        let skip = |k| HostEvent { module: ModuleId("a/x".into()), kind: EventKind::Skipped { activation: k, count: 3, reason: "behind".into() } };
+        let skip = |k| HostEvent { module: ModuleId("a/x".into()), kind: EventKind::Skipped { activation: k, count: 3, reason: SkipReason::Behind } };
         bus.host_event("h", &skip(60));
         bus.host_event("h", &skip(70));
         assert_eq!(bus.history().len(), 3);

@@ -109,6 +109,8 @@ pub struct HostView {
     /// The real-time policy the Host offers (`SCHED_DEADLINE`, `SCHED_FIFO`, `none: why`), once
     /// it has reported.
     pub realtime: Option<String>,
+    /// Its CPU wake-up latency request (PM QoS), once it has reported.
+    pub wakeup_latency: Option<silverline_proto::status::WakeupLatencyStatus>,
     /// The admission test its real-time modules get: `edf` (utilization bound) or
     /// `fixed-priority` (utilization bound and response-time analysis per core).
     pub scheduler: silverline_placement::Scheduler,

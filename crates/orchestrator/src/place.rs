@@ -4,7 +4,7 @@
 use crate::core::HostEntry;
 use crate::model::AppRecord;
 use silverline_manifest::{ApplicationManifest, Criticality, ModuleSpec, Trigger};
-use silverline_placement::rta::{default_budget, SPORADIC_DEADLINE};
+use silverline_placement::rta::{default_budget, reserved_runtime, SPORADIC_DEADLINE};
 use silverline_placement::{DeployedModule, HostCapacity, ModuleDemand, PlacementError, Placer, RtTask, Scheduler};
 use std::time::Duration;
 use silverline_proto::ModuleId;
@@ -187,7 +187,8 @@ fn demand(app: &str, spec: &ModuleSpec, measured: Option<Duration>) -> ModuleDem
         let default = realtime.then(|| default_budget(period));
         if let Some(budget) = spec.resources.budget.or(measured).or(default) {
             let deadline = spec.resources.deadline.unwrap_or(period).min(period);
-            let budget = budget.min(deadline);
+            // A real-time module is charged what its Host reserves for it, overhead included.
+            let budget = if realtime { reserved_runtime(budget, deadline) } else { budget.min(deadline) };
             d.utilization = budget.as_secs_f64() / period.as_secs_f64();
             d.realtime = realtime.then(|| RtTask {
                 name: format!("{app}/{}", spec.name),

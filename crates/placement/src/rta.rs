@@ -22,6 +22,24 @@ pub fn default_budget(period: Duration) -> Duration {
     (period / 10).min(Duration::from_millis(1)).max(Duration::from_micros(10))
 }
 
+/// CPU time a Host's real-time thread uses per activation beyond the module's own execution:
+/// the wake-up, taking the inputs, publishing the outputs, recording the profile and going back
+/// to sleep (measured: docs/timing.md, "Reservations").
+pub const ACTIVATION_OVERHEAD: Duration = Duration::from_micros(25);
+
+/// Slack for activations that run cold: after an idle period the module's code and data are out
+/// of the caches and TLBs and the same work takes longer (measured: docs/timing.md).
+pub const WAKEUP_MARGIN: Duration = Duration::from_micros(25);
+
+/// The runtime a Host reserves per period for a real-time module whose own execution needs
+/// `budget`, and the CPU time admission charges for it: the budget plus the Host's
+/// per-activation overhead and a wake-up margin, never more than the deadline. A reservation of
+/// the bare budget is throttled by the kernel whenever the Host's own share pushes a period's
+/// CPU time past it, and the activation then starts up to a period late.
+pub fn reserved_runtime(budget: Duration, deadline: Duration) -> Duration {
+    (budget + ACTIVATION_OVERHEAD + WAKEUP_MARGIN).min(deadline)
+}
+
 /// Deadline, and assumed minimum inter-arrival time, of a real-time event-triggered module
 /// that declares no deadline: such a module is analysed as a sporadic task with T = D.
 pub const SPORADIC_DEADLINE: Duration = Duration::from_millis(10);

@@ -18,11 +18,12 @@ pub fn write_modules(w: &mut Writer, modules: &[(Labels, &ModuleStatus)]) {
         modules.iter().map(|(l, m)| (with(l, &[("state", state_name(&m.state).to_string())]), 1.0)),
     );
     type Get = fn(&ModuleStatus) -> f64;
-    let counters: [(&str, &str, Get); 10] = [
+    let counters: [(&str, &str, Get); 11] = [
         ("silverline_module_activations_total", "Activations run.", |m| m.activations as f64),
         ("silverline_module_step_errors_total", "Activations whose sl_step returned an error.", |m| m.step_errors as f64),
-        ("silverline_module_overruns_total", "Periodic activations skipped because the previous one still ran.", |m| m.overruns as f64),
+        ("silverline_module_overruns_total", "Periodic activations skipped (the module fell behind, or its onOverrun policy); by reason in silverline_module_skipped_total.", |m| m.overruns as f64),
         ("silverline_module_deadline_misses_total", "Activations that finished after their deadline.", |m| m.deadline_misses as f64),
+        ("silverline_module_throttled_total", "Periods in which a real-time module's thread used up its SCHED_DEADLINE runtime and was throttled.", |m| m.throttled as f64),
         ("silverline_module_traps_total", "Failures: traps, exhausted fuel, exceeded deadlines and limits.", |m| m.traps as f64),
         ("silverline_module_restarts_total", "Restarts after failures.", |m| f64::from(m.restarts)),
         ("silverline_module_fuel_consumed_total", "Fuel (Wasm instructions, roughly) used by all activations.", |m| m.fuel_total as f64),
@@ -33,6 +34,16 @@ pub fn write_modules(w: &mut Writer, modules: &[(Labels, &ModuleStatus)]) {
     for (name, help, get) in counters {
         w.family(name, "counter", help, modules.iter().map(|(l, m)| (l.clone(), get(m))));
     }
+    w.family(
+        "silverline_module_skipped_total",
+        "counter",
+        "Periodic activations skipped, by reason: behind, skip-next, degrade.",
+        modules.iter().flat_map(|(l, m)| {
+            let s = m.skipped;
+            use crate::status::SkipReason::*;
+            [(Behind, s.behind), (SkipNext, s.skip_next), (Degrade, s.degrade)].map(|(r, n)| (with(l, &[("reason", r.as_str().to_string())]), n as f64))
+        }),
+    );
     w.family("silverline_module_fuel_last_activation", "gauge", "Fuel used by the last activation.", modules.iter().map(|(l, m)| (l.clone(), m.fuel_last as f64)));
     w.family("silverline_module_memory_bytes", "gauge", "Current linear memory size.", modules.iter().map(|(l, m)| (l.clone(), m.memory_bytes as f64)));
     w.summary("silverline_module_execution_seconds", "Execution time per activation (quantiles over the recent activations).", modules.iter().map(|(l, m)| (l.clone(), m.exec_ns)));

@@ -192,8 +192,20 @@ pub enum EventKind {
         activation: i64,
         /// How many in a row.
         count: u64,
-        /// `behind`, `skip-next` or `degrade`.
-        reason: String,
+        /// Why.
+        reason: SkipReason,
+    },
+    /// A real-time module's thread used up its SCHED_DEADLINE runtime within one period: the
+    /// kernel throttled it until its next replenishment. Not a deadline miss (the activation may
+    /// still have finished in time), but the reservation is too small for what the module and
+    /// the Host's per-activation work need.
+    Throttled {
+        /// The activation during whose period it happened.
+        activation: i64,
+        /// CPU time the thread used in that period, in nanoseconds.
+        used_ns: u64,
+        /// The runtime reserved per period, in nanoseconds.
+        runtime_ns: u64,
     },
     /// `onOverrun: degrade` after a deadline miss: the module now runs every other activation.
     Degraded {
@@ -205,6 +217,116 @@ pub enum EventKind {
         /// The first activation at full rate again.
         activation: i64,
     },
+}
+
+/// Why periodic activations were skipped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SkipReason {
+    /// The module fell more than 4 activations behind (it was not scheduled for that long).
+    Behind,
+    /// `onOverrun: skip-next` after a deadline miss.
+    SkipNext,
+    /// `onOverrun: degrade`: a degraded module runs every other activation.
+    Degrade,
+}
+
+impl SkipReason {
+    /// The name used in manifests, events and metrics.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SkipReason::Behind => "behind",
+            SkipReason::SkipNext => "skip-next",
+            SkipReason::Degrade => "degrade",
+        }
+    }
+}
+
+impl std::fmt::Display for SkipReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Skipped activations by reason (their sum is `overruns`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Skips {
+    /// The module fell behind.
+    pub behind: u64,
+    /// `onOverrun: skip-next`.
+    pub skip_next: u64,
+    /// `onOverrun: degrade`.
+    pub degrade: u64,
+}
+
+impl Skips {
+    /// Count `n` more for `reason`.
+    pub fn add(&mut self, reason: SkipReason, n: u64) {
+        match reason {
+            SkipReason::Behind => self.behind += n,
+            SkipReason::SkipNext => self.skip_next += n,
+            SkipReason::Degrade => self.degrade += n,
+        }
+    }
+}
+
+/// Where a real-time reservation's runtime came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum BudgetSource {
+    /// The manifest's `resources.budgetInNs`.
+    Declared,
+    /// What the module's thread measurably used per period on this Host.
+    Measured,
+    /// Nothing declared or measured yet: the default share of the period.
+    Default,
+}
+
+/// The CPU reservation of a real-time module's thread, as the Host asked the kernel for it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReservationStatus {
+    /// Runtime per period, in nanoseconds: the budget plus the Host's per-activation overhead
+    /// and a wake-up margin.
+    pub runtime_ns: u64,
+    /// Relative deadline, in nanoseconds.
+    pub deadline_ns: u64,
+    /// Period (sporadic: minimum inter-arrival time), in nanoseconds.
+    pub period_ns: u64,
+    /// The module's own share of the runtime, in nanoseconds.
+    pub budget_ns: u64,
+    /// Where `budget_ns` came from.
+    pub sized_from: BudgetSource,
+}
+
+/// The Host's CPU wake-up latency request (PM QoS).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum WakeupLatencyState {
+    /// Held: the kernel keeps idle cores out of states slower than the bound.
+    Held,
+    /// Not held: no real-time module runs.
+    #[default]
+    Released,
+    /// Real-time modules run but the device could not be opened (see `refused`).
+    Refused,
+    /// Turned off by the operator (`--pm-qos off`).
+    Off,
+}
+
+/// What the Host reports about its wake-up latency request.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WakeupLatencyStatus {
+    /// Held, released, refused or off.
+    pub state: WakeupLatencyState,
+    /// The bound asked for, in microseconds (`None`: off).
+    pub target_us: Option<u32>,
+    /// Real-time threads running (the request is held while there is one).
+    pub realtime_threads: usize,
+    /// The device written (`/dev/cpu_dma_latency`).
+    pub device: String,
+    /// Why the device could not be held.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refused: Option<String>,
 }
 
 /// Summary of a set of durations, in nanoseconds.
@@ -268,8 +390,21 @@ pub struct ModuleStatus {
     /// overdue activations are run late, in order, and show up as start jitter), or its
     /// `onOverrun` policy (`skip-next`, `degrade`) dropped them.
     pub overruns: u64,
+    /// `overruns` by reason.
+    #[serde(default)]
+    pub skipped: Skips,
     /// Activations that finished after their deadline.
     pub deadline_misses: u64,
+    /// Periods in which a real-time module's thread used up its SCHED_DEADLINE runtime and was
+    /// throttled (see [`EventKind::Throttled`]).
+    #[serde(default)]
+    pub throttled: u64,
+    /// The CPU reservation of a real-time module's thread (SCHED_DEADLINE), if it has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reservation: Option<ReservationStatus>,
+    /// CPU time a real-time module's thread used per period (wake-up, activation, reporting).
+    #[serde(default)]
+    pub thread_cpu_ns: Summary,
     /// Failures (traps, budget and limit violations).
     pub traps: u64,
     /// Restarts performed.
@@ -317,6 +452,9 @@ pub struct HostStatus {
     /// `0.50 CPU (cgroup /sys/fs/cgroup/cpu/...)` or `refused: <why>`.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub best_effort_cpu: String,
+    /// The CPU wake-up latency request held while real-time modules run.
+    #[serde(default)]
+    pub wakeup_latency: WakeupLatencyStatus,
     /// Modules.
     pub modules: Vec<ModuleStatus>,
 }

@@ -139,6 +139,16 @@ fn realtime(h: &serde_json::Value) -> String {
     match h["realtime"].as_str() {
         None => "?".into(),
         Some(p) if p.starts_with("none") => "none".into(),
-        Some(p) => format!("{p} ({})", h["scheduler"].as_str().unwrap_or("?")),
+        Some(p) => format!("{p} ({}){}", h["scheduler"].as_str().unwrap_or("?"), wakeup_latency(&h["wakeup_latency"])),
+    }
+}
+
+/// The wake-up latency request while real-time modules run: `, wake-up ≤ 0 µs`, or that it
+/// was refused; nothing when none runs.
+fn wakeup_latency(w: &serde_json::Value) -> String {
+    match (w["state"].as_str(), w["target_us"].as_u64()) {
+        (Some("held"), Some(us)) => format!(", wake-up ≤ {us} µs"),
+        (Some("refused"), _) => ", wake-up latency request refused".into(),
+        _ => String::new(),
     }
 }

@@ -71,14 +71,8 @@ pub struct HostArgs {
     /// How often status and profiles are reported.
     #[arg(long, default_value = "1s", value_parser = humantime::parse_duration)]
     pub status_interval: Duration,
-    /// Real-time policy for real-time modules: auto (SCHED_DEADLINE, else SCHED_FIFO), fifo
-    /// (fixed priorities, partitioned onto cores) or off.
-    #[arg(long, default_value = "auto")]
-    pub realtime_policy: silverline_host::RealtimePolicy,
-    /// Confine best-effort modules to this many CPUs (e.g. 0.5) with a cgroup CPU quota;
-    /// real-time modules are not confined.
-    #[arg(long, value_name = "CPUS")]
-    pub best_effort_cpu: Option<f64>,
+    #[command(flatten)]
+    pub timing: super::timing::TimingArgs,
     /// Serve this Host's metrics (Prometheus text format) at http://ADDR/metrics, e.g. 127.0.0.1:9464.
     #[arg(long, value_name = "ADDR")]
     pub metrics_listen: Option<std::net::SocketAddr>,
@@ -156,7 +150,8 @@ fn serve(args: HostArgs) -> anyhow::Result<i32> {
     let manifest = host_manifest(&args)?;
     let name = manifest.name.clone();
     let mut config = HostConfig::new();
-    config.name(name.clone()).uuid(manifest.uuid.as_str()).cache_dir(args.data_dir.join("cache")).realtime_policy(args.realtime_policy).best_effort_cpu(args.best_effort_cpu);
+    config.name(name.clone()).uuid(manifest.uuid.as_str()).cache_dir(args.data_dir.join("cache"));
+    args.timing.apply(&mut config);
     let security = security(&args, &name)?;
     let broker = args.broker.clone().or_else(|| security.as_ref().map(|s| s.credentials.broker.clone())).unwrap_or_else(|| "mqtt://127.0.0.1:1883".into());
     let host = Host::new(config)?;

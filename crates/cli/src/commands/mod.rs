@@ -12,6 +12,7 @@ pub mod platform;
 pub mod run;
 pub mod sign;
 pub mod switchover;
+pub mod timing;
 pub mod token;
 pub mod up;
 pub mod update;

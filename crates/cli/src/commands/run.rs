@@ -39,14 +39,8 @@ pub struct RunArgs {
     /// Command modules: set an environment variable, `KEY=VALUE`.
     #[arg(long = "env", value_name = "KEY=VALUE")]
     env: Vec<String>,
-    /// Real-time policy for real-time modules: auto (SCHED_DEADLINE, else SCHED_FIFO), fifo
-    /// (fixed priorities, partitioned onto cores) or off.
-    #[arg(long, default_value = "auto")]
-    realtime_policy: silverline_host::RealtimePolicy,
-    /// Confine best-effort modules to this many CPUs (e.g. 0.5) with a cgroup CPU quota;
-    /// real-time modules are not confined.
-    #[arg(long, value_name = "CPUS")]
-    best_effort_cpu: Option<f64>,
+    #[command(flatten)]
+    timing: super::timing::TimingArgs,
     /// Command modules: arguments after `--`.
     #[arg(last = true)]
     args: Vec<String>,
@@ -83,7 +77,8 @@ fn run_module(args: &RunArgs) -> anyhow::Result<i32> {
 fn run_app(args: &RunArgs) -> anyhow::Result<i32> {
     let app = ApplicationManifest::from_file(&args.target).map_err(|e| anyhow::anyhow!("{e}"))?;
     let mut config = HostConfig::new();
-    config.name(args.name.clone()).realtime_policy(args.realtime_policy).best_effort_cpu(args.best_effort_cpu);
+    config.name(args.name.clone());
+    args.timing.apply(&mut config);
     if args.via_broker {
         config.routing(RoutingMode::BrokerOnly);
     }

@@ -32,6 +32,17 @@ pub fn host_with(mut config: HostConfig) -> (Host, Lines) {
     (Host::new(config).expect("host starts"), lines)
 }
 
+/// Shuts its Host down when dropped, waiting for running activations. For tests with long
+/// activations: without it the Host lingers until they end, holding what it holds (e.g. the
+/// wake-up latency request) into the next test.
+pub struct ShutDown<'a>(pub &'a Host);
+
+impl Drop for ShutDown<'_> {
+    fn drop(&mut self) {
+        self.0.shutdown();
+    }
+}
+
 /// Parse an application manifest written inline (module files are absolute paths).
 pub fn app(yaml: &str) -> ApplicationManifest {
     ApplicationManifest::from_str(yaml, std::path::Path::new("/")).unwrap_or_else(|e| panic!("bad test manifest: {e}\n{yaml}"))
