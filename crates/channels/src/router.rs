@@ -45,6 +45,9 @@ pub enum PublishOutcome {
     Sent,
     /// The port is inactive: the message was dropped and counted.
     DroppedInactive,
+    /// The remote backend could not take it (its outgoing queue is full, or it is shut down):
+    /// it went to this Host's local subscribers at most; counted as a remote error.
+    NotQueued,
 }
 
 #[derive(Default)]
@@ -235,6 +238,7 @@ impl OutputPort {
         }
         if self.router.publish(&self.topic, Bytes::copy_from_slice(payload)).is_err() {
             self.remote_errors.fetch_add(1, Ordering::Relaxed);
+            return PublishOutcome::NotQueued;
         }
         self.published.fetch_add(1, Ordering::Relaxed);
         PublishOutcome::Sent

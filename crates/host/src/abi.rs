@@ -23,6 +23,10 @@ pub const SL_EBADF: i32 = -3;
 pub const SL_E2BIG: i32 = -4;
 /// Nothing waiting on the input channel.
 pub const SL_EMPTY: i32 = -5;
+/// `channel_publish`: the message could not be queued for the broker (the Host's outgoing queue
+/// is full, e.g. while the broker is unreachable); nothing was sent beyond this Host. Retry later
+/// or drop it: the Host counted it.
+pub const SL_EAGAIN: i32 = -6;
 /// `channel_publish`: the output channel is inactive, the message was dropped (not an error).
 pub const SL_DROPPED_INACTIVE: i32 = 1;
 /// Largest message a module may publish.
@@ -152,6 +156,7 @@ fn channel_publish(mut c: Caller<'_, ModuleCtx>, h: i32, ptr: i32, len: i32) -> 
     match port.publish(&data[r]) {
         PublishOutcome::Sent => 0,
         PublishOutcome::DroppedInactive => SL_DROPPED_INACTIVE,
+        PublishOutcome::NotQueued => SL_EAGAIN,
     }
 }
 

@@ -50,7 +50,7 @@ mod schedule;
 mod sidecar;
 mod stats;
 
-pub use abi::{DIR_IN, DIR_OUT, MAX_MESSAGE, SL_DROPPED_INACTIVE, SL_E2BIG, SL_EBADF, SL_EINVAL, SL_EMPTY, SL_ENOENT};
+pub use abi::{DIR_IN, DIR_OUT, MAX_MESSAGE, SL_DROPPED_INACTIVE, SL_E2BIG, SL_EAGAIN, SL_EBADF, SL_EINVAL, SL_EMPTY, SL_ENOENT};
 pub use cache::{read_wasm_file, wasm_from_bytes, Digest256};
 pub use command::{run_command, CommandGrants};
 pub use engine::{Allocation, EngineConfig};

@@ -317,8 +317,11 @@ pub(crate) fn add_to_linker(linker: &mut Linker<ModuleCtx>) -> anyhow::Result<()
         let (data, ctx) = mem.data_and_store_mut(&mut c);
         let Some(port) = ctx.refabi.as_ref().and_then(|s| s.fd(fd)).and_then(|f| f.writer.clone()) else { return Ok(-1) };
         let Some(bytes) = slice(data, buf, len) else { return Ok(-1) };
-        port.publish(bytes);
-        Ok(len)
+        // The reference ABI knows one error: -1 (also when the broker queue is full).
+        Ok(match port.publish(bytes) {
+            silverline_channels::PublishOutcome::NotQueued => -1,
+            _ => len,
+        })
     })?;
     linker.func_wrap("env", "ch_read_msg", |mut c: Caller<'_, ModuleCtx>, fd: i32, buf: i32, len: i32| -> wasmtime::Result<i32> {
         let Some(mem) = c.data().memory else { return Ok(-1) };

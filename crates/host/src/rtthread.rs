@@ -152,9 +152,11 @@ fn account(host: &Shared, m: &ModuleRuntime, k: i64, used: Duration) {
     }
 }
 
-/// A reservation sized by default or by earlier measurements follows what the module and its
-/// thread measurably use: the module's p99 execution time plus 20%, and never less than the
-/// thread's p99 CPU time per period plus 20% (the Host's own share included).
+/// A reservation sized by default grows to what the module and its thread measurably use: the
+/// module's p99 execution time plus 20%, and never less than the thread's p99 CPU time per
+/// period plus 20% (the Host's own share included). It never shrinks below what it started
+/// with: on a machine whose per-period CPU time has a long tail (a VM), a reservation cut to the
+/// p99 is throttled in the other 1% of periods, and those activations start a period late.
 fn resize_from_measurements(m: &ModuleRuntime, activations: u64) {
     if m.spec.resources.budget.is_some() || activations < MEASURE_AFTER || (activations != MEASURE_AFTER && activations % RESIZE_EVERY != 0) {
         return;
@@ -166,7 +168,7 @@ fn resize_from_measurements(m: &ModuleRuntime, activations: u64) {
     let overhead = silverline_placement::rta::reserved_runtime(Duration::ZERO, current.deadline);
     let budget = margin(exec).max(margin(cpu).saturating_sub(overhead));
     let next = Reservation::of(current.period, None, Some(budget), Some(current.deadline));
-    if next.runtime.abs_diff(current.runtime) < current.runtime / 10 {
+    if next.runtime < current.runtime + current.runtime / 10 {
         return;
     }
     match crate::realtime::resize(&next) {

@@ -54,6 +54,9 @@ pub enum Error {
     BadHandle,
     /// `-4`: message larger than 1 MiB.
     TooBig,
+    /// `-6`: the Host could not queue the message for the broker (its outgoing queue is full);
+    /// nothing was sent beyond the Host. Retry later or drop it.
+    NotQueued,
     /// Any other negative code.
     Other(i32),
 }
@@ -65,6 +68,7 @@ fn check(rc: i32) -> Result<i32, Error> {
         -2 => Err(Error::Invalid),
         -3 => Err(Error::BadHandle),
         -4 => Err(Error::TooBig),
+        -6 => Err(Error::NotQueued),
         rc => Err(Error::Other(rc)),
     }
 }

@@ -173,13 +173,14 @@ fn jitter_benchmark() {
     let (secs, runs) = (env("SL_JITTER_SECS", 20), env("SL_JITTER_RUNS", 3));
     let window = std::time::Duration::from_secs(secs);
     let settings = std::env::var("SL_JITTER_SETTINGS").unwrap_or_else(|_| "auto,fifo,auto+bare,auto+early50".into());
-    println!("| Host setting | class | condition | run | activations | start jitter p50 | p99 | max | throttled | skipped (behind) | deadline misses |");
-    println!("| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+    println!("| Host setting | class | condition | run | activations | start jitter p50 | p99 | max | throttled | skipped (behind) | deadline misses | exec p99 | thread CPU/period p99 |");
+    println!("| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
     let mut spread: Vec<(String, Vec<f64>)> = Vec::new();
     let mut report = |setting: &str, condition: &str, run: u64, row: JitterRow| {
         println!(
-            "| {setting}: {} | {} | {condition} | {run} | {} | {:.1} µs | {:.1} µs | {:.1} µs | {} | {} | {} |",
-            row.scheduling, row.class, row.activations, row.p50_us, row.p99_us, row.max_us, row.throttled, row.behind, row.misses
+            "| {setting}: {} | {} | {condition} | {run} | {} | {:.1} µs | {:.1} µs | {:.1} µs | {} | {} | {} | {} | {} |",
+            row.scheduling, row.class, row.activations, row.p50_us, row.p99_us, row.max_us, row.throttled, row.behind, row.misses,
+            us_or_dash(row.exec_p99_ns), us_or_dash(row.cpu_p99_ns)
         );
         let key = format!("| {setting} | {} | {condition} |", row.class);
         match spread.iter_mut().find(|(k, _)| *k == key) {
@@ -248,7 +249,7 @@ fn cyclictest_run(hog: bool, window: std::time::Duration) -> Option<JitterRow> {
     let total: u64 = hist.iter().map(|(_, n)| n).sum();
     let at = |q: f64| hist.iter().scan(0, |acc, (us, n)| { *acc += n; Some((*us, *acc)) }).find(|(_, acc)| *acc as f64 >= q * total as f64).map_or(0.0, |(us, _)| us as f64);
     let max = text.lines().find_map(|l| l.strip_prefix("# Max Latencies:")).and_then(|v| v.split_whitespace().next()?.parse().ok()).unwrap_or(0.0);
-    Some(JitterRow { class: "native C", scheduling: "SCHED_FIFO 89".into(), activations: total as usize, p50_us: at(0.5), p99_us: at(0.99), max_us: max, throttled: 0, behind: 0, misses: 0 })
+    Some(JitterRow { class: "native C", scheduling: "SCHED_FIFO 89".into(), activations: total as usize, p50_us: at(0.5), p99_us: at(0.99), max_us: max, throttled: 0, behind: 0, misses: 0, exec_p99_ns: 0, cpu_p99_ns: 0 })
 }
 
 /// One class's figures in one benchmark run.
@@ -262,6 +263,12 @@ struct JitterRow {
     throttled: u64,
     behind: u64,
     misses: u64,
+    exec_p99_ns: u64,
+    cpu_p99_ns: u64,
+}
+
+fn us_or_dash(ns: u64) -> String {
+    if ns == 0 { "–".into() } else { format!("{:.1} µs", ns as f64 / 1e3) }
 }
 
 /// One run: a fresh Host with `config`, a real-time and a best-effort 1 ms module, `window`
@@ -295,6 +302,8 @@ fn jitter_run(config: &silverline_host::HostConfig, hog: bool, window: std::time
             throttled: m.throttled - m0.throttled,
             behind: m.skipped.behind - m0.skipped.behind,
             misses: m.deadline_misses - m0.deadline_misses,
+            exec_p99_ns: m.exec_ns.p99,
+            cpu_p99_ns: m.thread_cpu_ns.p99,
         }
     });
     host.shutdown();
