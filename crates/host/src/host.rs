@@ -671,7 +671,6 @@ impl Shared {
     /// `count` periodic activations from `activation` on did not run (`reason`: `behind`,
     /// `skip-next`, `degrade`): counted as overruns and reported.
     pub(crate) fn skipped(&self, m: &ModuleRuntime, activation: i64, count: u64, reason: SkipReason) {
-        m.profile.overruns.fetch_add(count, Ordering::Relaxed);
         m.profile.skips.lock().add(reason, count);
         self.emit(&m.id, EventKind::Skipped { activation, count, reason });
     }

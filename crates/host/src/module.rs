@@ -67,7 +67,7 @@ impl PeriodicClock {
 pub(crate) struct Profile {
     pub(crate) activations: AtomicU64,
     pub(crate) step_errors: AtomicU64,
-    pub(crate) overruns: AtomicU64,
+    /// Skipped periodic activations by reason (their sum is the status's `overruns`).
     pub(crate) skips: Mutex<Skips>,
     pub(crate) deadline_misses: AtomicU64,
     pub(crate) traps: AtomicU64,
@@ -565,6 +565,7 @@ impl ModuleRuntime {
             (t.exec.summary(), t.lateness.summary())
         };
         let channels = self.channel_status();
+        let skipped = *p.skips.lock();
         let sum = |dir: &str, f: fn(&ChannelStatus) -> u64| channels.iter().filter(|c| c.direction == dir).map(f).sum();
         ModuleStatus {
             id: self.id.clone(),
@@ -575,8 +576,8 @@ impl ModuleRuntime {
             trigger: trigger_kind(&self.spec.trigger).into(),
             activations: p.activations.load(Ordering::Relaxed),
             step_errors: p.step_errors.load(Ordering::Relaxed),
-            overruns: p.overruns.load(Ordering::Relaxed),
-            skipped: *p.skips.lock(),
+            overruns: skipped.total(),
+            skipped,
             deadline_misses: p.deadline_misses.load(Ordering::Relaxed),
             throttled: self.rt.throttled(),
             reservation: self.rt.reservation().map(|r| r.status()),

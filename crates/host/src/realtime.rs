@@ -265,7 +265,7 @@ mod tests {
     #[test]
     fn reservations_follow_the_manifest() {
         let ms = Duration::from_millis;
-        let overhead = silverline_placement::rta::reserved_runtime(Duration::ZERO, ms(1000));
+        let overhead = silverline_placement::rta::host_share();
         let r = Reservation::of(ms(10), Some(ms(2)), Some(ms(3)), Some(ms(5)));
         assert_eq!((r.runtime, r.deadline, r.period), (ms(2) + overhead, ms(5), ms(10)));
         assert_eq!((r.budget, r.source), (ms(2), BudgetSource::Declared), "declared beats measured");

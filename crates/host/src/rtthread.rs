@@ -165,8 +165,7 @@ fn resize_from_measurements(m: &ModuleRuntime, activations: u64) {
     let exec = m.profile.timing.lock().exec.summary().p99;
     let cpu = m.rt.cpu().p99;
     let margin = |ns: u64| Duration::from_nanos(ns + ns / 5);
-    let overhead = silverline_placement::rta::reserved_runtime(Duration::ZERO, current.deadline);
-    let budget = margin(exec).max(margin(cpu).saturating_sub(overhead));
+    let budget = margin(exec).max(margin(cpu).saturating_sub(silverline_placement::rta::host_share()));
     let next = Reservation::of(current.period, None, Some(budget), Some(current.deadline));
     if next.runtime < current.runtime + current.runtime / 10 {
         return;

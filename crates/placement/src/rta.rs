@@ -37,7 +37,13 @@ pub const WAKEUP_MARGIN: Duration = Duration::from_micros(25);
 /// the bare budget is throttled by the kernel whenever the Host's own share pushes a period's
 /// CPU time past it, and the activation then starts up to a period late.
 pub fn reserved_runtime(budget: Duration, deadline: Duration) -> Duration {
-    (budget + ACTIVATION_OVERHEAD + WAKEUP_MARGIN).min(deadline)
+    (budget + host_share()).min(deadline)
+}
+
+/// What a real-time reservation holds beyond the module's budget: the Host's per-activation
+/// overhead and the wake-up margin.
+pub fn host_share() -> Duration {
+    ACTIVATION_OVERHEAD + WAKEUP_MARGIN
 }
 
 /// Deadline, and assumed minimum inter-arrival time, of a real-time event-triggered module

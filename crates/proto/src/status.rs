@@ -268,6 +268,11 @@ impl Skips {
             SkipReason::Degrade => self.degrade += n,
         }
     }
+
+    /// All skipped activations, whatever the reason.
+    pub fn total(&self) -> u64 {
+        self.behind + self.skip_next + self.degrade
+    }
 }
 
 /// Where a real-time reservation's runtime came from.
