@@ -46,19 +46,28 @@ impl MqttConfig {
     }
 
     /// Parse `mqtt://HOST:PORT` (or `HOST:PORT`), or `mqtts://HOST:PORT` for MQTT over TLS
-    /// (which then needs [`MqttConfig::tls`]).
+    /// (which then needs [`MqttConfig::tls`]); `USER:PASSWORD@` before the host logs in.
     pub fn from_url(url: &str) -> anyhow::Result<Self> {
         let secure = url.starts_with("mqtts://");
         let rest = url.strip_prefix("mqtts://").or_else(|| url.strip_prefix("mqtt://")).or_else(|| url.strip_prefix("tcp://")).unwrap_or(url);
         let rest = rest.trim_end_matches('/');
+        let (login, rest) = match rest.rsplit_once('@') {
+            Some((userinfo, hostport)) => (Some(userinfo), hostport),
+            None => (None, rest),
+        };
         let (host, port) = match rest.rsplit_once(':') {
-            Some((h, p)) => (h, p.parse::<u16>().with_context(|| format!("bad port in broker URL `{url}`"))?),
+            Some((h, p)) => (h, p.parse::<u16>().with_context(|| format!("bad port in broker URL `{}`", redact(url)))?),
             None => (rest, if secure { 8883 } else { 1883 }),
         };
         if host.is_empty() {
-            bail!("broker URL `{url}` has no host; expected mqtt://HOST:PORT");
+            bail!("broker URL `{}` has no host; expected mqtt://HOST:PORT", redact(url));
         }
-        Ok(MqttConfig { host: host.to_string(), port, secure, ..Self::default() })
+        let mut config = MqttConfig { host: host.to_string(), port, secure, ..Self::default() };
+        if let Some(userinfo) = login {
+            let (user, password) = userinfo.split_once(':').with_context(|| format!("broker URL `{}`: expected USER:PASSWORD@ before the host", redact(url)))?;
+            config.login(user, password);
+        }
+        Ok(config)
     }
 
     /// The client id the broker sees; must be unique per connection.
@@ -137,6 +146,8 @@ struct State {
     subscribe_requested: u64,
     subscribe_acked: u64,
     last_error: Option<String>,
+    /// The event loop has ended (after a DISCONNECT).
+    closed: bool,
 }
 
 /// A [`RemoteBackend`] over MQTT, QoS 0 (real-time data: fresh beats complete).
@@ -200,6 +211,24 @@ impl MqttBackend {
         self.state.0.lock().connected
     }
 
+    /// Send everything queued so far, then disconnect; waits up to `timeout` for the connection
+    /// to close. False when it did not close in time (messages may be lost).
+    pub fn close(&self, timeout: Duration) -> bool {
+        // Requests are sent in order, so the DISCONNECT goes out after every queued PUBLISH.
+        if self.client.disconnect().is_err() {
+            return self.state.0.lock().closed;
+        }
+        let (lock, cond) = &*self.state;
+        let deadline = Instant::now() + timeout;
+        let mut state = lock.lock();
+        while !state.closed {
+            if cond.wait_until(&mut state, deadline).timed_out() {
+                return false;
+            }
+        }
+        true
+    }
+
     /// Disconnect; the event-loop thread ends.
     pub fn disconnect(&self) {
         let _ = self.client.try_disconnect();
@@ -259,6 +288,21 @@ fn event_loop(mut connection: Connection, client: Client, state: Arc<(Mutex<Stat
                 std::thread::sleep(Duration::from_millis(200));
             }
         }
+    }
+    let mut s = state.0.lock();
+    (s.connected, s.closed) = (false, true);
+    drop(s);
+    state.1.notify_all();
+}
+
+/// `url` with any password replaced, for messages.
+fn redact(url: &str) -> String {
+    match url.rsplit_once('@') {
+        Some((userinfo, hostport)) => match userinfo.rsplit_once(':') {
+            Some((user, _)) => format!("{user}:***@{hostport}"),
+            None => url.to_string(),
+        },
+        None => url.to_string(),
     }
 }
 

@@ -14,8 +14,9 @@ use std::time::Instant;
 use wasmtime::{Linker, Module, Store, StoreLimitsBuilder};
 use wasmtime_wasi::{FsPerms, WasiCtxBuilder};
 
-/// What a command module may see. `Default` grants nothing but stdio, clocks and randomness.
-#[derive(Debug, Clone, Default)]
+/// What a command module may see. `Default` grants nothing but stdio, clocks and randomness,
+/// and its channels loop back within the module.
+#[derive(Clone, Default)]
 pub struct CommandGrants {
     /// `argv`, including `argv[0]`.
     pub args: Vec<String>,
@@ -23,6 +24,9 @@ pub struct CommandGrants {
     pub env: Vec<(String, String)>,
     /// Preopened directories: (host path, guest path).
     pub dirs: Vec<(PathBuf, String)>,
+    /// Where the module's channels go: a router with a broker attached reaches other Hosts and
+    /// observers. `None`: a router of its own, so channels stay within the module.
+    pub router: Option<Arc<Router>>,
 }
 
 /// Run `wasm` (binary or WAT) as a WASI command and return its exit code.
@@ -39,7 +43,7 @@ pub fn run_command(wasm: &[u8], grants: &CommandGrants) -> anyhow::Result<i32> {
     store.limiter(|c| &mut c.limits);
     store.set_fuel(u64::MAX)?;
     store.epoch_deadline_callback(|_| Ok(wasmtime::UpdateDeadline::Continue(u64::MAX / 2)));
-    let instance = linker.instantiate(&mut store, &module)?;
+    let instance = crate::refabi::instantiate_pre(&linker, &module)?.instantiate(&mut store)?;
     store.data_mut().memory = instance.get_memory(&mut store, "memory");
     let Ok(start) = instance.get_typed_func::<(), ()>(&mut store, "_start") else {
         bail!("the module exports no `_start`: it is not a WASI command (reactor modules run from a manifest)");
@@ -70,9 +74,9 @@ fn context(g: &CommandGrants) -> anyhow::Result<ModuleCtx> {
         channels: ChannelTable::default(),
         activation: 0,
         log: LineWriter::new(Arc::from("command"), Stream::Log, print_sink()),
-        // Reference-ABI calls work too; with no Host around, channels loop back within the module.
+        // Reference-ABI calls work too, on the given router.
         refabi: Some(RefState::new(
-            Router::new(RoutingMode::LoopbackFirst),
+            g.router.clone().unwrap_or_else(|| Router::new(RoutingMode::LoopbackFirst)),
             Arc::default(),
             Arc::default(),
             HostUuid::new_v4().as_str().to_string(),

@@ -306,7 +306,7 @@ impl Host {
         if crate::sidecar::imports_sidecar_api(&module) && !spec.sidecar {
             return Err(load_err(anyhow::anyhow!("the module imports `sl_sidecar` but its manifest does not declare `sidecar: true`")));
         }
-        let pre = s.linker.instantiate_pre(&module).map_err(|e| load_err(e.into()))?;
+        let pre = crate::refabi::instantiate_pre(&s.linker, &module).map_err(load_err)?;
         let runtime = Arc::new(ModuleRuntime::new(ModuleParts {
             id: id.clone(),
             app: app.to_string(),

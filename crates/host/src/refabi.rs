@@ -336,13 +336,13 @@ pub(crate) fn add_to_linker(linker: &mut Linker<ModuleCtx>) -> anyhow::Result<()
         Ok(n as i32)
     })?;
     linker.func_wrap("env", "ch_poll", ch_poll)?;
-    linker.func_wrap("env", "runtime_get_uuid", |mut c: Caller<'_, ModuleCtx>, buf: i32| -> wasmtime::Result<()> {
+    linker.func_wrap("env", "runtime_get_uuid", |mut c: Caller<'_, ModuleCtx>, buf: i32| -> wasmtime::Result<i32> {
         let uuid = refstate(&mut c)?.host_uuid.clone();
-        write_c_string(&mut c, buf, &uuid)
+        Ok(status_of(write_c_string(&mut c, buf, &uuid)))
     })?;
-    linker.func_wrap("env", "module_get_uuid", |mut c: Caller<'_, ModuleCtx>, buf: i32| -> wasmtime::Result<()> {
+    linker.func_wrap("env", "module_get_uuid", |mut c: Caller<'_, ModuleCtx>, buf: i32| -> wasmtime::Result<i32> {
         let uuid = refstate(&mut c)?.module_uuid.clone();
-        write_c_string(&mut c, buf, &uuid)
+        Ok(status_of(write_c_string(&mut c, buf, &uuid)))
     })?;
     linker.func_wrap("env", "period_start", period_start)?;
     linker.func_wrap("env", "period_end", period_end)?;
@@ -367,12 +367,51 @@ fn slice_mut(data: &mut [u8], ptr: i32, len: i32) -> Option<&mut [u8]> {
     data.get_mut(start..start.checked_add(u32::try_from(len).ok()? as usize)?)
 }
 
-fn write_c_string(c: &mut Caller<'_, ModuleCtx>, buf: i32, s: &str) -> wasmtime::Result<()> {
-    let Some(mem) = c.data().memory else { return Ok(()) };
+/// Write `s` and a NUL at `buf`; `false` when the module has no memory or the bytes do not fit.
+fn write_c_string(c: &mut Caller<'_, ModuleCtx>, buf: i32, s: &str) -> bool {
+    let Some(mem) = c.data().memory else { return false };
     let mut bytes = s.as_bytes().to_vec();
     bytes.push(0);
-    if let Some(out) = slice_mut(mem.data_mut(c), buf, bytes.len() as i32) {
-        out.copy_from_slice(&bytes);
-    }
-    Ok(())
+    let Some(out) = slice_mut(mem.data_mut(c), buf, bytes.len() as i32) else { return false };
+    out.copy_from_slice(&bytes);
+    true
+}
+
+/// The published header's convention: 0 on success, -1 on failure.
+fn status_of(ok: bool) -> i32 {
+    if ok { 0 } else { -1 }
+}
+
+/// Whether `module` declares the uuid calls as returning nothing, the form of the reference
+/// runtime's early headers (the published header returns `int`).
+fn wants_void_uuids(module: &wasmtime::Module) -> bool {
+    module.imports().any(|i| {
+        i.module() == "env"
+            && matches!(i.name(), "runtime_get_uuid" | "module_get_uuid")
+            && i.ty().func().is_some_and(|f| f.results().len() == 0)
+    })
+}
+
+/// Link `module` with `linker`, or with its void-uuid copy when the module asks for that form.
+pub(crate) fn instantiate_pre(linker: &Linker<ModuleCtx>, module: &wasmtime::Module) -> anyhow::Result<wasmtime::InstancePre<ModuleCtx>> {
+    let pre = if wants_void_uuids(module) { with_void_uuids(linker)?.instantiate_pre(module) } else { linker.instantiate_pre(module) };
+    pre.map_err(anyhow::Error::from)
+}
+
+/// A copy of `linker` whose uuid calls return nothing, for modules built against the early
+/// headers. Only such modules pay for the copy.
+fn with_void_uuids(linker: &Linker<ModuleCtx>) -> anyhow::Result<Linker<ModuleCtx>> {
+    let mut l = linker.clone();
+    l.allow_shadowing(true);
+    l.func_wrap("env", "runtime_get_uuid", |mut c: Caller<'_, ModuleCtx>, buf: i32| -> wasmtime::Result<()> {
+        let uuid = refstate(&mut c)?.host_uuid.clone();
+        write_c_string(&mut c, buf, &uuid);
+        Ok(())
+    })?;
+    l.func_wrap("env", "module_get_uuid", |mut c: Caller<'_, ModuleCtx>, buf: i32| -> wasmtime::Result<()> {
+        let uuid = refstate(&mut c)?.module_uuid.clone();
+        write_c_string(&mut c, buf, &uuid);
+        Ok(())
+    })?;
+    Ok(l)
 }

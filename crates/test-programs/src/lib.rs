@@ -99,6 +99,8 @@ mod tests {
             "filter_ema",
             "hello_cmd",
             "probe",
+            "ref_burst_cmd",
+            "ref_early_uuid_cmd",
             "ref_producer_cmd",
             "ref_relay_cmd",
             "ref_watch_cmd",

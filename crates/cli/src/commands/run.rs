@@ -3,7 +3,7 @@
 
 use crate::table;
 use anyhow::Context;
-use silverline_channels::{MqttBackend, MqttConfig, RoutingMode};
+use silverline_channels::{MqttBackend, MqttConfig, Router, RoutingMode};
 use silverline_host::{run_command, CommandGrants, Host, HostConfig, HostStatus, ModuleState};
 use silverline_manifest::ApplicationManifest;
 use std::path::{Path, PathBuf};
@@ -18,7 +18,8 @@ pub struct RunArgs {
     /// Stop after this long (e.g. `3s`, `500ms`); default: until Ctrl-C.
     #[arg(long = "for", value_parser = humantime::parse_duration)]
     duration: Option<Duration>,
-    /// MQTT broker (`mqtt://HOST:PORT`) for channels to and from other Hosts and observers.
+    /// MQTT broker (`mqtt://[USER:PASSWORD@]HOST:PORT`) for channels to and from other Hosts and
+    /// observers, for an application's modules as for a command module.
     #[arg(long)]
     broker: Option<String>,
     /// Route every channel through the broker, even between co-located modules.
@@ -71,7 +72,24 @@ fn run_module(args: &RunArgs) -> anyhow::Result<i32> {
         let (host, guest) = d.split_once("::").unwrap_or((d, d));
         grants.dirs.push((PathBuf::from(host), guest.to_string()));
     }
-    run_command(&wasm, &grants)
+    if args.via_broker {
+        anyhow::bail!("--via-broker applies to applications; a command module's channels go through the broker whenever --broker is given");
+    }
+    let router = Router::new(RoutingMode::LoopbackFirst);
+    let backend = args.broker.as_deref().map(|url| connect_broker(&router, &args.name, url)).transpose()?;
+    grants.router = Some(router);
+    let code = run_command(&wasm, &grants);
+    close(backend);
+    code
+}
+
+/// Send what the modules published before the process ends.
+fn close(backend: Option<Arc<MqttBackend>>) {
+    if let Some(b) = backend {
+        if !b.close(Duration::from_secs(2)) {
+            eprintln!("warning: the broker connection did not close cleanly; the last messages may not have been sent");
+        }
+    }
 }
 
 fn run_app(args: &RunArgs) -> anyhow::Result<i32> {
@@ -87,25 +105,25 @@ fn run_app(args: &RunArgs) -> anyhow::Result<i32> {
     }
     let host = Host::new(config)?;
     let backend = match &args.broker {
-        Some(url) => Some(connect_broker(&host, url)?),
+        Some(url) => Some(connect_broker(host.router(), host.name(), url)?),
         None => None,
     };
     host.deploy_app(&app)?;
     wait(&host, args.duration)?;
     let status = host.status();
     host.shutdown();
-    drop(backend);
+    close(backend);
     if let Some(format) = &args.status {
         print_status(&status, format)?;
     }
     Ok(exit_code(&status))
 }
 
-fn connect_broker(host: &Host, url: &str) -> anyhow::Result<Arc<MqttBackend>> {
+fn connect_broker(router: &Arc<Router>, name: &str, url: &str) -> anyhow::Result<Arc<MqttBackend>> {
     let mut cfg = MqttConfig::from_url(url)?;
-    cfg.client_id(format!("silverline-run-{}-{}", host.name(), std::process::id()));
-    let backend = MqttBackend::connect(&cfg, host.router().remote_sink())?;
-    host.router().attach_remote(backend.clone());
+    cfg.client_id(format!("silverline-run-{name}-{}", std::process::id()));
+    let backend = MqttBackend::connect(&cfg, router.remote_sink())?;
+    router.attach_remote(backend.clone());
     Ok(backend)
 }
 

@@ -2,7 +2,7 @@ use crate::common::*;
 use parking_lot::Mutex;
 use silverline_channels::{MqttBackend, MqttConfig, RemoteBackend};
 use silverline_test_programs::broker::Mosquitto;
-use silverline_test_programs::{FILTER_EMA_C, HELLO_CMD_C, SENSOR_C, SINK_C};
+use silverline_test_programs::{FILTER_EMA_C, HELLO_CMD_C, REF_BURST_CMD_C, SENSOR_C, SINK_C};
 use std::sync::Arc;
 
 #[test]
@@ -85,4 +85,41 @@ fn a_reactor_is_not_a_command() {
     let out = run(&["run", SENSOR_C]);
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("_start"));
+}
+
+#[test]
+fn a_command_module_run_with_a_broker_reaches_an_independent_subscriber() {
+    let _serial = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let passwd = dir.path().join("passwd");
+    let made = std::process::Command::new("mosquitto_passwd").args(["-b", "-c"]).arg(&passwd).args(["runner", "s3cret"]).status().unwrap();
+    assert!(made.success(), "mosquitto_passwd");
+    // Mosquitto started as root reads the file as the `mosquitto` user.
+    use std::os::unix::fs::PermissionsExt;
+    for p in [dir.path(), passwd.as_path()] {
+        std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let broker = Mosquitto::start_configured("127.0.0.1", None, &format!("allow_anonymous false\npassword_file {}\n", passwd.display()));
+    let seen = Arc::new(Mutex::new(Vec::<String>::new()));
+    let sink_seen = seen.clone();
+    let mut cfg = MqttConfig::from_url(&broker.url()).unwrap();
+    cfg.client_id("observer").login("runner", "s3cret");
+    let observer = MqttBackend::connect(&cfg, Arc::new(move |_: &str, p: bytes::Bytes| sink_seen.lock().push(String::from_utf8_lossy(&p).into_owned()))).unwrap();
+    observer.subscribe("burst/out");
+    assert!(observer.wait_subscribed(std::time::Duration::from_secs(10)));
+
+    let url = format!("mqtt://runner:s3cret@127.0.0.1:{}", broker.port());
+    let out = run(&["run", REF_BURST_CMD_C, "--broker", &url, "--", "burst/out", "50"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("published 50"), "{}", stdout(&out));
+    // Every message was flushed before the process ended; they arrive in order.
+    let expected: Vec<String> = (1..=50).map(|n| n.to_string()).collect();
+    eventually(10, "the subscriber receives all 50 messages", || (seen.lock().len() >= 50).then_some(()));
+    assert_eq!(*seen.lock(), expected);
+
+    let wrong = format!("mqtt://runner:wrong@127.0.0.1:{}", broker.port());
+    let refused = run(&["run", REF_BURST_CMD_C, "--broker", &wrong, "--", "burst/out", "1"]);
+    assert!(!refused.status.success(), "a wrong password must not run the module");
+    assert!(stderr(&refused).contains("cannot connect to the MQTT broker"), "{}", stderr(&refused));
+    assert!(!stderr(&refused).contains("wrong"), "the password is never printed: {}", stderr(&refused));
 }

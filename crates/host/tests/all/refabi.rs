@@ -3,7 +3,7 @@
 
 use crate::common::*;
 use silverline_host::EventKind;
-use silverline_test_programs::{COUNTER_C, ECHO_C, REF_PRODUCER_CMD_C, REF_RELAY_CMD_C, REF_WATCH_CMD_C};
+use silverline_test_programs::{COUNTER_C, ECHO_C, REF_EARLY_UUID_CMD_C, REF_PRODUCER_CMD_C, REF_RELAY_CMD_C, REF_WATCH_CMD_C};
 
 fn mixed_app() -> silverline_manifest::ApplicationManifest {
     app(&format!(
@@ -73,8 +73,8 @@ fn reference_modules_interoperate_with_native_ones() {
     // uuids are 36-character strings
     let hello = lines.of("mixed/producer-a");
     let line = hello.iter().find(|l| l.starts_with("producer a runtime=")).expect("producer printed its uuids");
-    let runtime = line.split("runtime=").nth(1).unwrap().split(' ').next().unwrap();
-    assert_eq!(runtime.len(), 36);
+    let (runtime, module) = uuids_in(line);
+    assert_eq!((runtime.len(), module.len()), (36, 36), "{line}");
 
     // period_start/period_end feed the profile of a reference module
     assert!(host.wait_for(WAIT, |s| s.module("mixed/producer-a").unwrap().activations >= 3));
@@ -89,4 +89,43 @@ fn reference_modules_interoperate_with_native_ones() {
     assert!(host.remove(&id("mixed/producer-b")));
     expect_event(&events, "producer stopped", |e| e.module.0 == "mixed/producer-b" && e.kind == EventKind::Stopped);
     assert_eq!(host.status().modules.len(), 4);
+}
+
+/// The `runtime=` and `module=` values of a line a reference module printed.
+fn uuids_in(line: &str) -> (String, String) {
+    let value = |k: &str| line.split(k).nth(1).unwrap_or("").split(' ').next().unwrap_or("").trim().to_string();
+    (value("runtime="), value("module="))
+}
+
+#[test]
+fn modules_of_the_early_header_link_too_and_get_the_same_uuids() {
+    // The producer is built against the published header (uuid calls return int), this one
+    // against the early one (they return nothing); the Host links each its own way.
+    let (host, lines) = host();
+    let events = host.events();
+    host.deploy_app(&app(&format!(
+        r#"
+name: early
+modules:
+  - name: early
+    file: {REF_EARLY_UUID_CMD_C}
+    trigger: {{ type: command }}
+  - name: published
+    file: {REF_PRODUCER_CMD_C}
+    trigger: {{ type: periodic, periodInNs: 50000000 }}
+    wasi: {{ args: ["ref/x", "p"] }}
+"#
+    )))
+    .unwrap();
+    expect_event(&events, "the early module ran to its end", |e| e.module.0 == "early/early" && e.kind == EventKind::Completed { exit_code: 0 });
+    let early = lines.of("early/early");
+    let line = early.iter().find(|l| l.starts_with("early runtime=")).expect("the early module printed its uuids");
+    let (runtime, module) = uuids_in(line);
+    assert_eq!((runtime.len(), module.len()), (36, 36), "{line}");
+    assert!(host.wait_for(WAIT, |s| s.module("early/published").is_some_and(|m| m.activations >= 1)));
+    let published = lines.of("early/published");
+    let line = published.iter().find(|l| l.starts_with("producer p runtime=")).expect("the producer printed its uuids");
+    let (same_runtime, other_module) = uuids_in(line);
+    assert_eq!(same_runtime, runtime, "one Host, one runtime uuid");
+    assert_ne!(other_module, module, "each module instance has its own uuid");
 }

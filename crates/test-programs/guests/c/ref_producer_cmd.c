@@ -7,8 +7,7 @@ int main(int argc, char **argv) {
     const char *path = argc > 1 ? argv[1] : "ref/sensor/a";
     const char *label = argc > 2 ? argv[2] : "a";
     char runtime[40], module[40];
-    runtime_get_uuid(runtime);
-    module_get_uuid(module);
+    if (runtime_get_uuid(runtime) != 0 || module_get_uuid(module) != 0) return 2;
     printf("producer %s runtime=%s module=%s\n", label, runtime, module);
     fflush(stdout);
     int fd = ch_open(path, CH_WRONLY, 0);
