@@ -1,8 +1,8 @@
 //! Running a bare WASI command module once, the way `wasmtime run` does: inherited stdio,
 //! granted args, env and directories, the module's exit code as the result.
 
-use crate::abi::{self, ChannelTable, ModuleCtx};
-use crate::engine::{Allocation, EngineConfig, SlEngine};
+use crate::abi::{ChannelTable, ModuleCtx};
+use crate::engine::{Allocation, EngineConfig, Metering, SlEngine};
 use crate::output::{print_sink, LineWriter, Stream};
 use anyhow::bail;
 use std::path::PathBuf;
@@ -11,7 +11,7 @@ use silverline_channels::{Router, RoutingMode};
 use silverline_manifest::HostUuid;
 use std::sync::Arc;
 use std::time::Instant;
-use wasmtime::{Linker, Module, Store, StoreLimitsBuilder};
+use wasmtime::{Module, Store, StoreLimitsBuilder};
 use wasmtime_wasi::{FsPerms, WasiCtxBuilder};
 
 /// What a command module may see. `Default` grants nothing but stdio, clocks and randomness,
@@ -31,17 +31,14 @@ pub struct CommandGrants {
 
 /// Run `wasm` (binary or WAT) as a WASI command and return its exit code.
 pub fn run_command(wasm: &[u8], grants: &CommandGrants) -> anyhow::Result<i32> {
-    let engine = SlEngine::new(EngineConfig::new().allocation(Allocation::OnDemand))?;
+    // One module, run to its end: unmetered code, no pool.
+    let engines = SlEngine::new(EngineConfig::new().allocation(Allocation::OnDemand).max_modules(1))?;
+    let engine = engines.engine(Metering::Unmetered);
     let wasm = crate::cache::wasm_from_bytes(wasm)?;
-    let module = Module::new(engine.engine(), &wasm).map_err(|e| anyhow::anyhow!("compiling the module: {e:#}"))?;
-    let mut linker = Linker::new(engine.engine());
-    wasmtime_wasi::p1::add_to_linker_sync(&mut linker, |c: &mut ModuleCtx| &mut c.wasi)?;
-    abi::add_to_linker(&mut linker)?;
-    crate::refabi::add_to_linker(&mut linker)?;
-    crate::sidecar::add_to_linker(&mut linker)?;
-    let mut store = Store::new(engine.engine(), context(grants)?);
+    let module = Module::new(engine, &wasm).map_err(|e| anyhow::anyhow!("compiling the module: {e:#}"))?;
+    let linker = crate::host::linker(engine)?;
+    let mut store = Store::new(engine, context(grants)?);
     store.limiter(|c| &mut c.limits);
-    store.set_fuel(u64::MAX)?;
     store.epoch_deadline_callback(|_| Ok(wasmtime::UpdateDeadline::Continue(u64::MAX / 2)));
     let instance = crate::refabi::instantiate_pre(&linker, &module)?.instantiate(&mut store)?;
     store.data_mut().memory = instance.get_memory(&mut store, "memory");

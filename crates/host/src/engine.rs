@@ -1,9 +1,14 @@
-//! The Wasm engine, configured for many small modules.
+//! The Wasm engines, configured for many small modules.
 //!
-//! One [`wasmtime::Engine`] per Host. Fuel and epoch interruption are always on: fuel bounds the
-//! work of one activation deterministically, epochs bound its wall-clock time; both are needed for
-//! containment and the compiled code differs with them, so turning them on later would invalidate
-//! every cached module.
+//! Two [`wasmtime::Engine`]s per Host, because fuel metering is decided when code is compiled:
+//! modules that declare a fuel budget (deterministic bounds on their work) run on the
+//! **metered** engine; all others on the **unmetered** one, at near-native speed, contained by
+//! epoch deadlines (wall-clock) and memory limits. Epoch interruption is on in both. Compiled
+//! code is only valid for the engine that made it, so the module cache is per engine.
+//!
+//! The unmetered engine owns the instance pool (most modules live there); the metered one
+//! allocates on demand, so the two do not reserve the address space twice. Both count against
+//! one limit, the Host's module slots.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -22,6 +27,31 @@ pub enum Allocation {
     OnDemand,
 }
 
+/// Whether a module's code counts fuel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Metering {
+    /// No fuel counting: contained by deadlines and memory limits.
+    Unmetered,
+    /// Fuel counted, for modules that declare a fuel budget.
+    Fuel,
+}
+
+impl Metering {
+    /// The metering a module with fuel budget `fuel` needs.
+    pub fn for_budget(fuel: Option<u64>) -> Metering {
+        if fuel.is_some() { Metering::Fuel } else { Metering::Unmetered }
+    }
+}
+
+/// Most module instances a Host holds by default: a few thousand small modules.
+pub const DEFAULT_MAX_MODULES: u32 = 4096;
+
+/// Largest linear memory of a module by default. At 4 GiB bounds checks compile away.
+pub const DEFAULT_MAX_MEMORY: u64 = 4 << 30;
+
+/// Smallest per-module memory reservation the pool probe tries before allocating on demand.
+const SMALLEST_POOLED_MEMORY: u64 = 64 << 20;
+
 /// Engine settings. `new()` equals `Default`.
 #[derive(Debug, Clone)]
 pub struct EngineConfig {
@@ -35,8 +65,8 @@ impl Default for EngineConfig {
     fn default() -> Self {
         EngineConfig {
             allocation: Allocation::Auto,
-            max_modules: 256,
-            max_memory_bytes: 4 << 30,
+            max_modules: DEFAULT_MAX_MODULES,
+            max_memory_bytes: DEFAULT_MAX_MEMORY,
             epoch_tick: Duration::from_millis(1),
         }
     }
@@ -54,8 +84,8 @@ impl EngineConfig {
         self
     }
 
-    /// Most module instances alive at once (pool size). Each pooled slot reserves
-    /// `max_memory_bytes` of address space (not RAM).
+    /// Most module instances alive at once: the Host's module slots and the pool size. Each
+    /// pooled slot reserves `max_memory_bytes` of address space (not RAM).
     pub fn max_modules(&mut self, n: u32) -> &mut Self {
         self.max_modules = n.max(1);
         self
@@ -63,6 +93,8 @@ impl EngineConfig {
 
     /// Largest linear memory of any module. At 4 GiB (the default) bounds checks compile away;
     /// smaller values let many more modules share the address space, at some compute cost.
+    /// Where the pool of `max_modules` slots of this size does not fit the address space, the
+    /// Host reserves less per slot (down to 64 MiB), then allocates on demand.
     pub fn max_memory_bytes(&mut self, bytes: u64) -> &mut Self {
         self.max_memory_bytes = bytes.max(64 << 10);
         self
@@ -76,44 +108,47 @@ impl EngineConfig {
     }
 }
 
-/// A configured engine plus the thread that advances its epoch.
+/// The engines of a Host plus the thread that advances their epochs.
 pub struct SlEngine {
-    pub(crate) engine: Engine,
-    pub(crate) pooled: bool,
+    unmetered: Engine,
+    metered: Engine,
+    /// Bytes each pooled slot reserves for linear memory; `None`: allocated on demand.
+    pub(crate) pooled_memory: Option<u64>,
+    pub(crate) max_modules: u32,
     pub(crate) epoch_tick: Duration,
     ticker_stop: Arc<AtomicBool>,
 }
 
 impl SlEngine {
-    /// Build the engine; falls back from pooling to on-demand under [`Allocation::Auto`].
+    /// Build the engines; under [`Allocation::Auto`] the pool shrinks its per-slot memory
+    /// reservation until it fits, then falls back to on-demand allocation.
     pub fn new(cfg: &EngineConfig) -> anyhow::Result<SlEngine> {
-        let (engine, pooled) = match cfg.allocation {
-            Allocation::OnDemand => (Engine::new(&base_config(cfg, false))?, false),
-            Allocation::Pooling => (Engine::new(&base_config(cfg, true)).map_err(|e| anyhow::anyhow!("pooling allocator: {e:#}"))?, true),
-            Allocation::Auto => match Engine::new(&base_config(cfg, true)) {
-                Ok(e) => (e, true),
-                Err(e) => {
-                    tracing::warn!(
-                        "pooling allocator unavailable ({e:#}); falling back to on-demand allocation \
-                         (instantiation is slower; lower --max-modules or --max-memory to retry pooling)"
-                    );
-                    (Engine::new(&base_config(cfg, false))?, false)
-                }
-            },
+        let (unmetered, pooled_memory) = match cfg.allocation {
+            Allocation::OnDemand => (Engine::new(&base_config(cfg, Metering::Unmetered, None))?, None),
+            Allocation::Pooling => {
+                let e = Engine::new(&base_config(cfg, Metering::Unmetered, Some(cfg.max_memory_bytes)))
+                    .map_err(|e| anyhow::anyhow!("pooling allocator of {} slots: {e:#}", cfg.max_modules))?;
+                (e, Some(cfg.max_memory_bytes))
+            }
+            Allocation::Auto => probe_pool(cfg)?,
         };
+        let metered = Engine::new(&base_config(cfg, Metering::Fuel, None))?;
         let ticker_stop = Arc::new(AtomicBool::new(false));
-        spawn_ticker(engine.clone(), cfg.epoch_tick, ticker_stop.clone())?;
-        Ok(SlEngine { engine, pooled, epoch_tick: cfg.epoch_tick, ticker_stop })
+        spawn_ticker([unmetered.clone(), metered.clone()], cfg.epoch_tick, ticker_stop.clone())?;
+        Ok(SlEngine { unmetered, metered, pooled_memory, max_modules: cfg.max_modules, epoch_tick: cfg.epoch_tick, ticker_stop })
     }
 
-    /// The wasmtime engine.
-    pub fn engine(&self) -> &Engine {
-        &self.engine
+    /// The engine for modules of this metering.
+    pub fn engine(&self, m: Metering) -> &Engine {
+        match m {
+            Metering::Unmetered => &self.unmetered,
+            Metering::Fuel => &self.metered,
+        }
     }
 
-    /// Whether instances come from the pooling allocator.
+    /// Whether (unmetered) instances come from the pooling allocator.
     pub fn is_pooled(&self) -> bool {
-        self.pooled
+        self.pooled_memory.is_some()
     }
 
     /// Epoch ticks needed to cover `d` (at least one).
@@ -128,30 +163,64 @@ impl Drop for SlEngine {
     }
 }
 
-fn base_config(cfg: &EngineConfig, pooling: bool) -> Config {
+/// The largest per-slot memory reservation (halving from the configured one) at which a pool
+/// of `max_modules` slots can be reserved; on-demand allocation if none can.
+fn probe_pool(cfg: &EngineConfig) -> anyhow::Result<(Engine, Option<u64>)> {
+    let mut memory = cfg.max_memory_bytes;
+    let mut last_error = None;
+    while memory >= SMALLEST_POOLED_MEMORY.min(cfg.max_memory_bytes) {
+        match Engine::new(&base_config(cfg, Metering::Unmetered, Some(memory))) {
+            Ok(e) => {
+                if memory < cfg.max_memory_bytes {
+                    tracing::warn!(
+                        "a pool of {} module slots of {} MiB each does not fit the address space: \
+                         each slot reserves {} MiB (modules may grow their memory that far)",
+                        cfg.max_modules,
+                        cfg.max_memory_bytes >> 20,
+                        memory >> 20
+                    );
+                }
+                return Ok((e, Some(memory)));
+            }
+            Err(e) => last_error = Some(e),
+        }
+        memory /= 2;
+    }
+    tracing::warn!(
+        "pooling allocator unavailable for {} module slots ({:#}); allocating on demand \
+         (instantiation is slower; lower --max-modules to retry pooling)",
+        cfg.max_modules,
+        last_error.map_or_else(|| anyhow::anyhow!("no reservation tried"), anyhow::Error::from)
+    );
+    Ok((Engine::new(&base_config(cfg, Metering::Unmetered, None))?, None))
+}
+
+/// `pool`: per-slot memory reservation of a pooling allocator, `None` for on-demand.
+fn base_config(cfg: &EngineConfig, metering: Metering, pool: Option<u64>) -> Config {
     let mut c = Config::new();
-    c.consume_fuel(true);
+    c.consume_fuel(metering == Metering::Fuel);
     c.epoch_interruption(true);
     c.max_wasm_stack(512 << 10);
-    c.memory_reservation(cfg.max_memory_bytes);
-    if pooling {
+    let reservation = pool.unwrap_or(cfg.max_memory_bytes);
+    c.memory_reservation(reservation);
+    if let Some(memory) = pool {
         let mut p = PoolingAllocationConfig::default();
         p.total_core_instances(cfg.max_modules)
             .total_memories(cfg.max_modules)
             .total_tables(cfg.max_modules)
-            .max_memory_size(cfg.max_memory_bytes as usize)
+            .max_memory_size(memory as usize)
             .max_unused_warm_slots(cfg.max_modules.min(100));
         c.allocation_strategy(InstanceAllocationStrategy::Pooling(p));
     }
     c
 }
 
-/// Advance the engine's epoch every `tick`: this is the clock of wall-clock deadlines.
-fn spawn_ticker(engine: Engine, tick: Duration, stop: Arc<AtomicBool>) -> anyhow::Result<()> {
+/// Advance the engines' epochs every `tick`: this is the clock of wall-clock deadlines.
+fn spawn_ticker(engines: [Engine; 2], tick: Duration, stop: Arc<AtomicBool>) -> anyhow::Result<()> {
     std::thread::Builder::new().name("epoch-ticker".into()).spawn(move || {
         while !stop.load(Ordering::Relaxed) {
             std::thread::sleep(tick);
-            engine.increment_epoch();
+            engines.iter().for_each(Engine::increment_epoch);
         }
     })?;
     Ok(())

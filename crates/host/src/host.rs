@@ -2,7 +2,7 @@
 
 use crate::abi::{self, ModuleCtx};
 use crate::cache::{ModuleCache, Digest256};
-use crate::engine::{EngineConfig, SlEngine};
+use crate::engine::{EngineConfig, Metering, SlEngine};
 use crate::module::{Claim, ModuleParts, ModuleRuntime, PeriodicClock};
 use crate::overrun::After;
 use crate::output::{print_sink, OutputSink};
@@ -150,6 +150,14 @@ pub enum DeployError {
         /// What went wrong (compile error, unknown import, ...).
         message: String,
     },
+    /// Every module slot of the Host is taken.
+    #[error("module `{id}` does not fit: all {slots} module slots of this Host are in use (its --max-modules)")]
+    NoSlot {
+        /// Module id.
+        id: ModuleId,
+        /// The Host's module slots.
+        slots: u32,
+    },
     /// Instantiation or initialisation failed.
     #[error("module `{id}` failed to start: {failure}")]
     Start {
@@ -166,11 +174,33 @@ enum Job {
     Restart(Arc<ModuleRuntime>),
 }
 
+/// What modules of one metering are compiled and linked with.
+struct Toolchain {
+    cache: ModuleCache,
+    linker: Linker<ModuleCtx>,
+}
+
+impl Toolchain {
+    fn new(engine: &wasmtime::Engine, cache_dir: Option<PathBuf>) -> anyhow::Result<Toolchain> {
+        Ok(Toolchain { cache: ModuleCache::new(engine.clone(), cache_dir)?, linker: linker(engine)? })
+    }
+}
+
+/// Every API the Host offers modules, linked for `engine`.
+pub(crate) fn linker(engine: &wasmtime::Engine) -> anyhow::Result<Linker<ModuleCtx>> {
+    let mut linker = Linker::new(engine);
+    wasmtime_wasi::p1::add_to_linker_sync(&mut linker, |c: &mut ModuleCtx| &mut c.wasi)?;
+    abi::add_to_linker(&mut linker)?;
+    crate::sidecar::add_to_linker(&mut linker)?;
+    crate::refabi::add_to_linker(&mut linker)?;
+    Ok(linker)
+}
+
 pub(crate) struct Shared {
     config: HostConfig,
     engine: SlEngine,
-    cache: ModuleCache,
-    linker: Linker<ModuleCtx>,
+    unmetered: Toolchain,
+    metered: Toolchain,
     router: Arc<Router>,
     modules: RwLock<BTreeMap<ModuleId, Arc<ModuleRuntime>>>,
     timers: Arc<TimerQueue>,
@@ -199,12 +229,8 @@ impl Host {
     /// Start a Host: engine, timer thread and worker pool.
     pub fn new(config: HostConfig) -> anyhow::Result<Host> {
         let engine = SlEngine::new(&config.engine)?;
-        let cache = ModuleCache::new(engine.engine().clone(), config.cache_dir.clone())?;
-        let mut linker = Linker::new(engine.engine());
-        wasmtime_wasi::p1::add_to_linker_sync(&mut linker, |c: &mut ModuleCtx| &mut c.wasi)?;
-        abi::add_to_linker(&mut linker)?;
-        crate::sidecar::add_to_linker(&mut linker)?;
-        crate::refabi::add_to_linker(&mut linker)?;
+        let unmetered = Toolchain::new(engine.engine(Metering::Unmetered), config.cache_dir.clone())?;
+        let metered = Toolchain::new(engine.engine(Metering::Fuel), config.cache_dir.clone())?;
         let (jobs, job_rx) = crossbeam_channel::unbounded();
         let config_policy = config.realtime_policy;
         let (quota_cores, quota_name, pm_qos) = (config.best_effort_cpu, config.name.clone(), config.pm_qos);
@@ -212,8 +238,8 @@ impl Host {
             router: Router::new(config.routing),
             config,
             engine,
-            cache,
-            linker,
+            unmetered,
+            metered,
             modules: RwLock::new(BTreeMap::new()),
             timers: Arc::new(TimerQueue::default()),
             jobs,
@@ -250,9 +276,15 @@ impl Host {
         &self.shared.config.name
     }
 
-    /// Compile (or fetch from the cache) and return the sha256 of `wasm`.
+    /// Compile (or fetch from the cache) for modules without a fuel budget and return the
+    /// sha256 of `wasm`.
     pub fn precompile(&self, wasm: &[u8]) -> anyhow::Result<Digest256> {
-        Ok(self.shared.cache.get_or_compile(wasm)?.0)
+        Ok(self.shared.toolchain(Metering::Unmetered).cache.get_or_compile(wasm)?.0)
+    }
+
+    /// Most module instances this Host holds at once.
+    pub fn module_slots(&self) -> u32 {
+        self.shared.engine.max_modules
     }
 
     /// Deploy every module of an application, reading their files; all or nothing.
@@ -260,6 +292,9 @@ impl Host {
     /// Every module is instantiated and subscribed before any is triggered, so no module misses
     /// the first messages of a co-located producer.
     pub fn deploy_app(&self, app: &ApplicationManifest) -> anyhow::Result<Vec<ModuleId>> {
+        if let Some(spec) = app.modules.first() {
+            self.check_slots(app.modules.len(), || ModuleId::new(app.name.as_str(), spec.name.as_str()))?;
+        }
         let mut prepared = Vec::new();
         for spec in &app.modules {
             let wasm = crate::cache::read_wasm_file(&spec.file)
@@ -275,6 +310,7 @@ impl Host {
 
     /// Deploy one module instance. On error nothing changed.
     pub fn deploy(&self, id: ModuleId, app: &str, spec: &ModuleSpec, wasm: &[u8]) -> Result<ModuleId, DeployError> {
+        self.check_slots(1, || id.clone())?;
         let runtime = self.prepare(id, app, spec, wasm)?;
         self.claim_ids(std::slice::from_ref(&runtime))?;
         self.connect_inputs(&runtime);
@@ -282,11 +318,25 @@ impl Host {
         Ok(runtime.id.clone())
     }
 
-    /// Register module instances under their ids, or none of them if an id is taken.
+    /// Refuse `n` more modules before anything is compiled when the slots cannot take them.
+    fn check_slots(&self, n: usize, id: impl FnOnce() -> ModuleId) -> Result<(), DeployError> {
+        let slots = self.module_slots();
+        match self.shared.modules.read().len() + n > slots as usize {
+            true => Err(DeployError::NoSlot { id: id(), slots }),
+            false => Ok(()),
+        }
+    }
+
+    /// Register module instances under their ids, or none of them if an id is taken or the
+    /// slots are full.
     fn claim_ids(&self, runtimes: &[Arc<ModuleRuntime>]) -> Result<(), DeployError> {
         let mut modules = self.shared.modules.write();
         if let Some(taken) = runtimes.iter().find(|m| modules.contains_key(&m.id)) {
             return Err(DeployError::AlreadyDeployed(taken.id.clone()));
+        }
+        let slots = self.module_slots();
+        if let Some(first) = runtimes.first().filter(|_| modules.len() + runtimes.len() > slots as usize) {
+            return Err(DeployError::NoSlot { id: first.id.clone(), slots });
         }
         for m in runtimes {
             modules.insert(m.id.clone(), m.clone());
@@ -302,11 +352,12 @@ impl Host {
         }
         let load_err = |e: anyhow::Error| DeployError::Load { id: id.clone(), message: format!("{e:#}") };
         let wasm = crate::cache::wasm_from_bytes(wasm).map_err(load_err)?;
-        let (digest, module) = s.cache.get_or_compile(&wasm).map_err(load_err)?;
+        let tools = s.toolchain(Metering::for_budget(spec.resources.fuel));
+        let (digest, module) = tools.cache.get_or_compile(&wasm).map_err(load_err)?;
         if crate::sidecar::imports_sidecar_api(&module) && !spec.sidecar {
             return Err(load_err(anyhow::anyhow!("the module imports `sl_sidecar` but its manifest does not declare `sidecar: true`")));
         }
-        let pre = crate::refabi::instantiate_pre(&s.linker, &module).map_err(load_err)?;
+        let pre = crate::refabi::instantiate_pre(&tools.linker, &module).map_err(load_err)?;
         let runtime = Arc::new(ModuleRuntime::new(ModuleParts {
             id: id.clone(),
             app: app.to_string(),
@@ -397,8 +448,10 @@ impl Host {
         HostStatus {
             name: s.config.name.clone(),
             pooled_allocation: s.engine.is_pooled(),
+            module_slots: s.engine.max_modules,
+            slot_memory_bytes: s.engine.pooled_memory.unwrap_or(0),
             workers: s.config.workers,
-            cached_modules: s.cache.len(),
+            cached_modules: s.unmetered.cache.len() + s.metered.cache.len(),
             realtime: s.realtime.clone(),
             best_effort_cpu: match &s.quota {
                 None => String::new(),
@@ -425,18 +478,45 @@ impl Host {
     /// Wait until `pred` holds for the Host's status, re-checking after every activation and
     /// event. Returns false on timeout.
     pub fn wait_for(&self, timeout: Duration, pred: impl Fn(&HostStatus) -> bool) -> bool {
+        self.wait_until(timeout, || pred(&self.status()))
+    }
+
+    /// [`Host::wait_for`] on the module counts: cheap enough to re-check after every
+    /// activation of thousands of modules.
+    pub fn wait_for_counts(&self, timeout: Duration, pred: impl Fn(&ModuleCounts) -> bool) -> bool {
+        self.wait_until(timeout, || pred(&self.counts()))
+    }
+
+    /// How many modules there are, run, failed, never ran, and their activations.
+    pub fn counts(&self) -> ModuleCounts {
+        let mut c = ModuleCounts::default();
+        for m in self.shared.modules.read().values() {
+            let activations = m.profile.activations.load(Ordering::Relaxed);
+            c.modules += 1;
+            c.activations += activations;
+            c.never_activated += u64::from(activations == 0);
+            match &*m.state.lock() {
+                ModuleState::Running => c.running += 1,
+                ModuleState::Failed { .. } => c.failed += 1,
+                _ => {}
+            }
+        }
+        c
+    }
+
+    fn wait_until(&self, timeout: Duration, check: impl Fn() -> bool) -> bool {
         // Far enough to mean "forever" without overflowing `Instant`.
         let deadline = Instant::now() + timeout.min(Duration::from_secs(100 * 365 * 86400));
         let (lock, cond) = &self.shared.changed;
         self.shared.waiters.fetch_add(1, Ordering::SeqCst);
         let result = loop {
             let seen = *lock.lock();
-            if pred(&self.status()) {
+            if check() {
                 break true;
             }
             let mut generation = lock.lock();
             if *generation == seen && cond.wait_until(&mut generation, deadline).timed_out() {
-                break pred(&self.status());
+                break check();
             }
         };
         self.shared.waiters.fetch_sub(1, Ordering::SeqCst);
@@ -454,6 +534,13 @@ impl Host {
 }
 
 impl Shared {
+    fn toolchain(&self, m: Metering) -> &Toolchain {
+        match m {
+            Metering::Unmetered => &self.unmetered,
+            Metering::Fuel => &self.metered,
+        }
+    }
+
     /// Begin triggering a freshly instantiated module.
     fn start(self: &Arc<Self>, m: &Arc<ModuleRuntime>) {
         *m.state.lock() = ModuleState::Running;

@@ -15,10 +15,6 @@ use std::time::{Duration, Instant, SystemTime};
 use wasmtime::{InstancePre, Store, StoreLimitsBuilder, Trap, TypedFunc, UpdateDeadline};
 use wasmtime_wasi::{FsPerms, WasiCtxBuilder};
 
-/// Fuel given to an activation whose manifest sets no fuel budget: effectively unlimited,
-/// the wall-clock watchdog is what stops it.
-const UNLIMITED_FUEL: u64 = u64::MAX / 2;
-
 /// A live Wasm instance ready to be activated.
 pub(crate) struct Live {
     pub(crate) store: Store<ModuleCtx>,
@@ -272,8 +268,10 @@ impl ModuleRuntime {
         self.spec.resources.deadline.unwrap_or(self.watchdog)
     }
 
-    fn fuel_budget(&self) -> u64 {
-        self.spec.resources.fuel.unwrap_or(UNLIMITED_FUEL)
+    /// Only modules that declare a fuel budget run metered code (see `engine`); the others
+    /// are stopped by their wall-clock deadline.
+    fn fuel_budget(&self) -> Option<u64> {
+        self.spec.resources.fuel
     }
 
     fn memory_limit(&self) -> Option<u64> {
@@ -284,9 +282,12 @@ impl ModuleRuntime {
     pub(crate) fn instantiate(&self, engine: &crate::engine::SlEngine, inherit_stdio: bool) -> Result<Live, Failure> {
         let init_failed = |e: wasmtime::Error| Failure::InitFailed { message: format!("{e:#}") };
         let ctx = self.context(inherit_stdio).map_err(|e| Failure::InitFailed { message: format!("{e:#}") })?;
-        let mut store = Store::new(engine.engine(), ctx);
+        // The store follows the engine the module was compiled for (metered or not).
+        let mut store = Store::new(self.pre.module().engine(), ctx);
         store.limiter(|c| &mut c.limits);
-        store.set_fuel(self.fuel_budget()).map_err(init_failed)?;
+        if let Some(fuel) = self.fuel_budget() {
+            store.set_fuel(fuel).map_err(init_failed)?;
+        }
         store.set_epoch_deadline(engine.ticks_for(self.deadline()));
         let instance = self.pre.instantiate(&mut store).map_err(|e| self.classify(e, true))?;
         store.data_mut().memory = instance.get_memory(&mut store, "memory");
@@ -387,12 +388,14 @@ impl ModuleRuntime {
         self.wake_pending.store(false, Ordering::Release);
         self.apply_switches(k);
         let budget = self.fuel_budget();
-        live.store.set_fuel(budget).ok();
+        if let Some(fuel) = budget {
+            live.store.set_fuel(fuel).ok();
+        }
         live.store.set_epoch_deadline(engine.ticks_for(self.deadline()));
         let started = Instant::now();
         let result = step.call(&mut live.store, ());
         let exec = started.elapsed();
-        let fuel_used = budget - live.store.get_fuel().unwrap_or(budget);
+        let fuel_used = budget.map_or(0, |b| b - live.store.get_fuel().unwrap_or(b));
         let mem = live.store.data().memory.map_or(0, |m| m.data_size(&live.store) as u64);
         drop(guard);
         self.record(k, scheduled, started, exec, fuel_used, mem);
@@ -545,7 +548,7 @@ impl ModuleRuntime {
     /// Turn a wasmtime error into the reason the module stops.
     fn classify(&self, e: wasmtime::Error, during_init: bool) -> Failure {
         match e.downcast_ref::<Trap>() {
-            Some(Trap::OutOfFuel) => Failure::FuelExhausted { budget: self.fuel_budget() },
+            Some(Trap::OutOfFuel) => Failure::FuelExhausted { budget: self.fuel_budget().unwrap_or(0) },
             Some(Trap::Interrupt) => Failure::DeadlineExceeded { deadline_ns: self.deadline().as_nanos() as u64 },
             Some(Trap::StackOverflow) => Failure::StackOverflow,
             Some(trap) => Failure::Trap { message: trap.to_string() },

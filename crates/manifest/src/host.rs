@@ -115,6 +115,10 @@ pub struct HostMetadata {
     /// Id of the platform manifest of the machine this Host runs on.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub platform_id: Option<String>,
+    /// Most module instances the Host holds at once (its module slots); the Orchestrator
+    /// places no more there. A running Host reports the value it applies.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_modules: Option<u32>,
 }
 
 #[derive(Debug, Deserialize, Serialize)]
@@ -232,6 +236,9 @@ fn validate(raw: RawHost) -> Result<HostManifest, ManifestErrors> {
         .is_some_and(|p| p.trim().is_empty())
     {
         errs.push("metadata.platformId", quoted(""), "a non-empty platform id");
+    }
+    if raw.metadata.max_modules == Some(0) {
+        errs.push("metadata.maxModules", "0", "at least 1 module slot");
     }
     let host = HostManifest {
         uuid,

@@ -104,6 +104,7 @@ fn capacity(name: &str, h: &HostEntry, assigned: &[(&ModuleDemand, &str)]) -> Ho
     c.platform = h.manifest.metadata.platform_id.clone().or_else(|| h.platform.id.clone());
     c.apis = h.manifest.apis.clone();
     c.tags = h.manifest.metadata.tags.clone();
+    c.module_slots = h.manifest.metadata.max_modules.or_else(|| h.status.as_ref().map(|s| s.status.module_slots).filter(|&n| n > 0));
     c.online = h.online;
     c.scheduler = scheduler(h);
     for (d, _) in assigned.iter().filter(|(_, host)| *host == name) {

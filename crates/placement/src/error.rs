@@ -68,6 +68,11 @@ pub enum Rejection {
         /// Bytes free.
         free: u64,
     },
+    /// Every module slot of the Host (its instance pool) is taken.
+    Slots {
+        /// The Host's module slots.
+        slots: u32,
+    },
     /// Not enough utilization left under the admission bound.
     Utilization {
         /// Utilization needed (budget/period).
@@ -100,7 +105,7 @@ const DETAILS: usize = 3;
 impl fmt::Display for Rejection {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Rejection::Memory { .. } | Rejection::Utilization { .. } | Rejection::ResponseTime { .. } => {
+            Rejection::Memory { .. } | Rejection::Slots { .. } | Rejection::Utilization { .. } | Rejection::ResponseTime { .. } => {
                 write!(f, "{} ({})", self.kind(), self.detail())
             }
             _ => f.write_str(&self.kind()),
@@ -120,6 +125,7 @@ impl Rejection {
             Rejection::AntiAffinity(m) => format!("anti-affinity with {m}"),
             Rejection::Affinity(m) => format!("affinity with {m}"),
             Rejection::Memory { .. } => "memory".into(),
+            Rejection::Slots { .. } => "module slots".into(),
             Rejection::Utilization { .. } => "utilization".into(),
             Rejection::ResponseTime { .. } => "response time".into(),
             Rejection::SearchExhausted => "fits alone, not with the rest (search exhausted)".into(),
@@ -132,6 +138,7 @@ impl Rejection {
             Rejection::Memory { needed, free } => {
                 format!("needs {}, {} free", bytes(*needed), bytes(*free))
             }
+            Rejection::Slots { slots } => format!("all {slots} in use"),
             Rejection::Utilization { needed, free } => {
                 format!("needs {}, {} free", ratio(*needed), ratio(*free))
             }

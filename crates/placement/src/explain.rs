@@ -117,6 +117,7 @@ fn rejection(p: &Problem, c: Conflict) -> Rejection {
         Conflict::Anti(id) => Rejection::AntiAffinity(name(id)),
         Conflict::Affinity(id) => Rejection::Affinity(name(id)),
         Conflict::Memory { needed, free } => Rejection::Memory { needed, free },
+        Conflict::Slots(slots) => Rejection::Slots { slots },
         Conflict::Util { needed, free } => Rejection::Utilization {
             needed: needed as f64 / 1e9,
             free: free as f64 / 1e9,

@@ -18,6 +18,10 @@ pub struct HostCapacity {
     pub memory_bytes: u64,
     /// Cores available to modules.
     pub cores: u32,
+    /// Most module instances the Host can hold (its instance pool); `None`: no fixed limit.
+    /// Every deployed module takes one slot, whatever it reserves.
+    #[serde(default)]
+    pub module_slots: Option<u32>,
     /// Admission bound per core, e.g. 1.0 for EDF or 0.69 for rate-monotonic scheduling.
     #[serde(default = "one")]
     pub max_utilization_per_core: f64,
@@ -77,6 +81,7 @@ impl HostCapacity {
             platform: None,
             memory_bytes,
             cores,
+            module_slots: None,
             max_utilization_per_core: 1.0,
             apis: Vec::new(),
             tags: Vec::new(),

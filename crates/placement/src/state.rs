@@ -18,6 +18,8 @@ pub(crate) enum Conflict {
         needed: u64,
         free: u64,
     },
+    /// Every module slot of the Host is taken.
+    Slots(u32),
     /// In billionths.
     Util {
         needed: u64,
@@ -129,6 +131,9 @@ impl State {
             if !p.deployed_on[other as usize].contains(&h) {
                 return Err(Conflict::Affinity(other));
             }
+        }
+        if let Some(slots) = p.hosts[hi].module_slots.filter(|&s| self.count[hi] >= s) {
+            return Err(Conflict::Slots(slots));
         }
         let needed = unit.mem.saturating_add(unit.tail_mem);
         let free = p.mem_cap[hi].saturating_sub(self.mem[hi]);

@@ -445,6 +445,13 @@ pub struct HostStatus {
     pub name: String,
     /// Whether instances come from the pooling allocator.
     pub pooled_allocation: bool,
+    /// Most module instances the Host holds at once (0: not reported).
+    #[serde(default)]
+    pub module_slots: u32,
+    /// Linear memory each pooled slot reserves, the most a module's memory can grow to
+    /// (0: allocated on demand).
+    #[serde(default)]
+    pub slot_memory_bytes: u64,
     /// Worker threads running activations.
     pub workers: usize,
     /// Modules compiled and cached in memory.
@@ -482,4 +489,19 @@ pub struct ActivationRecord {
     pub started_ns: u64,
     /// How long it ran.
     pub exec_ns: u64,
+}
+
+/// Counts over every module of a Host, cheap to take at thousands of modules (no profiles).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ModuleCounts {
+    /// Module instances deployed.
+    pub modules: u64,
+    /// Of them, running.
+    pub running: u64,
+    /// Of them, failed.
+    pub failed: u64,
+    /// Of them, never activated yet.
+    pub never_activated: u64,
+    /// Activations of all of them together.
+    pub activations: u64,
 }

@@ -73,6 +73,8 @@ pub struct HostArgs {
     pub status_interval: Duration,
     #[command(flatten)]
     pub timing: super::timing::TimingArgs,
+    #[command(flatten)]
+    pub capacity: super::capacity::CapacityArgs,
     /// Serve this Host's metrics (Prometheus text format) at http://ADDR/metrics, e.g. 127.0.0.1:9464.
     #[arg(long, value_name = "ADDR")]
     pub metrics_listen: Option<std::net::SocketAddr>,
@@ -147,14 +149,17 @@ fn read_key(arg: &str) -> anyhow::Result<String> {
 }
 
 fn serve(args: HostArgs) -> anyhow::Result<i32> {
-    let manifest = host_manifest(&args)?;
+    let mut manifest = host_manifest(&args)?;
     let name = manifest.name.clone();
     let mut config = HostConfig::new();
     config.name(name.clone()).uuid(manifest.uuid.as_str()).cache_dir(args.data_dir.join("cache"));
     args.timing.apply(&mut config);
+    args.capacity.apply(manifest.metadata.max_modules, &mut config);
     let security = security(&args, &name)?;
     let broker = args.broker.clone().or_else(|| security.as_ref().map(|s| s.credentials.broker.clone())).unwrap_or_else(|| "mqtt://127.0.0.1:1883".into());
     let host = Host::new(config)?;
+    // The Orchestrator places no more modules here than the Host holds.
+    manifest.metadata.max_modules = Some(host.module_slots());
     let mut data = MqttConfig::from_url(&broker)?;
     data.client_id(format!("sl-data-{name}"));
     if let Some(s) = &security {

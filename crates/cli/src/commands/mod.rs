@@ -2,6 +2,7 @@
 
 pub mod bench;
 pub mod broker;
+pub mod capacity;
 pub mod delete;
 pub mod deploy;
 pub mod get;

@@ -42,6 +42,8 @@ pub struct RunArgs {
     env: Vec<String>,
     #[command(flatten)]
     timing: super::timing::TimingArgs,
+    #[command(flatten)]
+    capacity: super::capacity::CapacityArgs,
     /// Command modules: arguments after `--`.
     #[arg(last = true)]
     args: Vec<String>,
@@ -97,6 +99,7 @@ fn run_app(args: &RunArgs) -> anyhow::Result<i32> {
     let mut config = HostConfig::new();
     config.name(args.name.clone());
     args.timing.apply(&mut config);
+    args.capacity.apply(None, &mut config);
     if args.via_broker {
         config.routing(RoutingMode::BrokerOnly);
     }

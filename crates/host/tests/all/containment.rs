@@ -92,3 +92,27 @@ fn restarts_follow_the_policy_with_doubling_backoff() {
     assert_eq!(m.restarts, 2);
     assert_eq!(m.traps, 3);
 }
+
+#[test]
+fn only_modules_with_a_fuel_budget_run_metered_code() {
+    // The same bytes twice: with a budget the loop is stopped by fuel, without one by its
+    // deadline, and a module without a budget counts no fuel at all.
+    let _shared = HEAVY.read();
+    let (host, _) = host();
+    let events = host.events();
+    host.deploy_app(&periodic("fuel", "m", LOOP_WAT, 5, "    resources: { fuel: 1000000 }\n")).unwrap();
+    host.deploy_app(&periodic("wall", "m", LOOP_WAT, 5, "    resources: { deadlineInNs: 4000000 }\n")).unwrap();
+    host.deploy_app(&periodic("free", "tick", TICK_WAT, 5, "    outputChannels:\n      channels: [{ name: out, endpoint: free/t }]\n")).unwrap();
+    let mut failures = std::collections::BTreeMap::new();
+    while failures.len() < 2 {
+        let e = expect_event(&events, "both loops stopped", |e| matches!(e.kind, EventKind::Failed { .. }));
+        if let EventKind::Failed { failure } = e.kind {
+            failures.insert(e.module.0.clone(), failure);
+        }
+    }
+    assert_eq!(failures["fuel/m"], Failure::FuelExhausted { budget: 1_000_000 });
+    assert_eq!(failures["wall/m"], Failure::DeadlineExceeded { deadline_ns: 4_000_000 });
+    assert!(host.wait_for(WAIT, |s| s.module("free/tick").is_some_and(|m| m.activations >= 3)));
+    let free = host.status().module("free/tick").unwrap().clone();
+    assert_eq!((free.fuel_last, free.fuel_total), (0, 0), "unmetered code counts no fuel");
+}

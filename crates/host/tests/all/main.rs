@@ -2,6 +2,7 @@
 
 mod common;
 mod containment;
+mod density;
 mod errors;
 mod event;
 mod handover;

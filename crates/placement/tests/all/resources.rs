@@ -161,3 +161,21 @@ fn modules_that_reserve_nothing_are_spread_by_count() {
     let placement = silverline_placement::Placer::place(&silverline_placement::Backtracking::new(), &hosts, &demands[..2]).unwrap();
     assert_eq!(placement.on_host("busy").count(), 0, "the host already running a module is used last");
 }
+
+#[test]
+fn module_slots_are_a_resource_and_module_10001_is_refused_naming_host_and_limit() {
+    let mut full = host("full", 1 << 20, 2);
+    full.module_slots = Some(10_000);
+    full.deployed = (0..9_999).map(|i| silverline_placement::DeployedModule::new("dens", format!("m{i}"))).collect();
+    let mut spare = host("spare", 1 << 20, 2);
+    spare.module_slots = Some(1);
+    // Slot 10,000 of `full` and the one slot of `spare` take two newcomers...
+    let p = placed(&[full.clone(), spare.clone()], &[demand("more", "a", 0), demand("more", "b", 0)]);
+    assert_eq!((p.on_host("full").count(), p.on_host("spare").count()), (1, 1));
+    // ...and with `full` at 10,000, module 10,001 fits nowhere.
+    full.deployed.push(silverline_placement::DeployedModule::new("dens", "m9999"));
+    let err = failed(&[full], &[demand("more", "a", 0)]);
+    assert_eq!(*reason(&err.unplaced[0], "full"), Rejection::Slots { slots: 10_000 });
+    let text = err.to_string();
+    assert!(text.contains("full: module slots (all 10000 in use)"), "{text}");
+}
