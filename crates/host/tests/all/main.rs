@@ -1,6 +1,7 @@
 //! Integration tests of the Host with real Wasm modules (C built by clang, WAT), one binary.
 
 mod common;
+mod compute;
 mod containment;
 mod density;
 mod errors;
