@@ -77,7 +77,9 @@ impl Agent {
             guard,
         });
         shared.blobs.set_dir(shared.config.blob_dir.clone())?;
-        runtime.spawn(serve(shared.clone(), eventloop));
+        let (commands, queue) = tokio::sync::mpsc::unbounded_channel();
+        runtime.spawn(serve(shared.clone(), eventloop, commands));
+        runtime.spawn(execute_commands(shared.clone(), queue));
         runtime.spawn(report_status(shared.clone()));
         forward_events(shared.clone(), runtime.clone());
         Ok(Agent { client, shared, runtime: runtime.clone() })
@@ -157,18 +159,25 @@ fn options(config: &AgentConfig) -> anyhow::Result<MqttOptions> {
     Ok(o)
 }
 
-/// The MQTT event loop: (re)subscribe and register on every connect, dispatch commands.
-async fn serve(shared: Arc<Shared>, mut eventloop: EventLoop) {
+/// The MQTT event loop: (re)subscribe and register on every connect, hand commands on.
+///
+/// It awaits nothing but the connection: everything it starts that publishes runs in a task
+/// of its own. Publishing from here would wait for room in the client's request queue, which
+/// only this loop drains — with enough events queued, the Host would stop talking for good.
+async fn serve(shared: Arc<Shared>, mut eventloop: EventLoop, commands: CommandQueue) {
     loop {
         match eventloop.poll().await {
             Ok(Event::Incoming(Incoming::ConnAck(_))) => {
                 let name = shared.name().to_string();
-                let _ = shared.client.subscribe(topics::commands(&name), QoS::AtLeastOnce).await;
-                let _ = shared.client.subscribe(topics::hello(), QoS::AtLeastOnce).await;
-                shared.register().await;
-                tracing::info!("host `{name}` connected to the control plane");
+                let shared = shared.clone();
+                tokio::spawn(async move {
+                    let _ = shared.client.subscribe(topics::commands(&name), QoS::AtLeastOnce).await;
+                    let _ = shared.client.subscribe(topics::hello(), QoS::AtLeastOnce).await;
+                    shared.register().await;
+                    tracing::info!("host `{name}` connected to the control plane");
+                });
             }
-            Ok(Event::Incoming(Incoming::Publish(p))) => on_publish(&shared, &p.topic, &p.payload).await,
+            Ok(Event::Incoming(Incoming::Publish(p))) => on_publish(&shared, &p.topic, &p.payload, &commands),
             Ok(_) => {}
             Err(e) => {
                 tracing::warn!("control plane connection: {e}; retrying");
@@ -178,9 +187,13 @@ async fn serve(shared: Arc<Shared>, mut eventloop: EventLoop) {
     }
 }
 
-async fn on_publish(shared: &Arc<Shared>, topic: &str, payload: &[u8]) {
+/// Commands in arrival order, for [`execute_commands`].
+type CommandQueue = tokio::sync::mpsc::UnboundedSender<proto::Command>;
+
+fn on_publish(shared: &Arc<Shared>, topic: &str, payload: &[u8], commands: &CommandQueue) {
     if topic == topics::hello() {
-        shared.register().await;
+        let shared = shared.clone();
+        tokio::spawn(async move { shared.register().await });
         return;
     }
     let cmd = match open_command(shared, payload) {
@@ -192,10 +205,17 @@ async fn on_publish(shared: &Arc<Shared>, topic: &str, payload: &[u8]) {
         }
     };
     shared.metrics.command(&cmd.kind);
-    let worker = shared.clone();
-    // Deploys compile and may fetch over HTTP: keep them off the event loop.
-    let ack = tokio::task::spawn_blocking(move || exec::execute(&worker, cmd)).await;
-    if let Ok(ack) = ack {
+    if commands.send(cmd).is_err() {
+        tracing::error!("the command executor has stopped; dropping a command");
+    }
+}
+
+/// Execute commands one after another, in the order they came, off the event loop: a deploy
+/// compiles and may fetch over HTTP for seconds while the connection, status and events go on.
+async fn execute_commands(shared: Arc<Shared>, mut queue: tokio::sync::mpsc::UnboundedReceiver<proto::Command>) {
+    while let Some(cmd) = queue.recv().await {
+        let worker = shared.clone();
+        let Ok(ack) = tokio::task::spawn_blocking(move || exec::execute(&worker, cmd)).await else { continue };
         shared.metrics.ack(ack.ok);
         shared.publish(topics::acks(shared.name()), QoS::AtLeastOnce, false, proto::encode(&ack)).await;
     }
@@ -212,16 +232,37 @@ fn open_command(shared: &Shared, payload: &[u8]) -> Result<proto::Command, Strin
     proto::decode::<proto::Command>(body.as_bytes()).map_err(|e| e.to_string())
 }
 
+/// Most module statuses in one report: about 1 KiB each, so a report stays far below the
+/// broker's packet limit and costs little to build; more modules are reported in turns.
+pub const MODULES_PER_REPORT: usize = 500;
+
 async fn report_status(shared: Arc<Shared>) {
     let mut tick = tokio::time::interval(shared.config.status_interval);
-    let mut seq = 0;
+    let (mut seq, mut from) = (0, 0);
     loop {
         tick.tick().await;
         seq += 1;
         shared.metrics.status_report();
-        let report = proto::StatusReport { seq, resources: resources::probe(), status: shared.host.status() };
+        let host = shared.host.clone();
+        let at = from;
+        let Ok((report, next)) = tokio::task::spawn_blocking(move || status_report(&host, seq, at)).await else { continue };
+        from = next;
         shared.publish(topics::status(shared.name()), QoS::AtMostOnce, false, proto::encode(&report)).await;
     }
+}
+
+/// The report of sequence number `seq` with the modules from position `from` on; also where
+/// the next page starts.
+fn status_report(host: &silverline_host::Host, seq: u64, from: usize) -> (proto::StatusReport, usize) {
+    let (status, total) = host.status_window(from, MODULES_PER_REPORT);
+    let resources = resources::probe();
+    if from == 0 && total <= MODULES_PER_REPORT {
+        return (proto::StatusReport { seq, resources, status, page: None }, 0);
+    }
+    let ids = (from == 0).then(|| host.module_ids());
+    let next = if from + MODULES_PER_REPORT >= total { 0 } else { from + MODULES_PER_REPORT };
+    let page = proto::StatusPage { from: from as u32, total: total as u32, ids };
+    (proto::StatusReport { seq, resources, status, page: Some(page) }, next)
 }
 
 /// Module events come from the Host on a blocking channel; relay them to the control plane.

@@ -444,6 +444,26 @@ impl Host {
 
     /// State and profile of every module.
     pub fn status(&self) -> HostStatus {
+        self.status_window(0, usize::MAX).0
+    }
+
+    /// The Host's status with the modules at positions `from..from + take` (in id order)
+    /// only, and how many modules there are: what a report of thousands of modules pages
+    /// through, at a cost proportional to `take`.
+    pub fn status_window(&self, from: usize, take: usize) -> (HostStatus, usize) {
+        let modules = self.shared.modules.read();
+        let total = modules.len();
+        let window = modules.values().skip(from).take(take).map(|m| m.status()).collect();
+        drop(modules);
+        (self.host_status(window), total)
+    }
+
+    /// The ids of every module, in id order.
+    pub fn module_ids(&self) -> Vec<ModuleId> {
+        self.shared.modules.read().keys().cloned().collect()
+    }
+
+    fn host_status(&self, modules: Vec<ModuleStatus>) -> HostStatus {
         let s = &self.shared;
         HostStatus {
             name: s.config.name.clone(),
@@ -459,7 +479,7 @@ impl Host {
                 Some(Err(why)) => format!("refused: {why}"),
             },
             wakeup_latency: s.wakeup.status(),
-            modules: s.modules.read().values().map(|m| m.status()).collect(),
+            modules,
         }
     }
 

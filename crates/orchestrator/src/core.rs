@@ -289,7 +289,7 @@ impl Core {
         if let Some(h) = st.hosts.get_mut(host) {
             h.last_seen = Instant::now();
             h.online = true;
-            h.status = Some(report);
+            h.status = Some(merge_page(h.status.take(), report));
         }
     }
 
@@ -580,4 +580,21 @@ fn view_host(name: &str, h: &HostEntry, apps: &BTreeMap<String, AppRecord>) -> H
 /// Used by tests: the base dir for manifests submitted over the API (files are not read).
 pub fn api_base_dir() -> &'static Path {
     Path::new("/")
+}
+
+/// A Host's status after `report`: a whole report replaces what was known; a page replaces
+/// the modules it carries, and its round's first page (listing every id) drops the others.
+fn merge_page(known: Option<StatusReport>, mut report: StatusReport) -> StatusReport {
+    let (Some(page), Some(known)) = (&report.page, known) else { return report };
+    let mut modules: BTreeMap<ModuleId, silverline_proto::status::ModuleStatus> =
+        known.status.modules.into_iter().map(|m| (m.id.clone(), m)).collect();
+    if let Some(ids) = &page.ids {
+        let listed: std::collections::HashSet<&ModuleId> = ids.iter().collect();
+        modules.retain(|id, _| listed.contains(id));
+    }
+    for m in std::mem::take(&mut report.status.modules) {
+        modules.insert(m.id.clone(), m);
+    }
+    report.status.modules = modules.into_values().collect();
+    report
 }

@@ -125,8 +125,25 @@ pub struct StatusReport {
     pub seq: u64,
     /// Host resources.
     pub resources: Resources,
-    /// Module states and profiles.
+    /// Module states and profiles: of every module, or with `page` set of some of them.
     pub status: HostStatus,
+    /// Set when `status.modules` holds one page of the Host's modules: a Host of thousands of
+    /// modules reports them in turns, so that a report stays small.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub page: Option<StatusPage>,
+}
+
+/// Which part of a Host's modules a [`StatusReport`] carries.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StatusPage {
+    /// Position of the first module of the page, in id order.
+    pub from: u32,
+    /// Modules on the Host.
+    pub total: u32,
+    /// Every module id on the Host, on the first page of each round (`from == 0`): the
+    /// receiver forgets the modules not listed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ids: Option<Vec<ModuleId>>,
 }
 
 /// A Host's resource use.

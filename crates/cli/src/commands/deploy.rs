@@ -41,10 +41,18 @@ pub fn run(args: DeployArgs) -> anyhow::Result<i32> {
 /// Upload every module's Wasm, then send the manifest with their sha256 filled in.
 pub fn submit(api: &Api, manifest: &ApplicationManifest, method: &str, path: &str) -> anyhow::Result<Value> {
     let mut json: Value = serde_json::from_str(&manifest.to_json())?;
+    // Each file once, however many modules share it.
+    let mut uploaded: std::collections::HashMap<&std::path::Path, Value> = std::collections::HashMap::new();
     for (i, spec) in manifest.modules.iter().enumerate() {
-        let wasm = silverline_host::read_wasm_file(&spec.file)?;
-        let stored = api.send("PUT", "/v1/blobs", "application/wasm", &wasm).with_context(|| format!("uploading {}", spec.file.display()))?;
-        json["modules"][i]["sha256"] = stored["sha256"].clone();
+        let sha = match uploaded.get(spec.file.as_path()) {
+            Some(sha) => sha.clone(),
+            None => {
+                let wasm = silverline_host::read_wasm_file(&spec.file)?;
+                let stored = api.send("PUT", "/v1/blobs", "application/wasm", &wasm).with_context(|| format!("uploading {}", spec.file.display()))?;
+                uploaded.entry(spec.file.as_path()).or_insert(stored["sha256"].clone()).clone()
+            }
+        };
+        json["modules"][i]["sha256"] = sha;
     }
     api.send(method, path, "application/json", json.to_string().as_bytes())
 }

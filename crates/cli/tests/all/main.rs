@@ -2,6 +2,7 @@
 
 mod admission; // issue 7: response-time analysis, measured budgets
 mod common;
+mod density;
 mod events; // issue 8
 mod failover; // issue 6: replicas and sidecar failover in network namespaces
 mod latency; // issue 7: end-to-end latency

@@ -1,0 +1,45 @@
+//! Many modules on one Host, through the Orchestrator and real processes: a thousand modules
+//! deploy and run, the Host keeps reporting all of them (in pages), and a module beyond the
+//! Host's module slots is refused at placement, naming the Host and the limit.
+
+use crate::common::*;
+use crate::orchestrated::System;
+use silverline_test_programs::IDLE_WAT;
+use std::path::Path;
+
+fn idle_app(dir: &Path, name: &str, n: usize) -> std::path::PathBuf {
+    let mut yaml = format!("name: {name}\nmodules:\n");
+    for i in 0..n {
+        yaml.push_str(&format!("  - name: m{i}\n    file: {IDLE_WAT}\n    trigger: {{ type: periodic, periodInNs: 500000000 }}\n    resources: {{ memoryBytes: 131072 }}\n"));
+    }
+    let file = dir.join(format!("{name}.yaml"));
+    std::fs::write(&file, yaml).unwrap();
+    file
+}
+
+#[test]
+fn a_thousand_modules_run_on_one_host_which_keeps_reporting_and_refuses_one_more() {
+    let _serial = serial();
+    const N: usize = 1000;
+    let sys = System::start_with(&["dense"], |_| Vec::new(), |_, _| vec!["--max-modules".into(), N.to_string()]);
+    let api = sys.rest.0.clone();
+    let out = run(&["deploy", idle_app(sys.data.path(), "dens", N).to_str().unwrap(), "--api", &api]);
+    assert!(out.status.success(), "deploy: {}\n{}", stdout(&out), stderr(&out));
+    // Every module runs, and the Host's reports (500 modules a page) cover all of them.
+    eventually(180, "all 1,000 modules running in the Host's reports", || {
+        let hosts = sys.rest.get("/v1/hosts");
+        let dense = &hosts.as_array()?[0];
+        let running = dense["modules"].as_array()?.iter().filter(|m| m["state"] == "running").count();
+        (dense["online"] == true && running == N).then_some(())
+    });
+    let app = sys.rest.get("/v1/apps/dens");
+    assert_eq!(app["state"], "running", "{}", app["state"]);
+
+    // Full: one more module is refused at placement with the reason, and nothing else moves.
+    let out = run(&["deploy", idle_app(sys.data.path(), "more", 1).to_str().unwrap(), "--api", &api]);
+    let said = format!("{}{}", stdout(&out), stderr(&out));
+    assert!(said.contains("dense: module slots (all 1000 in use)"), "{said}");
+    let hosts = sys.rest.get("/v1/hosts");
+    assert_eq!(hosts[0]["online"], true, "the Host was never declared lost");
+    assert_eq!(hosts[0]["modules"].as_array().unwrap().len(), N);
+}
