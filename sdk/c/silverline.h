@@ -17,6 +17,8 @@
  *     clang --target=wasm32-wasi -O2 -mexec-model=reactor -Wl,--strip-all -I sdk/c -o m.wasm m.c
  * and a command module with:
  *     clang --target=wasm32-wasi -O2 -I sdk/c -o m.wasm m.c
+ * Add -msimd128 for Wasm SIMD (the Host runs it; it speeds up vectorisable float loops and can
+ * slow byte-wise code: measure).
  *
  * Minimal reactor:
  *

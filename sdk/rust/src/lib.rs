@@ -24,7 +24,8 @@
 //! ```
 //!
 //! Build with `cargo build --release --target wasm32-unknown-unknown` (add
-//! `crate-type = ["cdylib"]`). The machines silverline is developed on have no wasm32 Rust target,
+//! `crate-type = ["cdylib"]`; `RUSTFLAGS="-C target-feature=+simd128"` enables Wasm SIMD, which
+//! the Host runs). The machines silverline is developed on have no wasm32 Rust target,
 //! so this crate is only type-checked there; its examples are not built by the test suite.
 #![no_std]
 #![deny(missing_docs)]
