@@ -87,6 +87,13 @@ impl Api {
             "PUT" => self.agent.put(&url).header("content-type", content_type).header("authorization", &auth).send(body),
             _ => self.agent.delete(&url).header("authorization", &auth).call(),
         };
+        if r.as_ref().is_ok_and(|r| r.status() == 413) {
+            bail!(
+                "{path}: the request is {:.1} MiB, more than the Orchestrator accepts ({} MiB) (413)",
+                body.len() as f64 / (1 << 20) as f64,
+                silverline_orchestrator::MAX_BODY_BYTES >> 20
+            );
+        }
         self.json(r, path)
     }
 

@@ -56,8 +56,30 @@ enum Command {
     Bench(commands::bench::BenchArgs),
 }
 
+impl Command {
+    /// Commands whose output is often piped into `head` or `grep -q`. Long-running ones keep
+    /// Rust's default (SIGPIPE ignored): their sockets must never kill the process.
+    fn prints_for_pipes(&self) -> bool {
+        matches!(self, Command::Get(_) | Command::Logs(_) | Command::Validate(_) | Command::Platform(_) | Command::Token(_))
+    }
+}
+
+/// A reader that went away (`silverline get modules | head`) ends the process the way it ends
+/// `ls`, silently, instead of a panic in `println!`.
+#[allow(unsafe_code)]
+fn end_quietly_on_closed_pipe() {
+    // SAFETY: called first thing in `main`, before any thread exists; restores the default
+    // disposition of one signal.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
 fn main() {
     let cli = Cli::parse();
+    if cli.command.prints_for_pipes() {
+        end_quietly_on_closed_pipe();
+    }
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::try_new(&cli.log).unwrap_or_else(|_| "warn".into()))
         .with_writer(std::io::stderr)

@@ -115,6 +115,7 @@ pub struct SlEngine {
     /// Bytes each pooled slot reserves for linear memory; `None`: allocated on demand.
     pub(crate) pooled_memory: Option<u64>,
     pub(crate) max_modules: u32,
+    max_memory_bytes: u64,
     pub(crate) epoch_tick: Duration,
     ticker_stop: Arc<AtomicBool>,
 }
@@ -135,7 +136,7 @@ impl SlEngine {
         let metered = Engine::new(&base_config(cfg, Metering::Fuel, None))?;
         let ticker_stop = Arc::new(AtomicBool::new(false));
         spawn_ticker([unmetered.clone(), metered.clone()], cfg.epoch_tick, ticker_stop.clone())?;
-        Ok(SlEngine { unmetered, metered, pooled_memory, max_modules: cfg.max_modules, epoch_tick: cfg.epoch_tick, ticker_stop })
+        Ok(SlEngine { unmetered, metered, pooled_memory, max_modules: cfg.max_modules, max_memory_bytes: cfg.max_memory_bytes, epoch_tick: cfg.epoch_tick, ticker_stop })
     }
 
     /// The engine for modules of this metering.
@@ -143,6 +144,14 @@ impl SlEngine {
         match m {
             Metering::Unmetered => &self.unmetered,
             Metering::Fuel => &self.metered,
+        }
+    }
+
+    /// The most linear memory a module of this metering can have, whatever its manifest says.
+    pub fn memory_ceiling(&self, m: Metering) -> u64 {
+        match (m, self.pooled_memory) {
+            (Metering::Unmetered, Some(slot)) => slot,
+            _ => self.max_memory_bytes,
         }
     }
 

@@ -372,6 +372,7 @@ impl Host {
             router: s.router.clone(),
             host_uuid: s.config.uuid.clone(),
             services: Arc::new(Services(Arc::downgrade(&self.shared))),
+            memory_ceiling: s.engine.memory_ceiling(Metering::for_budget(spec.resources.fuel)),
         }));
         let live = runtime.instantiate(&s.engine, false).map_err(|failure| DeployError::Start { id, failure })?;
         *runtime.live.lock() = Some(live);

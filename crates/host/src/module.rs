@@ -138,6 +138,8 @@ pub(crate) struct ModuleRuntime {
     sink: OutputSink,
     host_epoch: Instant,
     watchdog: Duration,
+    /// The most memory the engine gives this module: its limit when the manifest sets none.
+    memory_ceiling: u64,
     router: Arc<Router>,
     host_uuid: String,
     /// This instance's uuid (reference ABI `module_get_uuid`).
@@ -199,6 +201,8 @@ pub(crate) struct ModuleParts {
     pub(crate) router: Arc<Router>,
     pub(crate) host_uuid: String,
     pub(crate) services: Arc<dyn crate::sidecar::HostServices>,
+    /// The most memory the engine gives a module, the limit when its manifest sets none.
+    pub(crate) memory_ceiling: u64,
 }
 
 impl ModuleRuntime {
@@ -229,6 +233,7 @@ impl ModuleRuntime {
             sink: p.sink,
             host_epoch: p.host_epoch,
             watchdog: p.watchdog,
+            memory_ceiling: p.memory_ceiling,
             router: p.router,
             host_uuid: p.host_uuid,
             uuid: silverline_manifest::HostUuid::new_v4().as_str().to_string(),
@@ -274,8 +279,9 @@ impl ModuleRuntime {
         self.spec.resources.fuel
     }
 
-    fn memory_limit(&self) -> Option<u64> {
-        self.spec.resources.memory_bytes
+    /// The manifest's memory limit, else (and at most) what the engine gives a module.
+    fn memory_limit(&self) -> u64 {
+        self.spec.resources.memory_bytes.map_or(self.memory_ceiling, |l| l.min(self.memory_ceiling))
     }
 
     /// Create a fresh instance: WASI context as granted, limits, `_initialize` and `sl_init`.
@@ -336,10 +342,7 @@ impl ModuleRuntime {
             b.preopened_dir(&dir.host, &dir.guest, perms)
                 .map_err(|e| anyhow::anyhow!("preopening {} as {}: {e}", dir.host.display(), dir.guest))?;
         }
-        let mut limits = StoreLimitsBuilder::new().instances(1).trap_on_grow_failure(true);
-        if let Some(limit) = self.memory_limit() {
-            limits = limits.memory_size(limit as usize);
-        }
+        let limits = StoreLimitsBuilder::new().instances(1).trap_on_grow_failure(true).memory_size(self.memory_limit() as usize);
         Ok(ModuleCtx {
             wasi: b.build_p1(),
             limits: limits.build(),
@@ -553,7 +556,7 @@ impl ModuleRuntime {
             Some(Trap::StackOverflow) => Failure::StackOverflow,
             Some(trap) => Failure::Trap { message: trap.to_string() },
             None if format!("{e:#}").contains("forcing trap when growing memory") => {
-                Failure::MemoryLimit { limit_bytes: self.memory_limit().unwrap_or(0) }
+                Failure::MemoryLimit { limit_bytes: self.memory_limit() }
             }
             None if during_init => Failure::InitFailed { message: format!("{e:#}") },
             None => Failure::Trap { message: format!("{e:#}") },

@@ -71,7 +71,8 @@ pub(crate) fn router(api: Api, limiter: Arc<crate::limits::Limiter>) -> Router {
 
 /// The largest request body: a module blob (manifests are bounded further, by
 /// [`MAX_MANIFEST_BYTES`]). Larger requests get 413.
-const MAX_BODY_BYTES: usize = 64 << 20;
+/// Largest REST request body the Orchestrator accepts (a module upload, a manifest).
+pub const MAX_BODY_BYTES: usize = 64 << 20;
 /// The largest application manifest.
 const MAX_MANIFEST_BYTES: usize = 1 << 20;
 /// The most modules one application may have (replicas and sidecars not counted).

@@ -150,6 +150,6 @@ fn on_ack(core: &Core, control: &Control, host: &str, ack: proto::Ack) {
         tracing::warn!("host `{host}` refused command {}: {}", ack.command, ack.error.as_deref().unwrap_or("?"));
     }
     if let Some(module) = module {
-        core.note_problem(&module, ack.error.map(|e| format!("deploy on `{host}` failed: {e}")));
+        core.note_deploy(&module, host, ack.error);
     }
 }

@@ -213,6 +213,7 @@ impl Core {
                 host: None,
                 manifest: single,
                 problem: None,
+                refused: None,
                 role: Role::Primary,
                 remove_after_ms: None,
                 auto_switch_ms: None,
@@ -243,11 +244,13 @@ impl Core {
     }
 
     /// Record why a module is not where it should be (a failed deploy command).
-    pub fn note_problem(&self, id: &ModuleId, problem: Option<String>) {
+    /// The outcome of a deploy on `host`: `Some(error)` when the Host refused it.
+    pub fn note_deploy(&self, id: &ModuleId, host: &str, refused: Option<String>) {
         let mut st = self.state.lock();
         for app in st.apps.values_mut() {
-            for m in app.modules.iter_mut().filter(|m| &m.id == id) {
-                m.problem = problem.clone();
+            for m in app.modules.iter_mut().filter(|m| &m.id == id && m.host.as_deref() == Some(host)) {
+                m.problem = refused.as_ref().map(|e| format!("deploy on `{host}` failed: {e}"));
+                m.refused = refused.clone();
             }
         }
     }
@@ -365,7 +368,7 @@ impl Core {
                     for m in app.modules.iter_mut().filter(|m| waiting.contains(&m.id)) {
                         m.host = placement.get(&m.id).cloned();
                         self.events.placed(&name, m, m.problem.as_deref().unwrap_or("waiting for a Host"), &app.manifest); // issue 8
-                        m.problem = None;
+                        (m.problem, m.refused) = (None, None);
                         commands.extend(self.deploy_command(&name, m));
                     }
                 }
@@ -508,6 +511,7 @@ fn view_module(app: &str, m: &ModuleRecord, hosts: &BTreeMap<String, HostEntry>)
     let state = match (&m.host, online, &profile) {
         (None, _, _) => "pending".to_string(),
         (Some(_), false, _) => "lost".to_string(),
+        (Some(_), true, None) if m.refused.is_some() => "failed".to_string(),
         (Some(_), true, None) => "deploying".to_string(),
         (Some(_), true, Some(p)) => state_word(&p.state).to_string(),
     };

@@ -190,6 +190,7 @@ impl Planner<'_> {
             host: Some(host.to_string()),
             manifest: serde_json::json!({ "name": self.app, "modules": [module] }),
             problem: None,
+            refused: None,
             role: Role::Sidecar,
             remove_after_ms: None,
             auto_switch_ms: None,

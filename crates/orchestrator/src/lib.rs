@@ -32,6 +32,8 @@ mod openapi;
 pub mod place;
 pub mod store;
 
+pub use api::MAX_BODY_BYTES;
+
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use silverline_channels::MqttConfig;

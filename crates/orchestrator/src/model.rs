@@ -34,6 +34,10 @@ pub struct ModuleRecord {
     /// Why it is not running where desired (placement or deploy error), if known.
     #[serde(default)]
     pub problem: Option<String>,
+    /// Its Host refused to deploy it (compile error, unknown import, no slot, fetch error):
+    /// the module is failed, not deploying, until it is deployed again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refused: Option<String>,
     /// Its part in a zero-downtime update.
     #[serde(default)]
     pub role: Role,

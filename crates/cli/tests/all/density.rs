@@ -43,3 +43,26 @@ fn a_thousand_modules_run_on_one_host_which_keeps_reporting_and_refuses_one_more
     assert_eq!(hosts[0]["online"], true, "the Host was never declared lost");
     assert_eq!(hosts[0]["modules"].as_array().unwrap().len(), N);
 }
+
+#[test]
+fn a_module_the_host_cannot_link_ends_failed_with_the_import_named() {
+    let _serial = serial();
+    let sys = System::start(&["h1"]);
+    let api = sys.rest.0.clone();
+    let wat = sys.data.path().join("needs.wat");
+    std::fs::write(&wat, r#"(module (import "sl_vss" "get" (func (param i32) (result i32))) (memory (export "memory") 1) (func (export "sl_step") (result i32) (i32.const 0)))"#).unwrap();
+    let manifest = sys.data.path().join("needs.yaml");
+    std::fs::write(&manifest, format!("name: needs\nmodules:\n  - name: m\n    file: {}\n    trigger: {{ type: periodic, periodInNs: 100000000 }}\n", wat.display())).unwrap();
+    let out = run(&["deploy", manifest.to_str().unwrap(), "--wait", "--timeout", "60s", "--api", &api]);
+    let said = stdout(&out);
+    assert_eq!(out.status.code(), Some(1), "{said}");
+    assert!(said.contains("failed") && said.contains("sl_vss"), "deploy --wait names the import: {said}");
+    let app = sys.rest.get("/v1/apps/needs");
+    assert_eq!(app["modules"][0]["state"], "failed", "{app}");
+
+    // A reader that goes away early ends the listing quietly (as `| head` does).
+    let mut child = silverline().args(["get", "modules", "--api", &api]).env("SILVERLINE_TOKEN", token_for(&api).unwrap()).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    assert!(!stderr(&out).contains("panicked") && out.status.code() != Some(101), "{:?} {}", out.status, stderr(&out));
+}
