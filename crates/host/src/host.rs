@@ -352,7 +352,8 @@ impl Host {
         }
         let load_err = |e: anyhow::Error| DeployError::Load { id: id.clone(), message: format!("{e:#}") };
         let wasm = crate::cache::wasm_from_bytes(wasm).map_err(load_err)?;
-        let tools = s.toolchain(Metering::for_budget(spec.resources.fuel));
+        let metering = Metering::for_budget(spec.resources.fuel);
+        let tools = s.toolchain(metering);
         let (digest, module) = tools.cache.get_or_compile(&wasm).map_err(load_err)?;
         if crate::sidecar::imports_sidecar_api(&module) && !spec.sidecar {
             return Err(load_err(anyhow::anyhow!("the module imports `sl_sidecar` but its manifest does not declare `sidecar: true`")));
@@ -372,7 +373,7 @@ impl Host {
             router: s.router.clone(),
             host_uuid: s.config.uuid.clone(),
             services: Arc::new(Services(Arc::downgrade(&self.shared))),
-            memory_ceiling: s.engine.memory_ceiling(Metering::for_budget(spec.resources.fuel)),
+            memory_ceiling: s.engine.memory_ceiling(metering),
         }));
         let live = runtime.instantiate(&s.engine, false).map_err(|failure| DeployError::Start { id, failure })?;
         *runtime.live.lock() = Some(live);

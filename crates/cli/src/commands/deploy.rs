@@ -44,15 +44,12 @@ pub fn submit(api: &Api, manifest: &ApplicationManifest, method: &str, path: &st
     // Each file once, however many modules share it.
     let mut uploaded: std::collections::HashMap<&std::path::Path, Value> = std::collections::HashMap::new();
     for (i, spec) in manifest.modules.iter().enumerate() {
-        let sha = match uploaded.get(spec.file.as_path()) {
-            Some(sha) => sha.clone(),
-            None => {
-                let wasm = silverline_host::read_wasm_file(&spec.file)?;
-                let stored = api.send("PUT", "/v1/blobs", "application/wasm", &wasm).with_context(|| format!("uploading {}", spec.file.display()))?;
-                uploaded.entry(spec.file.as_path()).or_insert(stored["sha256"].clone()).clone()
-            }
-        };
-        json["modules"][i]["sha256"] = sha;
+        if !uploaded.contains_key(spec.file.as_path()) {
+            let wasm = silverline_host::read_wasm_file(&spec.file)?;
+            let stored = api.send("PUT", "/v1/blobs", "application/wasm", &wasm).with_context(|| format!("uploading {}", spec.file.display()))?;
+            uploaded.insert(spec.file.as_path(), stored["sha256"].clone());
+        }
+        json["modules"][i]["sha256"] = uploaded[spec.file.as_path()].clone();
     }
     api.send(method, path, "application/json", json.to_string().as_bytes())
 }
