@@ -87,14 +87,16 @@ impl Api {
             "PUT" => self.agent.put(&url).header("content-type", content_type).header("authorization", &auth).send(body),
             _ => self.agent.delete(&url).header("authorization", &auth).call(),
         };
-        if r.as_ref().is_ok_and(|r| r.status() == 413) {
-            bail!(
-                "{path}: the request is {:.1} MiB, more than the Orchestrator accepts ({} MiB) (413)",
-                body.len() as f64 / (1 << 20) as f64,
-                silverline_orchestrator::MAX_BODY_BYTES >> 20
-            );
+        match r {
+            // The body limit answers before any handler, without a JSON error to show.
+            Ok(mut r) if r.status() == 413 => {
+                let text = r.body_mut().read_to_string().unwrap_or_default();
+                let said = serde_json::from_str::<Value>(&text).ok().and_then(|v| v["error"]["message"].as_str().map(str::to_string));
+                let limit = format!("more than the Orchestrator accepts ({} MiB)", silverline_orchestrator::MAX_BODY_BYTES >> 20);
+                bail!("{path}: the request is {:.1} MiB, {} (413)", body.len() as f64 / (1 << 20) as f64, said.unwrap_or(limit))
+            }
+            r => self.json(r, path),
         }
-        self.json(r, path)
     }
 
     fn unreachable(&self, e: ureq::Error) -> anyhow::Error {

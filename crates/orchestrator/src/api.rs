@@ -54,7 +54,7 @@ pub(crate) fn router(api: Api, limiter: Arc<crate::limits::Limiter>) -> Router {
         .route("/v1/apps/{name}/modules/{module}/switchover", axum::routing::post(switchover))
         .route("/v1/hosts", get(|State(a): State<Api>| async move { Json(a.core.hosts()) }))
         .route("/v1/hosts/{name}", get(get_host))
-        .route("/v1/modules", get(|State(a): State<Api>| async move { Json(a.core.modules()) }))
+        .route("/v1/modules", get(|State(a): State<Api>| off_runtime(move || Ok(Json(a.core.modules()).into_response()))))
         .route("/v1/blobs", axum::routing::put(put_blob).post(put_blob))
         .route("/v1/blobs/{sha256}", get(get_blob))
         // issue 8: event stream, metrics, dashboard
@@ -74,12 +74,13 @@ pub(crate) fn router(api: Api, limiter: Arc<crate::limits::Limiter>) -> Router {
 /// Largest REST request body the Orchestrator accepts (a module upload, a manifest).
 pub const MAX_BODY_BYTES: usize = 64 << 20;
 /// The largest application manifest.
-const MAX_MANIFEST_BYTES: usize = 1 << 20;
+/// Room for [`MAX_MODULES_PER_APP`] modules of a few hundred bytes each.
+const MAX_MANIFEST_BYTES: usize = 8 << 20;
 /// The most modules one application may have (replicas and sidecars not counted).
 pub const MAX_MODULES_PER_APP: usize = 10_000;
 
-async fn list_apps(State(a): State<Api>) -> impl IntoResponse {
-    Json(a.core.apps())
+async fn list_apps(State(a): State<Api>) -> Result<Response, ApiError> {
+    off_runtime(move || Ok(Json(a.core.apps()).into_response())).await
 }
 
 async fn get_app(State(a): State<Api>, Path(name): Path<String>) -> Result<Response, ApiError> {
@@ -92,7 +93,7 @@ async fn get_host(State(a): State<Api>, Path(name): Path<String>) -> Result<Resp
 
 fn parse_manifest(body: &Bytes) -> Result<ApplicationManifest, ApiError> {
     if body.len() > MAX_MANIFEST_BYTES {
-        return Err(ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "too-large", format!("the manifest has {} bytes; at most {MAX_MANIFEST_BYTES} are accepted", body.len())));
+        return Err(ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "too-large", format!("manifests of at most {} MiB are accepted", MAX_MANIFEST_BYTES >> 20)));
     }
     let text = std::str::from_utf8(body).map_err(|_| ApiError::bad_request("the body is not UTF-8 text".into()))?;
     if text.trim().is_empty() {
@@ -105,9 +106,16 @@ fn parse_manifest(body: &Bytes) -> Result<ApplicationManifest, ApiError> {
     Ok(manifest)
 }
 
+/// Run `work` (parsing, validation, placement: CPU-bound and linear in the request, so seconds
+/// for a huge one) on the blocking pool: the runtime's few workers keep serving Host status,
+/// liveness and every other request meanwhile.
+async fn off_runtime<T: Send + 'static>(work: impl FnOnce() -> Result<T, ApiError> + Send + 'static) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(work).await.map_err(ApiError::internal)?
+}
+
 async fn create_app(State(a): State<Api>, body: Bytes) -> Result<Response, ApiError> {
-    let manifest = parse_manifest(&body)?;
-    let (view, commands) = a.core.create_app(&manifest)?;
+    let core = a.core.clone();
+    let (view, commands) = off_runtime(move || core.create_app(&parse_manifest(&body)?)).await?;
     a.control.send(commands).await;
     Ok((StatusCode::CREATED, Json(view)).into_response())
 }
@@ -129,10 +137,6 @@ fn duration(value: Option<&str>, name: &str, default: Duration) -> Result<Durati
 }
 
 async fn update_app(State(a): State<Api>, Path(name): Path<String>, Query(q): Query<UpdateQuery>, body: Bytes) -> Result<Response, ApiError> {
-    let manifest = parse_manifest(&body)?;
-    if manifest.name.as_str() != name {
-        return Err(ApiError::invalid("name", manifest.name.as_str(), &format!("`{name}`, the application in the URL")));
-    }
     let auto = match q.switchover.as_deref() {
         None | Some("manual") => None,
         Some("auto") => Some(AutoSwitch {
@@ -141,7 +145,15 @@ async fn update_app(State(a): State<Api>, Path(name): Path<String>, Query(q): Qu
         }),
         Some(other) => return Err(ApiError::bad_request(format!("query `switchover={other}`: expected `auto` or `manual`"))),
     };
-    let (view, commands) = a.core.update_app(&manifest, auto)?;
+    let core = a.core.clone();
+    let (view, commands) = off_runtime(move || {
+        let manifest = parse_manifest(&body)?;
+        if manifest.name.as_str() != name {
+            return Err(ApiError::invalid("name", manifest.name.as_str(), &format!("`{name}`, the application in the URL")));
+        }
+        core.update_app(&manifest, auto)
+    })
+    .await?;
     a.control.send(commands).await;
     Ok(Json(view).into_response())
 }

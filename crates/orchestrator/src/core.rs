@@ -82,12 +82,13 @@ impl Core {
 
     /// Accept a new application: validate, place, persist; returns the deploy commands.
     pub fn create_app(&self, manifest: &ApplicationManifest) -> Result<(AppView, Vec<Outgoing>), ApiError> {
+        // Built before taking the lock: it is linear in the manifest, and status must not wait.
+        let mut record = self.record_for(manifest, 1)?;
         let mut st = self.state.lock();
         if st.apps.contains_key(manifest.name.as_str()) {
             return Err(ApiError::conflict(format!("application `{}` exists; update it with PUT /v1/apps/{}", manifest.name, manifest.name)));
         }
         crate::isolation::check(manifest, st.apps.values())?;
-        let mut record = self.record_for(manifest, 1)?;
         let (placement, colocated) = crate::latency::search(&record, &st.hosts, self.topology.as_ref(), |colocate| {
             place::place_new(&*self.placer, &st.hosts, &st.profiles, &st.apps, &record, colocate)
         })?;
@@ -108,9 +109,11 @@ impl Core {
     /// gets a **shadow**: the new version deployed next to the old one with its outputs inactive,
     /// waiting for a switchover (see `update.rs`); new modules are placed; removed ones deleted.
     pub fn update_app(&self, manifest: &ApplicationManifest, auto: Option<AutoSwitch>) -> Result<(AppView, Vec<Outgoing>), ApiError> {
+        let mut fresh = self.record_for(manifest, 0)?;
         let mut st = self.state.lock();
         let name = manifest.name.as_str().to_string();
         let old = st.apps.get(&name).cloned().ok_or_else(|| ApiError::not_found(format!("no application `{name}`")))?;
+        fresh.generation = old.generation + 1;
         crate::isolation::check(manifest, st.apps.values())?;
         if let Some(busy) = old.modules.iter().find(|m| m.is_staged()) {
             return Err(ApiError::conflict(format!(
@@ -118,7 +121,6 @@ impl Core {
                 busy.module, busy.role, busy.id
             )));
         }
-        let fresh = self.record_for(manifest, old.generation + 1)?;
         let mut commands = Vec::new();
         let mut modules = Vec::new();
         let mut to_place = Vec::new();
@@ -165,13 +167,14 @@ impl Core {
         let (placement, colocated) = crate::latency::search(&record, &st.hosts, self.topology.as_ref(), |colocate| {
             place::place_some(&*self.placer, &st.hosts, &st.profiles, &others, &record, &to_place, colocate)
         })?;
-        for m in record.modules.iter_mut().filter(|m| to_place.contains(&m.id)) {
+        let placing: std::collections::HashSet<ModuleId> = to_place.iter().cloned().collect();
+        for m in record.modules.iter_mut().filter(|m| placing.contains(&m.id)) {
             m.host = placement.get(&m.id).cloned();
         }
         self.events.colocated(&record.name, &colocated);
-        let before: Vec<ModuleId> = record.modules.iter().map(|m| m.id.clone()).collect();
+        let before: std::collections::HashSet<ModuleId> = record.modules.iter().map(|m| m.id.clone()).collect();
         crate::failover::plan(&mut record, &st.hosts, &self.sidecar_blobs)?;
-        for m in record.modules.iter().filter(|m| to_place.contains(&m.id) || !before.contains(&m.id)) {
+        for m in record.modules.iter().filter(|m| placing.contains(&m.id) || !before.contains(&m.id)) {
             commands.extend(self.deploy_command(&name, m));
         }
         self.store.put_app(&record).map_err(ApiError::internal)?;
@@ -196,6 +199,7 @@ impl Core {
 
     /// Build the record of a manifest: every module must reference a stored blob.
     fn record_for(&self, manifest: &ApplicationManifest, generation: u64) -> Result<AppRecord, ApiError> {
+        let json: serde_json::Value = serde_json::from_str(&manifest.to_json()).map_err(ApiError::internal)?;
         let mut modules = Vec::new();
         for (i, spec) in manifest.modules.iter().enumerate() {
             let path = format!("modules[{i}].sha256");
@@ -205,7 +209,7 @@ impl Core {
             if !self.store.has_blob(&sha) {
                 return Err(ApiError::invalid(&path, &sha, "the sha256 of a module uploaded with PUT /v1/blobs"));
             }
-            let single = single_module_manifest(manifest, i);
+            let single = single_module_manifest(&json, i);
             let record = ModuleRecord {
                 module: spec.name.as_str().to_string(),
                 id: ModuleId::new(manifest.name.as_str(), spec.name.as_str()),
@@ -227,7 +231,6 @@ impl Core {
                 modules.push(record);
             }
         }
-        let json: serde_json::Value = serde_json::from_str(&manifest.to_json()).map_err(ApiError::internal)?;
         Ok(AppRecord { name: manifest.name.as_str().to_string(), manifest: json, modules, generation })
     }
 
@@ -365,7 +368,8 @@ impl Core {
             let mut app = app;
             match place::place_some(&*self.placer, &st.hosts, &st.profiles, &others, &app, &waiting, &[]) {
                 Ok(placement) => {
-                    for m in app.modules.iter_mut().filter(|m| waiting.contains(&m.id)) {
+                    // Exactly the waiting ones: those still without a Host.
+                    for m in app.modules.iter_mut().filter(|m| m.host.is_none()) {
                         m.host = placement.get(&m.id).cloned();
                         self.events.placed(&name, m, m.problem.as_deref().unwrap_or("waiting for a Host"), &app.manifest); // issue 8
                         (m.problem, m.refused) = (None, None);
@@ -374,8 +378,8 @@ impl Core {
                 }
                 Err(e) => {
                     self.events.placement_failed(&name, &waiting, &e); // issue 8
-                    for m in app.modules.iter_mut().filter(|m| waiting.contains(&m.id)) {
-                        m.problem = Some(format!("no host fits: {e}"));
+                    for m in app.modules.iter_mut().filter(|m| m.host.is_none()) {
+                        m.problem = Some(unplaced_problem(&e, m));
                     }
                 }
             }
@@ -465,6 +469,17 @@ impl Core {
     }
 }
 
+/// Why module `m` waits, from a failed placement: its own explanation when the error has one,
+/// else a pointer to the summary (one copy of the whole error per module would make an
+/// application of thousands of modules megabytes to show).
+fn unplaced_problem(e: &silverline_placement::PlacementError, m: &ModuleRecord) -> String {
+    let key = m.demand_key();
+    match e.unplaced.iter().find(|u| u.module == key) {
+        Some(own) => own.to_string(),
+        None => format!("no host fits this module together with the rest of the application ({} modules found none)", e.unplaced.len() + e.more_unplaced),
+    }
+}
+
 /// The entry of module `name` in an application manifest (JSON), or null.
 fn module_entry<'a>(manifest: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
     manifest["modules"].as_array().and_then(|ms| ms.iter().find(|m| m["name"] == name)).unwrap_or(&serde_json::Value::Null)
@@ -482,22 +497,28 @@ pub(crate) fn outputs_inactive(manifest: &mut serde_json::Value) {
     }
 }
 
-/// An application manifest holding only module `i` (what one Host needs).
-fn single_module_manifest(manifest: &ApplicationManifest, i: usize) -> serde_json::Value {
-    let mut json: serde_json::Value = serde_json::from_str(&manifest.to_json()).unwrap_or_default();
-    if let Some(modules) = json.get_mut("modules").and_then(|m| m.as_array_mut()) {
-        let mut one = modules.get(i).cloned();
-        // Placement is the Orchestrator's business; it may also name modules this manifest lacks.
-        if let Some(obj) = one.as_mut().and_then(|o| o.as_object_mut()) {
-            obj.remove("placement");
+/// An application manifest holding only module `i` of `manifest` (what one Host needs).
+fn single_module_manifest(manifest: &serde_json::Value, i: usize) -> serde_json::Value {
+    let Some(fields) = manifest.as_object() else { return serde_json::Value::Null };
+    let mut single = serde_json::Map::new();
+    for (key, value) in fields {
+        match key.as_str() {
+            // Chains name modules this manifest lacks.
+            "chains" => {}
+            "modules" => {
+                let mut one = value.get(i).cloned();
+                // Placement is the Orchestrator's business; it may also name absent modules.
+                if let Some(obj) = one.as_mut().and_then(|o| o.as_object_mut()) {
+                    obj.remove("placement");
+                }
+                single.insert(key.clone(), serde_json::Value::Array(one.into_iter().collect()));
+            }
+            _ => {
+                single.insert(key.clone(), value.clone());
+            }
         }
-        modules.clear();
-        modules.extend(one);
     }
-    if let Some(obj) = json.as_object_mut() {
-        obj.remove("chains"); // e2e latency: chains name modules this manifest lacks
-    }
-    json
+    serde_json::Value::Object(single)
 }
 
 fn observed<'a>(hosts: &'a BTreeMap<String, HostEntry>, m: &ModuleRecord) -> Option<&'a ModuleStatus> {

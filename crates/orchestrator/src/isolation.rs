@@ -13,8 +13,9 @@ pub(crate) fn check<'a>(manifest: &ApplicationManifest, others: impl Iterator<It
     for other in others.filter(|o| o.name != manifest.name.as_str()) {
         let Ok(theirs) = ApplicationManifest::from_str(&other.manifest.to_string(), crate::core::api_base_dir()) else { continue };
         let exported = |m: &ApplicationManifest, e: &str| m.exports.iter().any(|x| filter_covers(x.as_str(), e));
+        let their_endpoints = theirs.endpoints();
         for (path, e) in &mine {
-            let clash = theirs.endpoints().into_iter().find(|(_, t)| filters_overlap(e.as_str(), t.as_str()) && !exported(&theirs, e.as_str()) && !exported(manifest, t.as_str()));
+            let clash = their_endpoints.iter().find(|(_, t)| filters_overlap(e.as_str(), t.as_str()) && !exported(&theirs, e.as_str()) && !exported(manifest, t.as_str()));
             if let Some((_, t)) = clash {
                 let expected = format!("a topic of this application only: application `{}` uses `{t}` and does not export it (list it under `exports` in one of the two manifests to share it)", other.name);
                 return Err(ApiError::invalid(path, e.as_str(), &expected));

@@ -8,7 +8,7 @@ use silverline_placement::rta::{default_budget, reserved_runtime, SPORADIC_DEADL
 use silverline_placement::{DeployedModule, HostCapacity, ModuleDemand, PlacementError, Placer, RtTask, Scheduler};
 use std::time::Duration;
 use silverline_proto::ModuleId;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 /// Where each module goes.
 pub type Decision = HashMap<ModuleId, String>;
@@ -54,6 +54,7 @@ pub fn place_some(
     which: &[ModuleId],
     colocate: &[(String, String)],
 ) -> Result<Decision, PlacementError> {
+    let which: HashSet<&ModuleId> = which.iter().collect();
     let mut demands_by_app: HashMap<&str, HashMap<String, ModuleDemand>> = others.values().map(|a| (a.name.as_str(), demands(a, profiles))).collect();
     let mut own = demands(app, profiles);
     // Pairs the latency search wants on one Host (the placer makes affinity symmetric).
@@ -73,8 +74,9 @@ pub fn place_some(
     let capacities: Vec<HostCapacity> = hosts.iter().filter(|(_, h)| !is_ort(h)).map(|(name, h)| capacity(name, h, &assigned)).collect();
     let own = &demands_by_app[app.name.as_str()];
     let mut wanted: Vec<ModuleDemand> = Vec::new();
+    let mut seen = HashSet::new();
     for m in app.modules.iter().filter(|m| which.contains(&m.id)) {
-        if let Some(d) = own.get(&m.demand_key()).filter(|d| !wanted.iter().any(|w| w.module == d.module)) {
+        if let Some(d) = own.get(&m.demand_key()).filter(|d| seen.insert(d.module.as_str())) {
             wanted.push(d.clone());
         }
     }
@@ -133,11 +135,11 @@ fn demands(app: &AppRecord, profiles: &Profiles) -> HashMap<String, ModuleDemand
         tracing::error!("stored manifest of `{}` no longer parses", app.name);
         return HashMap::new();
     };
+    let sha_of: HashMap<&str, &str> = app.modules.iter().map(|m| (m.module.as_str(), m.sha256.as_str())).collect();
     let replicated: HashMap<&str, u32> = manifest.modules.iter().filter(|s| s.replicas > 1).map(|s| (s.name.as_str(), s.replicas)).collect();
     let mut out = HashMap::new();
     for spec in &manifest.modules {
-        let sha = app.modules.iter().find(|m| m.module == spec.name.as_str()).map(|m| m.sha256.as_str());
-        let measured = sha.and_then(|s| profiles.budget(s));
+        let measured = sha_of.get(spec.name.as_str()).and_then(|s| profiles.budget(s));
         let mut d = demand(&app.name, spec, measured);
         // Anti-affinity with a replicated module means with each of its replicas.
         d.anti_affinity = d.anti_affinity.iter().flat_map(|n| replica_keys(n, replicated.get(n.as_str()).copied())).collect();

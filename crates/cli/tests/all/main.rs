@@ -10,6 +10,7 @@ mod metrics; // issue 8
 mod orchestrated;
 mod platform;
 mod realtime;
+mod robustness;
 mod run;
 mod security;
 mod tls;
