@@ -18,7 +18,7 @@ mod resources;
 use anyhow::Context;
 use parking_lot::Mutex;
 use rumqttc::{AsyncClient, Event, EventLoop, Incoming, LastWill, MqttOptions, QoS};
-use silverline_channels::MqttConfig;
+use silverline_channels::{fence, MqttConfig};
 use silverline_host::Host;
 use silverline_manifest::{HostManifest, PlatformManifest};
 use silverline_proto::{self as proto, topics};
@@ -77,10 +77,13 @@ impl Agent {
             guard,
         });
         shared.blobs.set_dir(shared.config.blob_dir.clone())?;
+        // From now on the Host publishes only under a lease from its Orchestrator.
+        shared.host.router().fence().arm();
         let (commands, queue) = tokio::sync::mpsc::unbounded_channel();
         runtime.spawn(serve(shared.clone(), eventloop, commands));
         runtime.spawn(execute_commands(shared.clone(), queue));
         runtime.spawn(report_status(shared.clone()));
+        runtime.spawn(watch_fence(shared.clone()));
         forward_events(shared.clone(), runtime.clone());
         Ok(Agent { client, shared, runtime: runtime.clone() })
     }
@@ -129,13 +132,14 @@ impl Shared {
     }
 
     async fn register(&self) {
+        let lease_ref = fence::now_ns();
         let status = self.host.status();
         let modules = status
             .modules
             .iter()
             .map(|m| proto::RunningModule { id: m.id.clone(), sha256: m.sha256.clone() })
             .collect();
-        let reg = proto::Registration { host: self.config.host.clone(), platform: self.config.platform.clone(), modules };
+        let reg = proto::Registration { host: self.config.host.clone(), platform: self.config.platform.clone(), modules, lease_ref };
         let state = proto::HostState { host: self.name().to_string(), online: true };
         self.publish(topics::state(self.name()), QoS::AtLeastOnce, true, proto::encode(&state)).await;
         self.publish(topics::register(self.name()), QoS::AtLeastOnce, false, proto::encode(&reg)).await;
@@ -205,6 +209,21 @@ fn on_publish(shared: &Arc<Shared>, topic: &str, payload: &[u8], commands: &Comm
         }
     };
     shared.metrics.command(&cmd.kind);
+    match cmd.kind {
+        // Renewing a lease the Host still holds changes nothing it runs: at once, even while a
+        // deploy compiles. A Host without a lease takes the next one in order, after the
+        // commands that reconcile it (the deletes of modules that moved while it was away).
+        proto::CommandKind::Lease { from_ns, lease_ms } if shared.host.router().fence().is_open() => {
+            grant_lease(shared, from_ns, lease_ms);
+            return;
+        }
+        proto::CommandKind::Register => {
+            let shared = shared.clone();
+            tokio::spawn(async move { shared.register().await });
+            return;
+        }
+        _ => {}
+    }
     if commands.send(cmd).is_err() {
         tracing::error!("the command executor has stopped; dropping a command");
     }
@@ -214,10 +233,36 @@ fn on_publish(shared: &Arc<Shared>, topic: &str, payload: &[u8], commands: &Comm
 /// compiles and may fetch over HTTP for seconds while the connection, status and events go on.
 async fn execute_commands(shared: Arc<Shared>, mut queue: tokio::sync::mpsc::UnboundedReceiver<proto::Command>) {
     while let Some(cmd) = queue.recv().await {
+        if let proto::CommandKind::Lease { from_ns, lease_ms } = cmd.kind {
+            grant_lease(&shared, from_ns, lease_ms);
+            continue;
+        }
         let worker = shared.clone();
         let Ok(ack) = tokio::task::spawn_blocking(move || exec::execute(&worker, cmd)).await else { continue };
         shared.metrics.ack(ack.ok);
         shared.publish(topics::acks(shared.name()), QoS::AtLeastOnce, false, proto::encode(&ack)).await;
+    }
+}
+
+/// Extend the Host's lease on its outputs (see `silverline_channels::fence`).
+pub(crate) fn grant_lease(shared: &Shared, from_ns: u64, lease_ms: u64) {
+    if shared.host.router().fence().grant(from_ns, Duration::from_millis(lease_ms)) && shared.host.router().fence().is_open() {
+        tracing::info!("host `{}` holds a lease from its Orchestrator: outputs open", shared.name());
+    }
+}
+
+/// Say when the Host loses its lease (its outputs fall silent until it reconciles).
+async fn watch_fence(shared: Arc<Shared>) {
+    let mut tick = tokio::time::interval(Duration::from_millis(250));
+    let mut was_open = false;
+    loop {
+        tick.tick().await;
+        let open = shared.host.router().fence().is_open();
+        if was_open && !open {
+            shared.metrics.fenced();
+            tracing::warn!("host `{}` has no lease from its Orchestrator: its outputs are fenced until it reconciles", shared.name());
+        }
+        was_open = open;
     }
 }
 
@@ -254,15 +299,16 @@ async fn report_status(shared: Arc<Shared>) {
 /// The report of sequence number `seq` with the modules from position `from` on; also where
 /// the next page starts.
 fn status_report(host: &silverline_host::Host, seq: u64, from: usize) -> (proto::StatusReport, usize) {
+    let lease_ref = fence::now_ns();
     let (status, total) = host.status_window(from, MODULES_PER_REPORT);
     let resources = resources::probe();
     if from == 0 && total <= MODULES_PER_REPORT {
-        return (proto::StatusReport { seq, resources, status, page: None }, 0);
+        return (proto::StatusReport { seq, resources, status, page: None, lease_ref }, 0);
     }
     let ids = (from == 0).then(|| host.module_ids());
     let next = if from + MODULES_PER_REPORT >= total { 0 } else { from + MODULES_PER_REPORT };
     let page = proto::StatusPage { from: from as u32, total: total as u32, ids };
-    (proto::StatusReport { seq, resources, status, page: Some(page) }, next)
+    (proto::StatusReport { seq, resources, status, page: Some(page), lease_ref }, next)
 }
 
 /// Module events come from the Host on a blocking channel; relay them to the control plane.

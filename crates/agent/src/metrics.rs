@@ -27,6 +27,7 @@ pub(crate) struct AgentCounters {
     status_reports: AtomicU64,
     events: AtomicU64,
     refused: AtomicU64,
+    fenced: AtomicU64,
 }
 
 impl AgentCounters {
@@ -35,13 +36,16 @@ impl AgentCounters {
             CommandKind::Deploy(_) => "deploy",
             CommandKind::Delete { .. } => "delete",
             CommandKind::SetChannelActive { .. } => "set-channel-active",
-            #[allow(unreachable_patterns)]
-            _ => "other",
+            CommandKind::Lease { .. } => "lease",
+            CommandKind::Register => "register",
         };
         *self.commands.lock().entry(name).or_default() += 1;
     }
     pub(crate) fn ack(&self, ok: bool) {
         *self.acks.lock().entry(if ok { "ok" } else { "error" }).or_default() += 1;
+    }
+    pub(crate) fn fenced(&self) {
+        self.fenced.fetch_add(1, Ordering::Relaxed);
     }
     pub(crate) fn status_report(&self) {
         self.status_reports.fetch_add(1, Ordering::Relaxed);
@@ -125,6 +129,7 @@ fn render(shared: &Shared) -> String {
     let acks = c.acks.lock().clone();
     w.family("silverline_agent_acks_sent_total", "counter", "Command acknowledgements sent, by result.", acks.iter().map(|(k, n)| (vec![("result", k.to_string())], *n as f64)));
     w.family("silverline_agent_status_reports_sent_total", "counter", "Status reports published.", [(vec![], c.status_reports.load(Ordering::Relaxed) as f64)]);
+    w.family("silverline_agent_fenced_total", "counter", "Times the Host lost its lease from the Orchestrator (its outputs fell silent).", [(vec![], c.fenced.load(Ordering::Relaxed) as f64)]);
     w.family("silverline_agent_events_sent_total", "counter", "Module events relayed to the Orchestrator.", [(vec![], c.events.load(Ordering::Relaxed) as f64)]);
     w.family("silverline_agent_commands_refused_total", "counter", "Commands dropped as malformed, forged, misdirected or replayed.", [(vec![], c.refused.load(Ordering::Relaxed) as f64)]);
     w.finish()

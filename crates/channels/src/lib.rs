@@ -13,6 +13,9 @@
 //! * [`OutputPort`]: the publishing side of one output channel. An inactive port drops publishes
 //!   and counts them: whether a channel is active is decided outside the module (manifest,
 //!   zero-downtime update, failover).
+//! * [`Fence`]: the Host's lease on its outputs; without it, fenced ports drop what they are
+//!   given (counted), so a Host its Orchestrator has given up on cannot publish next to the
+//!   copies of its modules that now run elsewhere.
 //! * [`MqttBackend`]: a [`RemoteBackend`] over any MQTT 3.1.1 broker.
 //!
 //! This crate must not know about manifests' YAML, Wasm or the control plane; it moves bytes.
@@ -31,11 +34,13 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod fence;
 mod mqtt;
 mod queue;
 mod router;
 mod topic;
 
+pub use fence::Fence;
 pub use mqtt::{no_delay, MqttBackend, MqttConfig};
 pub use queue::InputQueue;
 pub use router::{OutputPort, PublishOutcome, RemoteBackend, RemoteSink, Router, RoutingMode};

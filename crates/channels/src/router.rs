@@ -45,6 +45,9 @@ pub enum PublishOutcome {
     Sent,
     /// The port is inactive: the message was dropped and counted.
     DroppedInactive,
+    /// The Host holds no lease (see [`crate::fence`]): the message was dropped and counted.
+    /// To the module this is an inactive output.
+    Fenced,
     /// The remote backend could not take it (its outgoing queue is full, or it is shut down):
     /// it went to this Host's local subscribers at most; counted as a remote error.
     NotQueued,
@@ -84,6 +87,7 @@ pub struct Router {
     remote: RwLock<Option<Arc<dyn RemoteBackend>>>,
     /// Active local output ports per topic: decides which remote arrivals are echoes.
     active_publishers: Mutex<HashMap<Arc<str>, usize>>,
+    fence: crate::Fence,
 }
 
 impl Router {
@@ -94,7 +98,13 @@ impl Router {
             subs: RwLock::new(Subscriptions::default()),
             remote: RwLock::new(None),
             active_publishers: Mutex::new(HashMap::new()),
+            fence: crate::Fence::default(),
         })
+    }
+
+    /// The Host's lease on its fenced output ports.
+    pub fn fence(&self) -> &crate::Fence {
+        &self.fence
     }
 
     /// The routing mode chosen at construction.
@@ -168,6 +178,8 @@ impl Router {
             published: AtomicU64::new(0),
             dropped_inactive: AtomicU64::new(0),
             remote_errors: AtomicU64::new(0),
+            fenced: AtomicBool::new(true),
+            dropped_fenced: AtomicU64::new(0),
         });
         port.set_active(active);
         port
@@ -227,6 +239,9 @@ pub struct OutputPort {
     published: AtomicU64,
     dropped_inactive: AtomicU64,
     remote_errors: AtomicU64,
+    /// Subject to the Host's lease (all but replicas and sidecars, which answer to their own).
+    fenced: AtomicBool,
+    dropped_fenced: AtomicU64,
 }
 
 impl OutputPort {
@@ -235,6 +250,10 @@ impl OutputPort {
         if !self.active.load(Ordering::Acquire) {
             self.dropped_inactive.fetch_add(1, Ordering::Relaxed);
             return PublishOutcome::DroppedInactive;
+        }
+        if self.fenced.load(Ordering::Relaxed) && !self.router.fence.is_open() {
+            self.dropped_fenced.fetch_add(1, Ordering::Relaxed);
+            return PublishOutcome::Fenced;
         }
         if self.router.publish(&self.topic, Bytes::copy_from_slice(payload)).is_err() {
             self.remote_errors.fetch_add(1, Ordering::Relaxed);
@@ -271,6 +290,18 @@ impl OutputPort {
     /// Messages dropped because the port was inactive.
     pub fn dropped_inactive(&self) -> u64 {
         self.dropped_inactive.load(Ordering::Relaxed)
+    }
+
+    /// Take the port out of the Host's lease: a hot-standby replica or a failover sidecar,
+    /// whose outputs the sidecars' own lease rule governs, and which must keep working when the
+    /// Orchestrator cannot be reached.
+    pub fn exempt_from_fence(&self) {
+        self.fenced.store(false, Ordering::Relaxed);
+    }
+
+    /// Messages dropped because the Host held no lease.
+    pub fn dropped_fenced(&self) -> u64 {
+        self.dropped_fenced.load(Ordering::Relaxed)
     }
 
     /// Messages the remote backend refused (e.g. its queue was full).
@@ -328,6 +359,24 @@ mod tests {
         port.set_active(true);
         assert_eq!(port.publish(b"y"), PublishOutcome::Sent);
         assert_eq!(q.len(), 1);
+    }
+
+    #[test]
+    fn a_fenced_host_publishes_nothing_on_its_fenced_ports() {
+        let router = Router::new(RoutingMode::LoopbackFirst);
+        let q = Arc::new(InputQueue::new(8));
+        router.subscribe("t", q.clone());
+        let port = router.output_port("t", true);
+        let replica = router.output_port("t", true);
+        replica.exempt_from_fence();
+        router.fence().arm();
+        assert_eq!(port.publish(b"x"), PublishOutcome::Fenced);
+        assert_eq!(port.dropped_fenced(), 1);
+        assert!(q.is_empty());
+        assert_eq!(replica.publish(b"r"), PublishOutcome::Sent, "the replica answers to its own lease");
+        router.fence().grant(crate::fence::now_ns(), std::time::Duration::from_secs(60));
+        assert_eq!(port.publish(b"y"), PublishOutcome::Sent);
+        assert_eq!(q.len(), 2);
     }
 
     #[test]

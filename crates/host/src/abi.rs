@@ -155,7 +155,7 @@ fn channel_publish(mut c: Caller<'_, ModuleCtx>, h: i32, ptr: i32, len: i32) -> 
     let Some(r) = range(ptr, len, data.len()) else { return SL_EINVAL };
     match port.publish(&data[r]) {
         PublishOutcome::Sent => 0,
-        PublishOutcome::DroppedInactive => SL_DROPPED_INACTIVE,
+        PublishOutcome::DroppedInactive | PublishOutcome::Fenced => SL_DROPPED_INACTIVE,
         PublishOutcome::NotQueued => SL_EAGAIN,
     }
 }

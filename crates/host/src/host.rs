@@ -186,6 +186,17 @@ impl Toolchain {
     }
 }
 
+/// The port of output channel `c` of `spec`: under the Host's lease unless the module is a
+/// hot-standby replica or a failover sidecar (their outputs follow the sidecars' lease rule,
+/// which must hold while the Orchestrator is unreachable).
+fn output_port(router: &Arc<Router>, spec: &ModuleSpec, c: &silverline_manifest::ChannelSpec) -> Arc<silverline_channels::OutputPort> {
+    let port = router.output_port(c.endpoint.as_str(), c.active);
+    if spec.replicas > 1 || spec.sidecar {
+        port.exempt_from_fence();
+    }
+    port
+}
+
 /// Every API the Host offers modules, linked for `engine`.
 pub(crate) fn linker(engine: &wasmtime::Engine) -> anyhow::Result<Linker<ModuleCtx>> {
     let mut linker = Linker::new(engine);
@@ -366,7 +377,7 @@ impl Host {
             sha256: digest.0,
             pre,
             inputs: spec.inputs.iter().map(|c| (c.name.as_str().to_string(), Arc::new(InputQueue::new(c.queue_depth)))).collect(),
-            outputs: spec.outputs.iter().map(|c| (c.name.as_str().to_string(), s.router.output_port(c.endpoint.as_str(), c.active))).collect(),
+            outputs: spec.outputs.iter().map(|c| (c.name.as_str().to_string(), output_port(&s.router, spec, c))).collect(),
             sink: s.config.output.clone(),
             host_epoch: s.epoch,
             watchdog: s.config.watchdog,
@@ -481,6 +492,7 @@ impl Host {
                 Some(Err(why)) => format!("refused: {why}"),
             },
             wakeup_latency: s.wakeup.status(),
+            fenced: !s.router.fence().is_open(),
             modules,
         }
     }

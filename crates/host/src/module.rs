@@ -612,6 +612,7 @@ impl ModuleRuntime {
             messages: q.received(),
             dropped: q.dropped(),
             queued: q.len() as u64,
+            fenced: 0,
         });
         let outs = self.outputs.iter().map(|(name, port)| ChannelStatus {
             name: name.clone(),
@@ -619,8 +620,9 @@ impl ModuleRuntime {
             endpoint: port.topic().to_string(),
             active: port.is_active(),
             messages: port.published(),
-            dropped: port.dropped_inactive() + port.remote_errors(),
+            dropped: port.dropped_inactive() + port.remote_errors() + port.dropped_fenced(),
             queued: 0,
+            fenced: port.dropped_fenced(),
         });
         ins.chain(outs).collect()
     }

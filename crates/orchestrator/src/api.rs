@@ -116,7 +116,7 @@ async fn off_runtime<T: Send + 'static>(work: impl FnOnce() -> Result<T, ApiErro
 async fn create_app(State(a): State<Api>, body: Bytes) -> Result<Response, ApiError> {
     let core = a.core.clone();
     let (view, commands) = off_runtime(move || core.create_app(&parse_manifest(&body)?)).await?;
-    a.control.send(commands).await;
+    a.control.send(commands);
     Ok((StatusCode::CREATED, Json(view)).into_response())
 }
 
@@ -154,7 +154,7 @@ async fn update_app(State(a): State<Api>, Path(name): Path<String>, Query(q): Qu
         core.update_app(&manifest, auto)
     })
     .await?;
-    a.control.send(commands).await;
+    a.control.send(commands);
     Ok(Json(view).into_response())
 }
 
@@ -169,13 +169,13 @@ struct SwitchQuery {
 async fn switchover(State(a): State<Api>, Path((name, module)): Path<(String, String)>, Query(q): Query<SwitchQuery>) -> Result<Response, ApiError> {
     let keep = duration(q.keep.as_deref(), "keep", Duration::from_secs(5))?;
     let (view, commands) = a.core.switchover(&name, &module, q.back, keep)?;
-    a.control.send(commands).await;
+    a.control.send(commands);
     Ok(Json(view).into_response())
 }
 
 async fn delete_app(State(a): State<Api>, Path(name): Path<String>) -> Result<StatusCode, ApiError> {
     let commands = a.core.delete_app(&name)?;
-    a.control.send(commands).await;
+    a.control.send(commands);
     Ok(StatusCode::NO_CONTENT)
 }
 

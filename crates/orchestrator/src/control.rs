@@ -17,38 +17,75 @@ pub struct Control {
     instance: String,
     next: AtomicU64,
     pending: Mutex<HashMap<CommandId, Option<ModuleId>>>,
-    /// Message counts for `/metrics` (issue 8).
+    outbox: tokio::sync::mpsc::UnboundedSender<Outgoing>,
+    /// Connected to the broker now (Hosts cannot be heard otherwise).
+    connected: std::sync::atomic::AtomicBool,
+    /// Message counts for `/metrics`.
     pub(crate) counters: crate::metrics::ControlCounters,
 }
 
 impl Control {
     /// Connect (lazily: the event loop does the work) to the broker `mqtt` names, with its
-    /// login and TLS settings; commands are signed with `security`'s key.
+    /// login and TLS settings; commands are signed with `security`'s key. Must be called
+    /// within a Tokio runtime (it starts the task that publishes commands).
     pub fn new(mqtt: &silverline_channels::MqttConfig, instance: String, security: Arc<crate::auth::Security>) -> anyhow::Result<(Arc<Control>, EventLoop)> {
         let mut o = mqtt.mqtt_options()?;
         o.set_max_packet_size(8 << 20, 8 << 20);
         let (client, mut eventloop) = AsyncClient::new(o, 1024);
         silverline_channels::no_delay(&mut eventloop);
-        Ok((Arc::new(Control { client, security, instance, next: AtomicU64::new(1), pending: Mutex::new(HashMap::new()), counters: Default::default() }), eventloop))
+        let (outbox, queue) = tokio::sync::mpsc::unbounded_channel();
+        let control = Arc::new(Control {
+            client,
+            security,
+            instance,
+            next: AtomicU64::new(1),
+            pending: Mutex::new(HashMap::new()),
+            outbox,
+            connected: Default::default(),
+            counters: Default::default(),
+        });
+        tokio::spawn(publish_commands(control.clone(), queue));
+        Ok((control, eventloop))
     }
 
-    /// Publish commands, each with a fresh id (QoS 1: at least once; Hosts deduplicate by id).
-    pub async fn send(&self, commands: Vec<Outgoing>) {
-        for (host, kind) in commands {
-            let id = CommandId(format!("{}-{}", self.instance, self.next.fetch_add(1, Ordering::Relaxed)));
-            let module = match &kind {
-                CommandKind::Deploy(d) => Some(d.module.clone()),
-                _ => None,
-            };
-            tracing::debug!("command {id} to `{host}`: {kind:?}");
-            self.pending.lock().insert(id.clone(), module);
-            self.counters.sent(crate::metrics::command_name(&kind)); // issue 8
-            let body = String::from_utf8(proto::encode(&proto::Command { id, kind })).expect("JSON is UTF-8");
-            let signed = self.security.signer().sign(&host, body);
-            if let Err(e) = self.client.publish(topics::commands(&host), QoS::AtLeastOnce, false, proto::encode(&signed)).await {
-                tracing::error!("cannot send a command to `{host}`: {e}");
+    /// Queue commands for publishing, in order. Never waits: the control-plane event loop
+    /// calls this, and the client's request queue that publishing fills is drained only by
+    /// that loop.
+    pub fn send(&self, commands: Vec<Outgoing>) {
+        for command in commands {
+            if self.outbox.send(command).is_err() {
+                tracing::error!("the command publisher has stopped; dropping a command");
             }
         }
+    }
+
+    /// Is the Orchestrator connected to the broker?
+    pub fn connected(&self) -> bool {
+        self.connected.load(Ordering::Acquire)
+    }
+
+    /// Publish one command with a fresh id (QoS 1: at least once; Hosts deduplicate by id).
+    async fn publish(&self, host: String, kind: CommandKind) {
+        let id = CommandId(format!("{}-{}", self.instance, self.next.fetch_add(1, Ordering::Relaxed)));
+        tracing::debug!("command {id} to `{host}`: {kind:?}");
+        match &kind {
+            // Not acknowledged: nothing to wait for.
+            CommandKind::Lease { .. } | CommandKind::Register => {}
+            CommandKind::Deploy(d) => drop(self.pending.lock().insert(id.clone(), Some(d.module.clone()))),
+            _ => drop(self.pending.lock().insert(id.clone(), None)),
+        }
+        self.counters.sent(crate::metrics::command_name(&kind));
+        let body = String::from_utf8(proto::encode(&proto::Command { id, kind })).expect("JSON is UTF-8");
+        let signed = self.security.signer().sign(&host, body);
+        if let Err(e) = self.client.publish(topics::commands(&host), QoS::AtLeastOnce, false, proto::encode(&signed)).await {
+            tracing::error!("cannot send a command to `{host}`: {e}");
+        }
+    }
+}
+
+async fn publish_commands(control: Arc<Control>, mut queue: tokio::sync::mpsc::UnboundedReceiver<Outgoing>) {
+    while let Some((host, kind)) = queue.recv().await {
+        control.publish(host, kind).await;
     }
 }
 
@@ -56,20 +93,30 @@ impl Control {
 pub async fn serve(core: Arc<Core>, control: Arc<Control>, mut eventloop: EventLoop) {
     loop {
         match eventloop.poll().await {
-            Ok(Event::Incoming(Incoming::ConnAck(_))) => on_connect(&control).await,
+            Ok(Event::Incoming(Incoming::ConnAck(_))) => {
+                // Silence while the Orchestrator itself was cut off says nothing about the
+                // Hosts: they get a fresh timeout to re-register (the greeting asks them to).
+                core.grace_hosts();
+                control.connected.store(true, Ordering::Release);
+                let control = control.clone();
+                tokio::spawn(async move { on_connect(&control).await });
+            }
             Ok(Event::Incoming(Incoming::Publish(p))) if p.topic.starts_with(crate::failover::TOPIC_PREFIX) => {
-                // Failover traffic (issue 6): PROMOTED notifications, and link events when the
+                // Failover traffic: PROMOTED notifications, and link events when the
                 // Orchestrator itself coordinates (the baseline). Data plane: QoS 0, like sidecars.
                 for (topic, payload) in core.failover_message(&p.topic, &p.payload) {
-                    let _ = control.client.publish(topic, QoS::AtMostOnce, false, payload).await;
+                    if let Err(e) = control.client.try_publish(topic, QoS::AtMostOnce, false, payload) {
+                        tracing::warn!("dropping a failover message: {e}");
+                    }
                 }
             }
             Ok(Event::Incoming(Incoming::Publish(p))) => {
                 let commands = on_message(&core, &control, &p.topic, &p.payload);
-                control.send(commands).await;
+                control.send(commands);
             }
             Ok(_) => {}
             Err(e) => {
+                control.connected.store(false, Ordering::Release);
                 tracing::warn!("control plane connection: {e}; retrying");
                 tokio::time::sleep(Duration::from_millis(500)).await;
             }
@@ -94,9 +141,9 @@ pub fn on_message(core: &Core, control: &Control, topic: &str, payload: &[u8]) -
         tracing::warn!("dropping a message on unexpected topic `{topic}`");
         return Vec::new();
     };
-    control.counters.received(leaf); // issue 8
+    control.counters.received(leaf);
     let dropped = |e: proto::ProtoError| {
-        control.counters.malformed(leaf); // issue 8
+        control.counters.malformed(leaf);
         tracing::warn!("dropping a malformed `{leaf}` message from `{host}`: {e}");
         Vec::new()
     };
@@ -115,15 +162,12 @@ pub fn on_message(core: &Core, control: &Control, topic: &str, payload: &[u8]) -
             Err(e) => dropped(e),
         },
         "status" => match proto::decode::<proto::StatusReport>(payload) {
-            Ok(report) => {
-                core.host_status(host, report);
-                Vec::new()
-            }
+            Ok(report) => core.host_status(host, report),
             Err(e) => dropped(e),
         },
         "events" => match proto::decode::<proto::HostEvent>(payload) {
             Ok(event) => {
-                core.events().host_event(host, &event); // issue 8: onto the event stream
+                core.events().host_event(host, &event);
                 core.host_event(host, &event);
                 Vec::new()
             }
@@ -142,9 +186,9 @@ pub fn on_message(core: &Core, control: &Control, topic: &str, payload: &[u8]) -
 
 fn on_ack(core: &Core, control: &Control, host: &str, ack: proto::Ack) {
     let module = control.pending.lock().remove(&ack.command).flatten();
-    control.counters.ack(ack.ok); // issue 8
+    control.counters.ack(ack.ok);
     if let Some(module) = &module {
-        core.events().deploy_acked(host, module, ack.error.as_deref()); // issue 8
+        core.events().deploy_acked(host, module, ack.error.as_deref());
     }
     if !ack.ok {
         tracing::warn!("host `{host}` refused command {}: {}", ack.command, ack.error.as_deref().unwrap_or("?"));

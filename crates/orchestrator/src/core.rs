@@ -30,6 +30,9 @@ pub struct HostEntry {
     pub(crate) online: bool,
     pub(crate) last_seen: Instant,
     pub(crate) status: Option<StatusReport>,
+    /// Until when the Host may still hold a lease this Orchestrator granted (with a margin):
+    /// its modules are not re-placed before.
+    pub(crate) lease_ends: Option<Instant>,
 }
 
 struct State {
@@ -37,6 +40,8 @@ struct State {
     hosts: BTreeMap<String, HostEntry>,
     /// Execution times the Hosts measured, for admission of modules that declare no budget.
     profiles: place::Profiles,
+    /// When each unregistered Host was last asked to register.
+    asked_to_register: BTreeMap<String, Instant>,
 }
 
 /// Desired and observed state, and the logic between them.
@@ -46,7 +51,9 @@ pub struct Core {
     placer: Box<dyn Placer + Send + Sync>,
     blob_url: String,
     events: std::sync::Arc<crate::events::EventBus>, // issue 8
-    pub(crate) topology: Option<silverline_manifest::TopologyManifest>, // e2e latency
+    pub(crate) topology: Option<silverline_manifest::TopologyManifest>,
+    /// The lease granted to Hosts on their outputs (docs/protocol.md, "Fencing").
+    pub(crate) lease: Duration,
     sidecar_blobs: crate::failover::SidecarBlobs,
     baseline: crate::failover::Baseline,
 }
@@ -58,11 +65,12 @@ impl Core {
         let sidecar_blobs = crate::failover::store_sidecars(&store)?;
         Ok(Core {
             store,
-            state: Mutex::new(State { apps, hosts: BTreeMap::new(), profiles: place::Profiles::default() }),
+            state: Mutex::new(State { apps, hosts: BTreeMap::new(), profiles: place::Profiles::default(), asked_to_register: BTreeMap::new() }),
             placer,
             blob_url,
             events: Default::default(),
             topology: None,
+            lease: Duration::from_secs(3),
             sidecar_blobs,
             baseline: Default::default(),
         })
@@ -268,8 +276,9 @@ impl Core {
         let was_online = st.hosts.get(&name).map(|h| h.online); // issue 8
         st.hosts.insert(
             name.clone(),
-            HostEntry { manifest: reg.host, platform: reg.platform, online: true, last_seen: Instant::now(), status: None },
+            HostEntry { manifest: reg.host, platform: reg.platform, online: true, last_seen: Instant::now(), status: None, lease_ends: None },
         );
+        st.asked_to_register.remove(&name);
         self.events.host_joined(&name, was_online, &st.hosts[&name], reg.modules.len()); // issue 8
         let mut commands = Vec::new();
         let desired: Vec<&ModuleRecord> = st.apps.values().flat_map(|a| &a.modules).filter(|m| m.host.as_deref() == Some(&name)).collect();
@@ -285,17 +294,46 @@ impl Core {
             }
         }
         commands.extend(self.place_waiting(&mut st));
+        // Last, so that the Host opens its outputs only after it has reconciled.
+        let h = st.hosts.get_mut(&name).expect("just inserted");
+        commands.push(self.grant(h, &name, reg.lease_ref));
         commands
     }
 
-    /// A Host reported its status.
-    pub fn host_status(&self, host: &str, report: StatusReport) {
+    /// A Host reported its status: renew its lease. A Host this Orchestrator has given up
+    /// (or never heard register) gets no lease but is asked to register, and reconciles.
+    pub fn host_status(&self, host: &str, report: StatusReport) -> Vec<Outgoing> {
         let mut st = self.state.lock();
         st.profiles.learn(&report.status);
-        if let Some(h) = st.hosts.get_mut(host) {
+        if let Some(h) = st.hosts.get_mut(host).filter(|h| h.online) {
             h.last_seen = Instant::now();
-            h.online = true;
+            let from = report.lease_ref;
             h.status = Some(merge_page(h.status.take(), report));
+            return vec![self.grant(h, host, from)];
+        }
+        let now = Instant::now();
+        match st.asked_to_register.get(host) {
+            Some(at) if now.duration_since(*at) < Duration::from_secs(1) => Vec::new(),
+            _ => {
+                st.asked_to_register.insert(host.to_string(), now);
+                vec![(host.to_string(), CommandKind::Register)]
+            }
+        }
+    }
+
+    /// Grant Host `host` a lease counted from its report made at `from_ns` (its clock).
+    fn grant(&self, h: &mut HostEntry, host: &str, from_ns: u64) -> Outgoing {
+        h.lease_ends = Some(Instant::now() + self.lease + lease_margin(self.lease));
+        (host.to_string(), CommandKind::Lease { from_ns, lease_ms: self.lease.as_millis() as u64 })
+    }
+
+    /// The control plane came back after the Orchestrator lost the broker: what the Hosts
+    /// could not say meanwhile is not their silence. Each gets a full timeout again.
+    pub fn grace_hosts(&self) {
+        let mut st = self.state.lock();
+        let now = Instant::now();
+        for h in st.hosts.values_mut().filter(|h| h.online) {
+            h.last_seen = now;
         }
     }
 
@@ -314,19 +352,41 @@ impl Core {
             }
             _ => return Vec::new(),
         }
-        tracing::warn!("host `{host}` lost; re-placing its modules");
-        self.events.host_lost(host, &st.apps); // issue 8
+        let wait = st.hosts[host].lease_ends.map(|t| t.saturating_duration_since(Instant::now())).unwrap_or_default();
+        tracing::warn!("host `{host}` lost; its modules move once its lease has run out (in {} ms)", wait.as_millis());
+        self.events.host_lost(host, &st.apps);
         for app in st.apps.values_mut() {
             for m in app.modules.iter_mut().filter(|m| m.host.as_deref() == Some(host)) {
-                m.problem = Some(format!("host `{host}` lost"));
-                // Replicas and their sidecars stay with their Host: the other replicas cover
-                // (moving one would need new sidecars; see docs/failover.md).
-                if m.replica.is_none() && m.role != Role::Sidecar {
-                    m.host = None;
+                m.problem = Some(format!("host `{host}` lost; its modules move elsewhere once the lease it holds has run out"));
+            }
+        }
+        self.evacuate(&mut st)
+    }
+
+    /// Move the modules of lost Hosts whose lease has run out: they are fenced now, so their
+    /// modules can run elsewhere without ever running twice. Replicas and their sidecars stay
+    /// with their Host: the other replicas cover (docs/failover.md).
+    fn evacuate(&self, st: &mut State) -> Vec<Outgoing> {
+        let now = Instant::now();
+        let fenced: Vec<&String> = st.hosts.iter().filter(|(_, h)| !h.online && h.lease_ends.is_none_or(|t| t <= now)).map(|(n, _)| n).collect();
+        if fenced.is_empty() {
+            return Vec::new();
+        }
+        let fenced: std::collections::HashSet<String> = fenced.into_iter().cloned().collect();
+        let mut moved = false;
+        for app in st.apps.values_mut() {
+            for m in app.modules.iter_mut().filter(|m| m.replica.is_none() && m.role != Role::Sidecar) {
+                if let Some(host) = m.host.take_if(|h| fenced.contains(h.as_str())) {
+                    m.problem = Some(format!("host `{host}` lost"));
+                    moved = true;
                 }
             }
         }
-        self.place_waiting(&mut st)
+        if moved {
+            self.place_waiting(st)
+        } else {
+            Vec::new()
+        }
     }
 
     /// Hosts silent for longer than `timeout`: lose them.
@@ -335,8 +395,10 @@ impl Core {
             let st = self.state.lock();
             st.hosts.iter().filter(|(_, h)| h.online && h.last_seen.elapsed() > timeout).map(|(n, _)| n.clone()).collect()
         };
-        silent.iter().for_each(|h| self.events.host_silent(h, timeout)); // issue 8
-        silent.iter().flat_map(|h| self.host_lost(h)).collect()
+        silent.iter().for_each(|h| self.events.host_silent(h, timeout));
+        let mut commands: Vec<Outgoing> = silent.iter().flat_map(|h| self.host_lost(h)).collect();
+        commands.extend(self.evacuate(&mut self.state.lock()));
+        commands
     }
 
     /// Modules assigned to Hosts that never (re)appeared since start-up: move them.
@@ -478,6 +540,12 @@ fn unplaced_problem(e: &silverline_placement::PlacementError, m: &ModuleRecord) 
         Some(own) => own.to_string(),
         None => format!("no host fits this module together with the rest of the application ({} modules found none)", e.unplaced.len() + e.more_unplaced),
     }
+}
+
+/// How long past a lease it granted the Orchestrator still counts a Host as possibly holding
+/// it: monotonic clocks run at slightly different rates, and the grant's own timing is loose.
+fn lease_margin(lease: Duration) -> Duration {
+    Duration::from_millis(100) + lease / 20
 }
 
 /// The entry of module `name` in an application manifest (JSON), or null.

@@ -117,7 +117,10 @@ impl Orchestrator {
         let store = store::Store::open(&config.data_dir)?;
         let placer = Box::new(silverline_placement::Backtracking::new());
         let mut core = core::Core::new(store, placer, registry_url.clone())?;
-        core.topology = config.topology.clone(); // e2e latency
+        core.topology = config.topology.clone();
+        // One bound for both sides: a Host silent this long is lost, and a Host that heard
+        // nothing for this long is fenced.
+        core.lease = config.host_timeout;
         let core = Arc::new(core);
         let instance = format!("{:x}", std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_millis());
         let mut mqtt = MqttConfig::from_url(&broker_url)?;
@@ -211,13 +214,16 @@ async fn watch_hosts(core: Arc<core::Core>, control: Arc<control::Control>, time
     let mut tick = tokio::time::interval(Duration::from_millis(250));
     loop {
         tick.tick().await;
+        if !control.connected() {
+            continue; // a Host cannot be heard: its silence means nothing
+        }
         let mut commands = core.expire_hosts(timeout);
         commands.extend(core.tick_updates());
         if !adopted && started.elapsed() > timeout * 2 {
             adopted = true;
             commands.extend(core.adopt_orphans());
         }
-        control.send(commands).await;
+        control.send(commands);
     }
 }
 

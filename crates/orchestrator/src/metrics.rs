@@ -61,8 +61,8 @@ pub fn command_name(kind: &silverline_proto::CommandKind) -> &'static str {
         silverline_proto::CommandKind::Deploy(_) => "deploy",
         silverline_proto::CommandKind::Delete { .. } => "delete",
         silverline_proto::CommandKind::SetChannelActive { .. } => "set-channel-active",
-        #[allow(unreachable_patterns)]
-        _ => "other",
+        silverline_proto::CommandKind::Lease { .. } => "lease",
+        silverline_proto::CommandKind::Register => "register",
     }
 }
 

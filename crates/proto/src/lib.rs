@@ -88,6 +88,10 @@ pub struct Registration {
     pub platform: PlatformManifest,
     /// Module instances it runs right now (for reconciliation after restarts).
     pub modules: Vec<RunningModule>,
+    /// When the Host made this message, on its monotonic clock in ns: echoed in the
+    /// [`CommandKind::Lease`] that answers it.
+    #[serde(default)]
+    pub lease_ref: u64,
 }
 
 /// Manifests travel as JSON and are validated on arrival, exactly as a file would be.
@@ -131,6 +135,9 @@ pub struct StatusReport {
     /// modules reports them in turns, so that a report stays small.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub page: Option<StatusPage>,
+    /// As [`Registration::lease_ref`].
+    #[serde(default)]
+    pub lease_ref: u64,
 }
 
 /// Which part of a Host's modules a [`StatusReport`] carries.
@@ -207,6 +214,17 @@ pub enum CommandKind {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         from_activation: Option<i64>,
     },
+    /// The Host may publish on its fenced outputs until `lease_ms` after `from_ns`, the
+    /// `lease_ref` of the report this answers (the Host's own clock). Not acknowledged.
+    Lease {
+        /// The `lease_ref` of the [`Registration`] or [`StatusReport`] this answers.
+        from_ns: u64,
+        /// Length of the lease.
+        lease_ms: u64,
+    },
+    /// Register again (the Orchestrator had given this Host up): it reconciles what the Host
+    /// runs before it grants a lease. Not acknowledged.
+    Register,
 }
 
 /// What a Host needs to deploy a module instance.

@@ -369,6 +369,10 @@ pub struct ChannelStatus {
     pub dropped: u64,
     /// Inputs: messages waiting now.
     pub queued: u64,
+    /// Outputs: of `dropped`, those published while the Host held no lease from its
+    /// Orchestrator (it was fenced: docs/protocol.md).
+    #[serde(default)]
+    pub fenced: u64,
 }
 
 /// Profile and state of one module instance.
@@ -467,6 +471,10 @@ pub struct HostStatus {
     /// The CPU wake-up latency request held while real-time modules run.
     #[serde(default)]
     pub wakeup_latency: WakeupLatencyStatus,
+    /// The Host holds no lease from its Orchestrator: its fenced outputs drop what they are
+    /// given until it has reconciled (docs/protocol.md, "Fencing").
+    #[serde(default)]
+    pub fenced: bool,
     /// Modules.
     pub modules: Vec<ModuleStatus>,
 }

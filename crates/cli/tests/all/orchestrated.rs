@@ -88,6 +88,13 @@ impl System {
     pub fn kill_host(&mut self, name: &str) {
         self.hosts.iter_mut().find(|(n, _)| n == name).expect("known host").1.kill();
     }
+
+    /// Send `signal` (e.g. `STOP`, `CONT`) to one Host's process.
+    pub fn signal_host(&self, name: &str, signal: &str) {
+        let pid = self.hosts.iter().find(|(n, _)| n == name).expect("known host").1 .0.id();
+        let ok = std::process::Command::new("kill").args([&format!("-{signal}"), &pid.to_string()]).status().unwrap().success();
+        assert!(ok, "kill -{signal} {pid}");
+    }
 }
 
 fn module<'a>(app: &'a Value, name: &str) -> &'a Value {
@@ -124,19 +131,24 @@ modules:
     file
 }
 
-/// Counts messages per topic seen by an independent MQTT subscriber.
-fn observer(sys: &System, filter: &str) -> (Arc<MqttBackend>, Arc<Mutex<Vec<String>>>) {
+/// Every payload on topics matching `filter`, as an independent MQTT subscriber sees them.
+pub fn subscriber<T: Send + 'static>(sys: &System, filter: &str, decode: fn(&[u8]) -> T) -> (Arc<MqttBackend>, Arc<Mutex<Vec<T>>>) {
     let seen = Arc::new(Mutex::new(Vec::new()));
     let sink = seen.clone();
     let mut cfg = MqttConfig::from_url(&sys.broker.url()).unwrap();
     let (user, password) = observer_login(&sys.rest.0);
     sys.broker.reload();
     await_login(&sys.broker.url(), &user, &password);
-    cfg.client_id("e2e-observer").login(user, password);
-    let backend = MqttBackend::connect(&cfg, Arc::new(move |_t: &str, p| sink.lock().push(String::from_utf8_lossy(&p).into_owned()))).unwrap();
+    cfg.client_id(format!("observer-{}", free_port())).login(user, password);
+    let backend = MqttBackend::connect(&cfg, Arc::new(move |_t: &str, p| sink.lock().push(decode(&p)))).unwrap();
     backend.subscribe(filter);
     assert!(backend.wait_subscribed(std::time::Duration::from_secs(10)));
     (backend, seen)
+}
+
+/// [`subscriber`] of text payloads.
+fn observer(sys: &System, filter: &str) -> (Arc<MqttBackend>, Arc<Mutex<Vec<String>>>) {
+    subscriber(sys, filter, |p| String::from_utf8_lossy(p).into_owned())
 }
 
 #[test]
