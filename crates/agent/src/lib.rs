@@ -75,6 +75,7 @@ impl Agent {
             http,
             metrics: Default::default(),
             guard,
+            registering: Default::default(),
         });
         shared.blobs.set_dir(shared.config.blob_dir.clone())?;
         // From now on the Host publishes only under a lease from its Orchestrator.
@@ -118,6 +119,9 @@ pub(crate) struct Shared {
     pub(crate) guard: Option<guard::Guard>,
     /// Fetches module blobs (trusting the enrolled CA for `https://`).
     pub(crate) http: ureq::Agent,
+    /// Set once the first registration is on its way: status reports follow it, so the
+    /// Orchestrator hears who the Host is before it hears how it is.
+    registering: std::sync::atomic::AtomicBool,
 }
 
 impl Shared {
@@ -143,6 +147,7 @@ impl Shared {
         let state = proto::HostState { host: self.name().to_string(), online: true };
         self.publish(topics::state(self.name()), QoS::AtLeastOnce, true, proto::encode(&state)).await;
         self.publish(topics::register(self.name()), QoS::AtLeastOnce, false, proto::encode(&reg)).await;
+        self.registering.store(true, std::sync::atomic::Ordering::Release);
     }
 }
 
@@ -286,6 +291,9 @@ async fn report_status(shared: Arc<Shared>) {
     let (mut seq, mut from) = (0, 0);
     loop {
         tick.tick().await;
+        if !shared.registering.load(std::sync::atomic::Ordering::Acquire) {
+            continue;
+        }
         seq += 1;
         shared.metrics.status_report();
         let host = shared.host.clone();

@@ -90,12 +90,15 @@ impl Core {
 
     /// Accept a new application: validate, place, persist; returns the deploy commands.
     pub fn create_app(&self, manifest: &ApplicationManifest) -> Result<(AppView, Vec<Outgoing>), ApiError> {
-        // Built before taking the lock: it is linear in the manifest, and status must not wait.
+        let exists = |st: &State| match st.apps.contains_key(manifest.name.as_str()) {
+            true => Err(ApiError::conflict(format!("application `{}` exists; update it with PUT /v1/apps/{}", manifest.name, manifest.name))),
+            false => Ok(()),
+        };
+        exists(&self.state.lock())?;
+        // Built without the lock: it is linear in the manifest, and status must not wait.
         let mut record = self.record_for(manifest, 1)?;
         let mut st = self.state.lock();
-        if st.apps.contains_key(manifest.name.as_str()) {
-            return Err(ApiError::conflict(format!("application `{}` exists; update it with PUT /v1/apps/{}", manifest.name, manifest.name)));
-        }
+        exists(&st)?;
         crate::isolation::check(manifest, st.apps.values())?;
         let (placement, colocated) = crate::latency::search(&record, &st.hosts, self.topology.as_ref(), |colocate| {
             place::place_new(&*self.placer, &st.hosts, &st.profiles, &st.apps, &record, colocate)
@@ -117,9 +120,12 @@ impl Core {
     /// gets a **shadow**: the new version deployed next to the old one with its outputs inactive,
     /// waiting for a switchover (see `update.rs`); new modules are placed; removed ones deleted.
     pub fn update_app(&self, manifest: &ApplicationManifest, auto: Option<AutoSwitch>) -> Result<(AppView, Vec<Outgoing>), ApiError> {
+        let name = manifest.name.as_str().to_string();
+        if !self.state.lock().apps.contains_key(&name) {
+            return Err(ApiError::not_found(format!("no application `{name}`")));
+        }
         let mut fresh = self.record_for(manifest, 0)?;
         let mut st = self.state.lock();
-        let name = manifest.name.as_str().to_string();
         let old = st.apps.get(&name).cloned().ok_or_else(|| ApiError::not_found(format!("no application `{name}`")))?;
         fresh.generation = old.generation + 1;
         crate::isolation::check(manifest, st.apps.values())?;

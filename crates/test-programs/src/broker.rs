@@ -15,7 +15,34 @@ pub struct Mosquitto {
     child: Child,
     port: u16,
     addr: String,
+    netns: Option<String>,
     _dir: PathBuf,
+}
+
+/// Run Mosquitto with `conf` and wait until it listens on `port`.
+fn spawn(conf: &std::path::Path, netns: Option<&str>, port: u16) -> Child {
+    let mut command = match netns {
+        Some(ns) => {
+            let mut c = Command::new("ip");
+            c.args(["netns", "exec", ns]).arg(mosquitto_binary());
+            c
+        }
+        None => Command::new(mosquitto_binary()),
+    };
+    let mut child = command
+        .arg("-c")
+        .arg(conf)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("cannot start mosquitto: install it with `apt-get install mosquitto` (the README test command does)");
+    // Mosquitto logs "Opening ipv4 listen socket on port N." once it listens: wait for that line.
+    let stderr = child.stderr.take().expect("stderr");
+    let mut lines = BufReader::new(stderr).lines();
+    let listening = lines.by_ref().map_while(Result::ok).any(|l| l.contains("listen socket on port"));
+    assert!(listening, "mosquitto exited before listening on port {port}");
+    std::thread::spawn(move || lines.for_each(drop)); // keep draining its log
+    child
 }
 
 impl Mosquitto {
@@ -41,28 +68,20 @@ impl Mosquitto {
         let conf = dir.join("mosquitto.conf");
         std::fs::write(&conf, format!("listener {port} {addr}\n{config}set_tcp_nodelay true\nlog_type all\n"))
             .expect("write mosquitto.conf");
-        let mut command = match netns {
-            Some(ns) => {
-                let mut c = Command::new("ip");
-                c.args(["netns", "exec", ns]).arg(mosquitto_binary());
-                c
-            }
-            None => Command::new(mosquitto_binary()),
-        };
-        let mut child = command
-            .arg("-c")
-            .arg(&conf)
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("cannot start mosquitto: install it with `apt-get install mosquitto` (the README test command does)");
-        // Mosquitto logs "Opening ipv4 listen socket on port N." once it listens: wait for that line.
-        let stderr = child.stderr.take().expect("stderr");
-        let mut lines = BufReader::new(stderr).lines();
-        let listening = lines.by_ref().map_while(Result::ok).any(|l| l.contains("listen socket on port"));
-        assert!(listening, "mosquitto exited before listening on port {port}");
-        std::thread::spawn(move || lines.for_each(drop)); // keep draining its log
-        Mosquitto { child, port, addr: addr.to_string(), _dir: dir }
+        let child = spawn(&conf, netns, port);
+        Mosquitto { child, port, addr: addr.to_string(), netns: netns.map(str::to_string), _dir: dir }
+    }
+
+    /// Kill it (SIGKILL: an outage, not a shutdown) and wait until it is gone.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Start it again after [`Mosquitto::kill`], on the same port with the same configuration.
+    pub fn restart(&mut self) {
+        self.kill();
+        self.child = spawn(&self._dir.join("mosquitto.conf"), self.netns.as_deref(), self.port);
     }
 
     /// Make it reread its password and ACL files (SIGHUP), as after enrolling a Host.

@@ -159,3 +159,30 @@ fn a_multi_second_compile_silences_no_host_and_duplicates_nothing() {
     let dups = duplicates(&seen.lock());
     assert!(dups.is_empty(), "activations published twice: {dups:?}");
 }
+
+#[test]
+fn a_broker_outage_re_places_nothing() {
+    let _serial = serial();
+    let mut sys = System::start(&["h1", "h2"]);
+    let (_sub, seen) = crate::orchestrated::subscriber(&sys, "fence/tick", index);
+    let out = run(&["deploy", tick_app(sys.data.path()).to_str().unwrap(), "--wait", "--api", &sys.rest.0]);
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    let host = eventually(30, "tick running", || host_of(&sys.rest));
+    eventually(30, "ticks arriving", || (seen.lock().len() > 10).then_some(()));
+
+    // The broker is gone for 5 s: longer than the Orchestrator's timeout (2 s), so everyone is
+    // silent for longer than that. The scenario is the outage's length.
+    sys.broker.kill();
+    std::thread::sleep(Duration::from_secs(5));
+    sys.broker.restart();
+    let before = seen.lock().len();
+    eventually(60, "ticks flowing again", || (seen.lock().len() > before + 25).then_some(()));
+    eventually(30, "both Hosts online", || (crate::orchestrated::online_hosts(&sys.rest) == 2).then_some(()));
+
+    let events = crate::events::sse_once(&format!("{}/v1/events?follow=false", sys.rest.0), None);
+    let lost: Vec<_> = events.iter().filter(|e| e["kind"] == "host-lost" || e["kind"] == "host-silent").collect();
+    assert!(lost.is_empty(), "a Host was given up over the broker's outage: {lost:?}");
+    assert_eq!(host_of(&sys.rest).as_deref(), Some(host.as_str()), "the ticker never moved");
+    let dups = duplicates(&seen.lock());
+    assert!(dups.is_empty(), "activations published twice: {dups:?}");
+}

@@ -117,7 +117,7 @@ fn the_rest_api_needs_a_token_and_the_right_role() {
     assert!(run(&["delete", "app", "sneaky", "--api", &api]).status.success());
 
     // An oversized manifest is refused before it is parsed, and nothing is created.
-    let huge = format!("name: huge\nmodules: []\n#{}\n", "x".repeat(1 << 20));
+    let huge = format!("name: huge\nmodules: []\n#{}\n", "x".repeat(8 << 20));
     let (status, e) = sys.rest.call("POST", "/v1/apps", Some(&huge));
     assert_eq!(status, 413, "{e}");
     assert_eq!(sys.rest.get("/v1/apps").as_array().unwrap().len(), 1, "only the operator's application exists");
