@@ -87,6 +87,9 @@ extern "C" {
 /** sl_channel_publish: the Host could not queue the message for the broker (its outgoing queue is
  *  full, e.g. while the broker is unreachable); nothing was sent beyond the Host. */
 #define SL_EAGAIN (-6)
+/** sl_channel_publish: the module is over its publish budget (the manifest's
+ *  resources.maxPublishPerSecond / maxPublishBytesPerSecond); dropped and counted. */
+#define SL_ERATE (-7)
 
 /** Largest message the Host accepts from sl_channel_publish (1 MiB). */
 #define SL_MAX_MESSAGE (1024 * 1024)
@@ -145,7 +148,8 @@ int32_t sl_channel_open_n(const char *name, size_t len, int32_t direction);
  * channel is inactive (dropped and counted; not an error); SL_EINVAL (-2) when the buffer is out of
  * bounds; SL_EBADF (-3) when `handle` is not an open output handle; SL_E2BIG (-4) when
  * len > SL_MAX_MESSAGE; SL_EAGAIN (-6) when the Host could not queue it for the broker (co-located
- * subscribers may have received it; nobody else did; counted).
+ * subscribers may have received it; nobody else did; counted); SL_ERATE (-7) when the module is over
+ * its publish budget (nobody received it; counted).
  */
 SL_IMPORT_(channel_publish)
 int32_t sl_channel_publish(int32_t handle, const void *data, size_t len);

@@ -81,7 +81,9 @@ mod tests {
         assert!(fence.is_open());
         let stale = Fence::default();
         stale.arm();
-        stale.grant(now_ns().saturating_sub(2_000_000_000), Duration::from_secs(1));
+        let made = now_ns();
+        std::thread::sleep(Duration::from_millis(5)); // the report is older than its lease
+        stale.grant(made, Duration::from_millis(1));
         assert!(!stale.is_open(), "a grant for a report older than the lease opens nothing");
     }
 }

@@ -36,11 +36,13 @@
 
 pub mod fence;
 mod mqtt;
+mod rate;
 mod queue;
 mod router;
 mod topic;
 
 pub use fence::Fence;
+pub use rate::PublishLimit;
 pub use mqtt::{no_delay, MqttBackend, MqttConfig};
 pub use queue::InputQueue;
 pub use router::{OutputPort, PublishOutcome, RemoteBackend, RemoteSink, Router, RoutingMode};

@@ -48,6 +48,8 @@ pub enum PublishOutcome {
     /// The Host holds no lease (see [`crate::fence`]): the message was dropped and counted.
     /// To the module this is an inactive output.
     Fenced,
+    /// Over the module's publish budget ([`crate::PublishLimit`]): dropped and counted.
+    RateLimited,
     /// The remote backend could not take it (its outgoing queue is full, or it is shut down):
     /// it went to this Host's local subscribers at most; counted as a remote error.
     NotQueued,
@@ -180,6 +182,8 @@ impl Router {
             remote_errors: AtomicU64::new(0),
             fenced: AtomicBool::new(true),
             dropped_fenced: AtomicU64::new(0),
+            limit: std::sync::OnceLock::new(),
+            dropped_rate: AtomicU64::new(0),
         });
         port.set_active(active);
         port
@@ -242,6 +246,9 @@ pub struct OutputPort {
     /// Subject to the Host's lease (all but replicas and sidecars, which answer to their own).
     fenced: AtomicBool,
     dropped_fenced: AtomicU64,
+    /// The publish budget of the module this port belongs to.
+    limit: std::sync::OnceLock<Arc<crate::PublishLimit>>,
+    dropped_rate: AtomicU64,
 }
 
 impl OutputPort {
@@ -254,6 +261,10 @@ impl OutputPort {
         if self.fenced.load(Ordering::Relaxed) && !self.router.fence.is_open() {
             self.dropped_fenced.fetch_add(1, Ordering::Relaxed);
             return PublishOutcome::Fenced;
+        }
+        if self.limit.get().is_some_and(|l| !l.admit(payload.len())) {
+            self.dropped_rate.fetch_add(1, Ordering::Relaxed);
+            return PublishOutcome::RateLimited;
         }
         if self.router.publish(&self.topic, Bytes::copy_from_slice(payload)).is_err() {
             self.remote_errors.fetch_add(1, Ordering::Relaxed);
@@ -297,6 +308,33 @@ impl OutputPort {
     /// Orchestrator cannot be reached.
     pub fn exempt_from_fence(&self) {
         self.fenced.store(false, Ordering::Relaxed);
+    }
+
+    /// Publish under `limit`, the budget this port shares with the module's other outputs
+    /// (once; later calls change nothing).
+    pub fn share_limit(&self, limit: Arc<crate::PublishLimit>) {
+        let _ = self.limit.set(limit);
+    }
+
+    /// The publish budget this port shares, if any.
+    pub fn limit(&self) -> Option<&Arc<crate::PublishLimit>> {
+        self.limit.get()
+    }
+
+    /// A port on `topic` of the same module: the same budget, under the Host's lease or not
+    /// as this one is, active.
+    pub fn sibling(&self, topic: &str) -> Arc<OutputPort> {
+        let port = self.router.output_port(topic, true);
+        port.fenced.store(self.fenced.load(Ordering::Relaxed), Ordering::Relaxed);
+        if let Some(limit) = self.limit.get() {
+            port.share_limit(limit.clone());
+        }
+        port
+    }
+
+    /// Messages refused because the module was over its publish budget.
+    pub fn dropped_rate(&self) -> u64 {
+        self.dropped_rate.load(Ordering::Relaxed)
     }
 
     /// Messages dropped because the Host held no lease.

@@ -27,6 +27,9 @@ pub const SL_EMPTY: i32 = -5;
 /// is full, e.g. while the broker is unreachable); nothing was sent beyond this Host. Retry later
 /// or drop it: the Host counted it.
 pub const SL_EAGAIN: i32 = -6;
+/// `channel_publish`: the module is over its publish budget (`maxPublishPerSecond`,
+/// `maxPublishBytesPerSecond`); nothing was delivered, the Host counted it.
+pub const SL_ERATE: i32 = -7;
 /// `channel_publish`: the output channel is inactive, the message was dropped (not an error).
 pub const SL_DROPPED_INACTIVE: i32 = 1;
 /// Largest message a module may publish.
@@ -157,6 +160,7 @@ fn channel_publish(mut c: Caller<'_, ModuleCtx>, h: i32, ptr: i32, len: i32) -> 
         PublishOutcome::Sent => 0,
         PublishOutcome::DroppedInactive | PublishOutcome::Fenced => SL_DROPPED_INACTIVE,
         PublishOutcome::NotQueued => SL_EAGAIN,
+        PublishOutcome::RateLimited => SL_ERATE,
     }
 }
 

@@ -72,17 +72,12 @@ fn context(g: &CommandGrants) -> anyhow::Result<ModuleCtx> {
         activation: 0,
         log: LineWriter::new(Arc::from("command"), Stream::Log, print_sink()),
         // Reference-ABI calls work too, on the given router.
-        refabi: Some(RefState::new(
-            g.router.clone().unwrap_or_else(|| Router::new(RoutingMode::LoopbackFirst)),
-            Arc::default(),
-            Arc::default(),
-            HostUuid::new_v4().as_str().to_string(),
-            HostUuid::new_v4().as_str().to_string(),
-            Arc::default(),
-            Instant::now(),
-            Vec::new(),
-            Vec::new(),
-        )),
+        refabi: Some({
+            let router = g.router.clone().unwrap_or_else(|| Router::new(RoutingMode::LoopbackFirst));
+            let template = router.output_port("silverline/template", false);
+            let uuid = || HostUuid::new_v4().as_str().to_string();
+            RefState::new(router, Arc::default(), Arc::default(), uuid(), uuid(), Arc::default(), Instant::now(), Vec::new(), Vec::new(), template)
+        }),
         sidecar: crate::sidecar::SidecarCtx::standalone(),
     })
 }

@@ -188,9 +188,11 @@ impl Toolchain {
 
 /// The port of output channel `c` of `spec`: under the Host's lease unless the module is a
 /// hot-standby replica or a failover sidecar (their outputs follow the sidecars' lease rule,
-/// which must hold while the Orchestrator is unreachable).
-fn output_port(router: &Arc<Router>, spec: &ModuleSpec, c: &silverline_manifest::ChannelSpec) -> Arc<silverline_channels::OutputPort> {
+/// which must hold while the Orchestrator is unreachable). All of a module's ports share its
+/// publish budget, `limit`.
+fn output_port(router: &Arc<Router>, spec: &ModuleSpec, c: &silverline_manifest::ChannelSpec, limit: &Arc<silverline_channels::PublishLimit>) -> Arc<silverline_channels::OutputPort> {
     let port = router.output_port(c.endpoint.as_str(), c.active);
+    port.share_limit(limit.clone());
     if spec.replicas > 1 || spec.sidecar {
         port.exempt_from_fence();
     }
@@ -377,7 +379,10 @@ impl Host {
             sha256: digest.0,
             pre,
             inputs: spec.inputs.iter().map(|c| (c.name.as_str().to_string(), Arc::new(InputQueue::new(c.queue_depth)))).collect(),
-            outputs: spec.outputs.iter().map(|c| (c.name.as_str().to_string(), output_port(&s.router, spec, c))).collect(),
+            outputs: {
+                let limit = Arc::new(silverline_channels::PublishLimit::new(spec.resources.max_publish_per_second, spec.resources.max_publish_bytes_per_second));
+                spec.outputs.iter().map(|c| (c.name.as_str().to_string(), output_port(&s.router, spec, c, &limit))).collect()
+            },
             sink: s.config.output.clone(),
             host_epoch: s.epoch,
             watchdog: s.config.watchdog,

@@ -379,7 +379,24 @@ impl ModuleRuntime {
             self.host_epoch,
             declared_inputs,
             self.outputs.clone(),
+            self.port_template(),
         )
+    }
+
+    /// A port like this module's own (its budget, its fencing), for ports on topics its
+    /// manifest does not declare (the reference ABI opens those by path).
+    fn port_template(&self) -> Arc<OutputPort> {
+        if let Some((_, port)) = self.outputs.first() {
+            return port.clone();
+        }
+        // Inactive and never published on: it only carries the settings.
+        let port = self.router.output_port("silverline/template", false);
+        let r = &self.spec.resources;
+        port.share_limit(Arc::new(silverline_channels::PublishLimit::new(r.max_publish_per_second, r.max_publish_bytes_per_second)));
+        if self.spec.replicas > 1 || self.spec.sidecar {
+            port.exempt_from_fence();
+        }
+        port
     }
 
     /// Run one activation. The caller holds `busy`. Returns a failure if the module must stop.
@@ -613,6 +630,7 @@ impl ModuleRuntime {
             dropped: q.dropped(),
             queued: q.len() as u64,
             fenced: 0,
+            rate_limited: 0,
         });
         let outs = self.outputs.iter().map(|(name, port)| ChannelStatus {
             name: name.clone(),
@@ -620,9 +638,10 @@ impl ModuleRuntime {
             endpoint: port.topic().to_string(),
             active: port.is_active(),
             messages: port.published(),
-            dropped: port.dropped_inactive() + port.remote_errors() + port.dropped_fenced(),
+            dropped: port.dropped_inactive() + port.remote_errors() + port.dropped_fenced() + port.dropped_rate(),
             queued: 0,
             fenced: port.dropped_fenced(),
+            rate_limited: port.dropped_rate(),
         });
         ins.chain(outs).collect()
     }

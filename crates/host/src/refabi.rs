@@ -75,6 +75,8 @@ pub(crate) struct RefState {
     /// Manifest channels: name → (endpoint, queue or port).
     pub(crate) declared_inputs: Vec<(String, String, Arc<InputQueue>)>,
     pub(crate) declared_outputs: Vec<(String, Arc<OutputPort>)>,
+    /// What ports opened on undeclared topics are made like: one of the module's own.
+    template: Arc<OutputPort>,
     fds: Vec<Option<Fd>>,
     next_k: Option<i64>,
     period: Option<(i64, Instant, Instant)>,
@@ -92,6 +94,7 @@ impl RefState {
         host_epoch: Instant,
         declared_inputs: Vec<(String, String, Arc<InputQueue>)>,
         declared_outputs: Vec<(String, Arc<OutputPort>)>,
+        template: Arc<OutputPort>,
     ) -> Self {
         RefState {
             router,
@@ -104,6 +107,7 @@ impl RefState {
             host_epoch,
             declared_inputs,
             declared_outputs,
+            template,
             fds: Vec::new(),
             next_k: None,
             period: None,
@@ -171,7 +175,7 @@ impl RefState {
             return Some(port.clone());
         }
         silverline_channels::validate_topic(path).ok()?;
-        Some(self.router.output_port(path, true))
+        Some(self.template.sibling(path))
     }
 
     fn close(&mut self, fd: i32) -> i32 {
@@ -319,7 +323,7 @@ pub(crate) fn add_to_linker(linker: &mut Linker<ModuleCtx>) -> anyhow::Result<()
         let Some(bytes) = slice(data, buf, len) else { return Ok(-1) };
         // The reference ABI knows one error: -1 (also when the broker queue is full).
         Ok(match port.publish(bytes) {
-            silverline_channels::PublishOutcome::NotQueued => -1,
+            silverline_channels::PublishOutcome::NotQueued | silverline_channels::PublishOutcome::RateLimited => -1,
             _ => len,
         })
     })?;

@@ -373,6 +373,9 @@ pub struct ChannelStatus {
     /// Orchestrator (it was fenced: docs/protocol.md).
     #[serde(default)]
     pub fenced: u64,
+    /// Outputs: of `dropped`, those refused because the module was over its publish budget.
+    #[serde(default)]
+    pub rate_limited: u64,
 }
 
 /// Profile and state of one module instance.

@@ -26,6 +26,7 @@
 //! | [`HELLO_CMD_C`] | command | - | prints hello/args/`GREETING`/first line of `/data/in.txt`, exit code `atoi(argv[1])` |
 //! | [`TICK_WAT`] | periodic | out | 8-byte LE u64 activation index |
 //! | [`IDLE_WAT`] | periodic | - | does nothing, no imports |
+//! | [`FLOOD_WAT`] | periodic | out, refused (optional) | 200 × 1 KiB per step on `out`; on `refused` the LE u64 count of `SL_ERATE` answers so far |
 //! | [`TRAP_WAT`] | periodic | - | `unreachable` on the 3rd step only |
 //! | [`LOOP_WAT`] | periodic | - | `sl_step` never returns |
 //! | [`GROW_WAT`] | periodic | - | grows memory by 16 pages per step, traps when growth fails |
@@ -52,6 +53,8 @@ pub const TICK_WAT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/guests/wat/tick
 pub const BUSY_WAT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/guests/wat/busy.wat");
 /// `guests/wat/idle.wat`: periodic; `sl_step` returns 0 and does nothing. No imports, one page.
 pub const IDLE_WAT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/guests/wat/idle.wat");
+/// `guests/wat/flood.wat`: periodic; publishes as fast as it can (200 × 1 KiB per step).
+pub const FLOOD_WAT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/guests/wat/flood.wat");
 /// `guests/wat/trap.wat`: periodic; the third call of `sl_step` executes `unreachable`, every other
 /// call returns 0.
 pub const TRAP_WAT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/guests/wat/trap.wat");
@@ -71,6 +74,7 @@ pub const ERROR_WAT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/guests/wat/err
 pub const ALL_WAT: &[(&str, &str)] = &[
     ("busy", BUSY_WAT),
     ("error", ERROR_WAT),
+    ("flood", FLOOD_WAT),
     ("grow", GROW_WAT),
     ("idle", IDLE_WAT),
     ("init_fail", INIT_FAIL_WAT),

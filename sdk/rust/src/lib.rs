@@ -58,6 +58,9 @@ pub enum Error {
     /// `-6`: the Host could not queue the message for the broker (its outgoing queue is full);
     /// nothing was sent beyond the Host. Retry later or drop it.
     NotQueued,
+    /// `-7`: the module is over its publish budget (manifest `resources.maxPublishPerSecond`,
+    /// `maxPublishBytesPerSecond`); nothing was delivered.
+    RateLimited,
     /// Any other negative code.
     Other(i32),
 }
@@ -70,6 +73,7 @@ fn check(rc: i32) -> Result<i32, Error> {
         -3 => Err(Error::BadHandle),
         -4 => Err(Error::TooBig),
         -6 => Err(Error::NotQueued),
+        -7 => Err(Error::RateLimited),
         rc => Err(Error::Other(rc)),
     }
 }

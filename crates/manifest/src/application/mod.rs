@@ -180,7 +180,7 @@ pub struct ChannelSpec {
 }
 
 /// Resource limits of a module; `None` means no limit (best effort).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Resources {
     /// Linear-memory limit in bytes (64 KiB..=4 GiB).
     pub memory_bytes: Option<u64>,
@@ -192,6 +192,31 @@ pub struct Resources {
     pub fuel: Option<u64>,
     /// What the Host does after an activation finishes past its deadline (`onOverrun`).
     pub on_overrun: OverrunPolicy,
+    /// Most messages per second the module may publish, over all its outputs (`maxPublishPerSecond`).
+    pub max_publish_per_second: u64,
+    /// Most payload bytes per second it may publish (`maxPublishBytesPerSecond`).
+    pub max_publish_bytes_per_second: u64,
+}
+
+impl Resources {
+    /// Default of `maxPublishPerSecond`: ten times a 1 kHz control loop's channel.
+    pub const DEFAULT_PUBLISH_PER_SECOND: u64 = 10_000;
+    /// Default of `maxPublishBytesPerSecond`: 16 MiB.
+    pub const DEFAULT_PUBLISH_BYTES_PER_SECOND: u64 = 16 << 20;
+}
+
+impl Default for Resources {
+    fn default() -> Self {
+        Resources {
+            memory_bytes: None,
+            budget: None,
+            deadline: None,
+            fuel: None,
+            on_overrun: OverrunPolicy::default(),
+            max_publish_per_second: Self::DEFAULT_PUBLISH_PER_SECOND,
+            max_publish_bytes_per_second: Self::DEFAULT_PUBLISH_BYTES_PER_SECOND,
+        }
+    }
 }
 
 /// What the Host does when a periodic activation finishes past its deadline, or when

@@ -152,6 +152,10 @@ pub(crate) struct RawResources {
     pub fuel: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub on_overrun: Option<OverrunPolicy>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_publish_per_second: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_publish_bytes_per_second: Option<i64>,
 }
 
 #[derive(Debug, Deserialize, Serialize)]
@@ -284,6 +288,8 @@ fn resources_raw(r: &Resources) -> RawResources {
         deadline_in_ns: r.deadline.map(ns),
         fuel: r.fuel.map(|f| f as i64),
         on_overrun: (r.on_overrun != OverrunPolicy::Continue).then_some(r.on_overrun),
+        max_publish_per_second: (r.max_publish_per_second != Resources::DEFAULT_PUBLISH_PER_SECOND).then_some(r.max_publish_per_second as i64),
+        max_publish_bytes_per_second: (r.max_publish_bytes_per_second != Resources::DEFAULT_PUBLISH_BYTES_PER_SECOND).then_some(r.max_publish_bytes_per_second as i64),
     }
 }
 

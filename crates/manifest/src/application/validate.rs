@@ -363,12 +363,25 @@ fn resources(errs: &mut Errors, p: &str, r: &RawResources, period: Option<Durati
             "a positive amount of fuel",
         )
     });
+    let max_publish_per_second = r
+        .max_publish_per_second
+        .and_then(|v| int_in(errs, &join(p, "maxPublishPerSecond"), v, 1..=10_000_000, "messages per second, 1 to 10000000"))
+        .map_or(Resources::DEFAULT_PUBLISH_PER_SECOND, |v| v as u64);
+    let max_publish_bytes_per_second = r
+        .max_publish_bytes_per_second
+        .and_then(|v| {
+            let expected = "bytes per second, from 1048576 (one message of the largest size) to 1099511627776";
+            int_in(errs, &join(p, "maxPublishBytesPerSecond"), v, 1 << 20..=1 << 40, expected)
+        })
+        .map_or(Resources::DEFAULT_PUBLISH_BYTES_PER_SECOND, |v| v as u64);
     Resources {
         memory_bytes: memory.map(|m| m as u64),
         budget: budget.map(nanos),
         deadline: deadline.map(nanos),
         fuel: fuel.map(|f| f as u64),
         on_overrun: r.on_overrun.unwrap_or_default(),
+        max_publish_per_second,
+        max_publish_bytes_per_second,
     }
 }
 
