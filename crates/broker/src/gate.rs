@@ -66,6 +66,10 @@ pub struct GateLimits {
     /// How long a new connection has to send its CONNECT. Default 10 s: long enough for a slow
     /// link, short enough that idle connections cannot pile up.
     pub connect_timeout: Duration,
+    /// What the broker keeps of one topic for subscribers that have not read it yet: beyond
+    /// this the oldest messages go (a slow or absent reader loses the oldest first). Bounds
+    /// the broker's memory per topic. Default 4 MiB.
+    pub topic_buffer_bytes: usize,
 }
 
 impl GateLimits {
@@ -79,6 +83,9 @@ impl GateLimits {
         if !(MAX_CONNECT_BYTES..=256 << 20).contains(&self.max_packet_bytes) {
             anyhow::bail!("GateLimits::max_packet_bytes must be between 64 KiB and 256 MiB, not {}", self.max_packet_bytes);
         }
+        if self.topic_buffer_bytes < self.max_packet_bytes {
+            anyhow::bail!("GateLimits::topic_buffer_bytes ({}) must hold one packet of the largest size ({})", self.topic_buffer_bytes, self.max_packet_bytes);
+        }
         if self.connect_timeout.is_zero() {
             anyhow::bail!("GateLimits::connect_timeout must not be zero");
         }
@@ -88,7 +95,7 @@ impl GateLimits {
 
 impl Default for GateLimits {
     fn default() -> GateLimits {
-        GateLimits { max_packet_bytes: 1 << 20, connect_timeout: Duration::from_secs(10) }
+        GateLimits { max_packet_bytes: 1 << 20, connect_timeout: Duration::from_secs(10), topic_buffer_bytes: 4 << 20 }
     }
 }
 

@@ -88,7 +88,8 @@ impl EmbeddedBroker {
     /// connections. Anyone who can reach it may connect, publish and subscribe.
     pub fn start(listen: SocketAddr) -> anyhow::Result<EmbeddedBroker> {
         let addr = resolve_port(listen)?;
-        run_rumqttd(config(addr, UNSECURED_MAX_PACKET, None))?;
+        let buffer = GateLimits::default().topic_buffer_bytes.max(UNSECURED_MAX_PACKET);
+        run_rumqttd(config(addr, UNSECURED_MAX_PACKET, buffer, None))?;
         wait_listening(addr, Duration::from_secs(10))?;
         Ok(EmbeddedBroker { addr, gate: None, tls: false })
     }
@@ -102,7 +103,7 @@ impl EmbeddedBroker {
     /// rumqttd to listen).
     pub fn start_secured(listen: SocketAddr, auth: Arc<dyn Authenticator>, limits: GateLimits) -> anyhow::Result<EmbeddedBroker> {
         limits.validate()?;
-        let (internal, credentials) = start_internal(limits.max_packet_bytes)?;
+        let (internal, credentials) = start_internal(limits.max_packet_bytes, limits.topic_buffer_bytes)?;
         let listener = TcpListener::bind(listen).with_context(|| format!("binding {listen}"))?;
         let addr = listener.local_addr()?;
         listener.set_nonblocking(true)?;
@@ -137,11 +138,11 @@ impl EmbeddedBroker {
 }
 
 /// rumqttd on a free local port, accepting only the returned credentials.
-fn start_internal(max_packet: usize) -> anyhow::Result<(SocketAddr, Credentials)> {
+fn start_internal(max_packet: usize, topic_buffer: usize) -> anyhow::Result<(SocketAddr, Credentials)> {
     let credentials = Credentials::generate()?;
     let internal = resolve_port(SocketAddr::from(([127, 0, 0, 1], 0)))?;
     let users = HashMap::from([(credentials.username.clone(), credentials.password.clone())]);
-    run_rumqttd(config(internal, max_packet, Some(users)))?;
+    run_rumqttd(config(internal, max_packet, topic_buffer, Some(users)))?;
     wait_listening(internal, Duration::from_secs(10))?;
     Ok((internal, credentials))
 }
@@ -185,9 +186,13 @@ fn resolve_port(listen: SocketAddr) -> anyhow::Result<SocketAddr> {
     Ok(probe.local_addr()?)
 }
 
+/// Full segments rumqttd keeps per log besides the active one.
+const SEGMENTS: usize = 3;
+
 /// rumqttd's `Default`s are zeros: every size here is chosen for many small real-time messages.
-/// `max_packet` bounds a packet's remaining length; `auth` maps usernames to passwords.
-fn config(addr: SocketAddr, max_packet: usize, auth: Option<HashMap<String, String>>) -> Config {
+/// `max_packet` bounds a packet's remaining length; `topic_buffer` what is kept per topic (and
+/// per subscription filter) for readers that lag; `auth` maps usernames to passwords.
+fn config(addr: SocketAddr, max_packet: usize, topic_buffer: usize, auth: Option<HashMap<String, String>>) -> Config {
     let connections = ConnectionSettings {
         connection_timeout_ms: 10_000,
         max_payload_size: max_packet,
@@ -208,8 +213,10 @@ fn config(addr: SocketAddr, max_packet: usize, auth: Option<HashMap<String, Stri
         router: RouterConfig {
             max_connections: 10_000,
             max_outgoing_packet_count: 1_000,
-            max_segment_size: 64 << 20,
-            max_segment_count: 10,
+            // rumqttd keeps a log per filter in segments: the active one plus this many full
+            // ones, the oldest dropped first. A segment may overrun by one packet.
+            max_segment_size: (topic_buffer / (SEGMENTS + 1)).max(1024),
+            max_segment_count: SEGMENTS,
             ..Default::default()
         },
         v4: Some(HashMap::from([("v4".to_string(), server)])),
@@ -253,7 +260,7 @@ mod tests {
 
     #[test]
     fn the_internal_broker_admits_only_the_gates_credentials() {
-        let (addr, credentials) = start_internal(1 << 20).unwrap();
+        let (addr, credentials) = start_internal(1 << 20, 4 << 20).unwrap();
         assert_eq!(credentials.password.len(), 32);
         assert_ne!(connack(addr, &credentials.username, "guess"), Some([0x20, 2, 0, 0]));
         assert_ne!(connack(addr, "alice", &credentials.password), Some([0x20, 2, 0, 0]));

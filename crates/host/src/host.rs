@@ -199,6 +199,26 @@ fn output_port(router: &Arc<Router>, spec: &ModuleSpec, c: &silverline_manifest:
     port
 }
 
+/// The shortest wait before a failed module is restarted, whatever its manifest says.
+pub const MIN_RESTART_BACKOFF: Duration = Duration::from_millis(10);
+
+/// A crash-looping module waits at least this many times as long as its failed attempt held a
+/// worker, so that it takes at most a fifth of one and its neighbours keep their rate.
+pub const RESTART_HOLD_FACTOR: u32 = 4;
+
+/// The wait before restart `attempt` (1 = the first): the manifest's first back-off, doubled on
+/// each further restart, but never under [`MIN_RESTART_BACKOFF`] nor under
+/// [`RESTART_HOLD_FACTOR`] times what the failed attempt used (a module stopped by its deadline
+/// held a worker that long).
+fn restart_backoff(first: Duration, attempt: u32, failure: &Failure) -> Duration {
+    let doubled = first.saturating_mul(1 << attempt.saturating_sub(1).min(16));
+    let held = match failure {
+        Failure::DeadlineExceeded { deadline_ns } => Duration::from_nanos(*deadline_ns),
+        _ => Duration::ZERO,
+    };
+    doubled.max(MIN_RESTART_BACKOFF).max(held * RESTART_HOLD_FACTOR)
+}
+
 /// Every API the Host offers modules, linked for `engine`.
 pub(crate) fn linker(engine: &wasmtime::Engine) -> anyhow::Result<Linker<ModuleCtx>> {
     let mut linker = Linker::new(engine);
@@ -701,7 +721,7 @@ impl Shared {
             self.emit(&m.id, EventKind::Failed { failure });
             return;
         }
-        let backoff = policy.backoff.saturating_mul(1 << (attempt - 1).min(16));
+        let backoff = restart_backoff(policy.backoff, attempt, &failure);
         *m.state.lock() = ModuleState::Restarting { failure: failure.clone(), attempt };
         self.emit(&m.id, EventKind::Failed { failure });
         self.emit(&m.id, EventKind::Restarting { attempt, backoff_ns: backoff.as_nanos() as u64 });

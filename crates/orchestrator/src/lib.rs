@@ -67,6 +67,9 @@ pub struct OrchestratorConfig {
     pub rate_limit: limits::RateLimit,
     /// Serve REST (`https://`) and the embedded broker (`mqtts://`) with TLS from these files.
     pub tls: Option<silverline_security::tls::TlsFiles>,
+    /// What the embedded broker keeps per topic for readers that lag (the oldest beyond it
+    /// is dropped): its memory bound per topic.
+    pub broker_topic_buffer: usize,
 }
 
 impl Default for OrchestratorConfig {
@@ -82,6 +85,7 @@ impl Default for OrchestratorConfig {
             admin_token_file: None,
             rate_limit: limits::RateLimit::default(),
             tls: None,
+            broker_topic_buffer: silverline_broker::GateLimits::default().topic_buffer_bytes,
         }
     }
 }
@@ -198,9 +202,10 @@ async fn start_broker(config: &OrchestratorConfig, security: &Arc<auth::Security
         auth::AuthMode::Secured => Some(Arc::new(auth::BrokerGate(security.users().clone()))),
         auth::AuthMode::InsecureNoAuth => None,
     };
+    let limits = silverline_broker::GateLimits { topic_buffer_bytes: config.broker_topic_buffer, ..Default::default() };
     let broker = tokio::task::spawn_blocking(move || match (gate, tls) {
-        (Some(gate), Some(tls)) => silverline_broker::EmbeddedBroker::start_secured_tls(listen, gate, silverline_broker::GateLimits::default(), tls),
-        (Some(gate), None) => silverline_broker::EmbeddedBroker::start_secured(listen, gate, silverline_broker::GateLimits::default()),
+        (Some(gate), Some(tls)) => silverline_broker::EmbeddedBroker::start_secured_tls(listen, gate, limits, tls),
+        (Some(gate), None) => silverline_broker::EmbeddedBroker::start_secured(listen, gate, limits),
         (None, _) => silverline_broker::EmbeddedBroker::start(listen),
     })
     .await??;

@@ -48,6 +48,10 @@ pub struct OrchestratorArgs {
     /// the certificate itself, for a self-signed one).
     #[arg(long, value_name = "FILE", requires = "tls_cert")]
     pub tls_ca: Option<PathBuf>,
+    /// What the embedded broker keeps of each topic for subscribers that lag behind (e.g. 4MiB);
+    /// beyond it the oldest messages are dropped. Bounds the broker's memory per topic.
+    #[arg(long, value_name = "BYTES", default_value = "4MiB", value_parser = super::capacity::parse_bytes)]
+    pub broker_topic_buffer: u64,
 }
 
 impl OrchestratorArgs {
@@ -74,6 +78,7 @@ impl OrchestratorArgs {
             admin_token_file: Some(self.admin_token_file()),
             rate_limit: silverline_orchestrator::limits::RateLimit { per_second: self.rate_limit, burst: 2.0 * self.rate_limit },
             tls,
+            broker_topic_buffer: self.broker_topic_buffer as usize,
         })
     }
 

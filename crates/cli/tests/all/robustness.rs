@@ -1,5 +1,7 @@
-//! Bad load on real processes (Orchestrator, Hosts and Mosquitto each their own process): a huge
-//! application refused without stalling the REST API or losing a Host.
+//! Bad load on real processes (Orchestrator, Hosts and the broker each their own process): a
+//! huge application refused without stalling the REST API or losing a Host; a Host frozen past
+//! its timeout, a multi-second compile and a broker outage, none of which makes a module run
+//! twice; a flooding module held to its budget, the broker bounded and its neighbour intact.
 
 use crate::common::*;
 use crate::orchestrated::System;
@@ -21,41 +23,63 @@ pub fn many_modules(dir: &Path, name: &str, n: usize, host: Option<&str>) -> std
     file
 }
 
+/// Deploy `manifest` with the CLI while another client keeps reading the Hosts; returns the
+/// deploy's output, how long it took, and the latency of every read meanwhile. Every read must
+/// succeed and show every Host online.
+fn deploy_while_reading(api: &str, manifest: &Path) -> (std::process::Output, Duration, Vec<Duration>) {
+    let done = Arc::new(AtomicBool::new(false));
+    let reader = {
+        let (done, rest) = (done.clone(), Rest(api.to_string()));
+        std::thread::spawn(move || {
+            let mut latencies = Vec::new();
+            while !done.load(Ordering::Relaxed) {
+                let t = Instant::now();
+                let (status, hosts) = rest.call("GET", "/v1/hosts", None);
+                latencies.push(t.elapsed());
+                assert_eq!(status, 200, "{hosts}");
+                assert!(hosts.as_array().unwrap().iter().all(|h| h["online"] == true), "a Host was declared lost: {hosts}");
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            latencies
+        })
+    };
+    let t = Instant::now();
+    let out = run(&["deploy", manifest.to_str().unwrap(), "--api", api]);
+    let took = t.elapsed();
+    done.store(true, Ordering::Relaxed);
+    (out, took, reader.join().unwrap())
+}
+
 #[test]
 fn a_refused_application_of_two_thousand_modules_stalls_nothing_and_loses_no_host() {
     let _serial = serial();
     let sys = System::start(&["h1"]);
-    let api = sys.rest.0.clone();
     let manifest = many_modules(sys.data.path(), "huge", 2000, Some("nowhere"));
-
-    // Meanwhile, another client keeps reading the Hosts.
-    let done = Arc::new(AtomicBool::new(false));
-    let reader = {
-        let (done, rest) = (done.clone(), Rest(api.clone()));
-        std::thread::spawn(move || {
-            let mut slowest = Duration::ZERO;
-            while !done.load(Ordering::Relaxed) {
-                let t = Instant::now();
-                let (status, hosts) = rest.call("GET", "/v1/hosts", None);
-                assert_eq!(status, 200, "{hosts}");
-                assert_eq!(hosts[0]["online"], true, "the Host was declared lost: {hosts}");
-                slowest = slowest.max(t.elapsed());
-                std::thread::sleep(Duration::from_millis(20));
-            }
-            slowest
-        })
-    };
-    let t = Instant::now();
-    let out = run(&["deploy", manifest.to_str().unwrap(), "--api", &api]);
-    let took = t.elapsed();
-    done.store(true, Ordering::Relaxed);
-    let slowest = reader.join().unwrap();
-    eprintln!("refused in {took:?}; slowest GET /v1/hosts {slowest:?}");
+    let (out, took, latencies) = deploy_while_reading(&sys.rest.0, &manifest);
+    eprintln!("refused in {took:?}; slowest GET /v1/hosts {:?}", latencies.iter().max());
     let said = format!("{}{}", stdout(&out), stderr(&out));
     assert_eq!(out.status.code(), Some(1), "{said}");
     assert!(said.contains("nowhere"), "the refusal names the missing Host: {said}");
     assert!(said.len() < 20_000, "the refusal is summarised, not 2,000 explanations: {} bytes", said.len());
     assert_eq!(sys.rest.call("GET", "/v1/apps/huge", None).0, 404, "nothing was created");
+}
+
+/// `GET /v1/hosts` while large applications are refused and placed.
+#[test]
+#[ignore = "benchmark: cargo test -p silverline-cli --test integration orchestrator_latency_benchmark -- --ignored --nocapture"]
+fn orchestrator_latency_benchmark() {
+    let _serial = serial();
+    let sys = System::start_with(&["h1"], |_| Vec::new(), |_, _| vec!["--max-modules".into(), "2000".into()]);
+    let p = |l: &mut Vec<Duration>, q: f64| {
+        l.sort();
+        l[((l.len() - 1) as f64 * q) as usize]
+    };
+    let cases = [("refused", 2000, Some("nowhere")), ("refused", 10_000, Some("nowhere")), ("placed", 2000, None)];
+    for (i, (what, n, pin)) in cases.into_iter().enumerate() {
+        let manifest = many_modules(sys.data.path(), &format!("big{i}"), n, pin);
+        let (_, took, mut latencies) = deploy_while_reading(&sys.rest.0, &manifest);
+        println!("| {n} modules, {what} | {:.2} s | {} | {:.1} ms | {:.1} ms |", took.as_secs_f64(), latencies.len(), p(&mut latencies, 0.5).as_secs_f64() * 1e3, p(&mut latencies, 0.99).as_secs_f64() * 1e3);
+    }
 }
 
 /// The activation indices in `tick`'s messages (8-byte little-endian u64).
@@ -185,4 +209,142 @@ fn a_broker_outage_re_places_nothing() {
     assert_eq!(host_of(&sys.rest).as_deref(), Some(host.as_str()), "the ticker never moved");
     let dups = duplicates(&seen.lock());
     assert!(dups.is_empty(), "activations published twice: {dups:?}");
+}
+
+/// Resident memory of process `pid`, in bytes.
+fn rss(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let kb = status.lines().find_map(|l| l.strip_prefix("VmRSS:")).and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok());
+    kb.unwrap_or(0) * 1024
+}
+
+/// An Orchestrator with its embedded broker and Hosts `names`, each its own process.
+struct Embedded {
+    data: tempfile::TempDir,
+    rest: Rest,
+    broker: String,
+    orch: Proc,
+    _hosts: Vec<Proc>,
+}
+
+fn embedded(names: &[&str], orchestrator_args: &[&str]) -> Embedded {
+    let data = tempfile::tempdir().unwrap();
+    let (api_port, mqtt_port) = (free_port(), free_port());
+    let listen = format!("127.0.0.1:{api_port}");
+    let mqtt = format!("127.0.0.1:{mqtt_port}");
+    let mut args = vec!["orchestrator", "--listen", &listen, "--mqtt-listen", &mqtt, "--data-dir", data.path().to_str().unwrap(), "--host-timeout", "2s"];
+    args.extend(orchestrator_args);
+    let orch = Proc::spawn(&args);
+    let rest = Rest(format!("http://{listen}"));
+    remember_admin_token(&rest.0, data.path());
+    eventually(30, "the REST API answers", || (rest.call("GET", "/v1/hosts", None).0 == 200).then_some(()));
+    let broker = format!("mqtt://{mqtt}");
+    let hosts = names
+        .iter()
+        .map(|n| {
+            enroll(&rest.0, n, &data.path().join(n));
+            crate::orchestrated::host(n, &broker, data.path())
+        })
+        .collect();
+    eventually(30, "all hosts online", || (crate::orchestrated::online_hosts(&rest) == names.len()).then_some(()));
+    Embedded { data, rest, broker, orch, _hosts: hosts }
+}
+
+/// A flood on h1 (with the given extra resources) read by a module on h2 that never reads,
+/// and a ticking neighbour next to the flood.
+fn flood_app(dir: &Path, resources: &str) -> std::path::PathBuf {
+    let file = dir.join("flood.yaml");
+    let (flood, tick, idle) = (silverline_test_programs::FLOOD_WAT, silverline_test_programs::TICK_WAT, IDLE_WAT);
+    std::fs::write(
+        &file,
+        format!(
+            r#"name: flood
+modules:
+  - name: flood
+    file: {flood}
+    trigger: {{ type: periodic, periodInNs: 1000000 }}
+    resources: {{ {resources} }}
+    outputChannels: {{ channels: [{{ name: out, endpoint: flood/data }}] }}
+    placement: {{ host: h1 }}
+  - name: tick
+    file: {tick}
+    trigger: {{ type: periodic, periodInNs: 20000000 }}
+    outputChannels: {{ channels: [{{ name: out, endpoint: flood/tick }}] }}
+    placement: {{ host: h1 }}
+  - name: reader
+    file: {idle}
+    trigger: {{ type: periodic, periodInNs: 1000000000 }}
+    inputChannels: {{ channels: [{{ name: in, endpoint: flood/data, queueDepth: 2 }}] }}
+    placement: {{ host: h2 }}
+"#
+        ),
+    )
+    .unwrap();
+    file
+}
+
+/// The independent subscriber of [`crate::orchestrated::subscriber`], for a system without
+/// Mosquitto.
+fn subscribe(sys: &Embedded, filter: &str) -> (Arc<silverline_channels::MqttBackend>, Arc<parking_lot::Mutex<Vec<u64>>>) {
+    let seen = Arc::new(parking_lot::Mutex::new(Vec::new()));
+    let sink = seen.clone();
+    let (user, password) = observer_login(&sys.rest.0);
+    let mut cfg = silverline_channels::MqttConfig::from_url(&sys.broker).unwrap();
+    cfg.client_id(format!("observer-{}", free_port())).login(user, password);
+    let backend = silverline_channels::MqttBackend::connect(&cfg, Arc::new(move |_t: &str, p| sink.lock().push(index(&p)))).unwrap();
+    use silverline_channels::RemoteBackend;
+    backend.subscribe(filter);
+    assert!(backend.wait_subscribed(Duration::from_secs(10)));
+    (backend, seen)
+}
+
+/// Deploy the flood with `resources` and watch for `window`: the broker's largest RSS growth,
+/// and the neighbour's activations missing at an independent subscriber.
+fn run_flood(sys: &Embedded, resources: &str, window: Duration) -> (u64, Vec<u64>, usize) {
+    let (_sub, ticks) = subscribe(sys, "flood/tick");
+    let before = rss(sys.orch.0.id());
+    let out = run(&["deploy", flood_app(sys.data.path(), resources).to_str().unwrap(), "--wait", "--api", &sys.rest.0]);
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    let t = Instant::now();
+    let mut peak = before;
+    while t.elapsed() < window {
+        peak = peak.max(rss(sys.orch.0.id()));
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let seen = ticks.lock().clone();
+    let (first, last) = (seen.iter().min().copied().unwrap_or(0), seen.iter().max().copied().unwrap_or(0));
+    let got: std::collections::BTreeSet<u64> = seen.iter().copied().collect();
+    let missing = (first..=last).filter(|k| !got.contains(k)).collect();
+    (peak.saturating_sub(before), missing, seen.len())
+}
+
+#[test]
+fn a_flooding_module_leaves_the_broker_bounded_and_its_neighbour_intact() {
+    let _serial = serial();
+    let sys = embedded(&["h1", "h2"], &[]);
+    // The flood on its default budget (10,000 messages a second): 200 a millisecond attempted.
+    let (grown, missing, ticks) = run_flood(&sys, "", Duration::from_secs(10));
+    eprintln!("broker grew by {} MiB; the neighbour published {ticks} ticks, {} missing", grown >> 20, missing.len());
+    assert!(ticks > 100, "the neighbour's ticks arrive ({ticks})");
+    assert!(missing.is_empty(), "the neighbour lost activations {missing:?}");
+    assert!(grown < 256 << 20, "the broker grew by {} MiB", grown >> 20);
+    let flood = sys.rest.get("/v1/apps/flood");
+    let refused: u64 = flood["modules"].as_array().unwrap().iter().filter(|m| m["module"] == "flood").flat_map(|m| m["profile"]["channels"].as_array().cloned().unwrap_or_default()).map(|c| c["rate_limited"].as_u64().unwrap_or(0)).sum();
+    assert!(refused > 0, "the flood was held to its budget: {flood}");
+}
+
+/// Broker memory under a flood without a publish budget, with the old per-topic buffer
+/// (rumqttd's 64 MiB × 11 segments) and the default one.
+#[test]
+#[ignore = "benchmark: cargo test -p silverline-cli --test integration flood_benchmark -- --ignored --nocapture"]
+fn flood_benchmark() {
+    let _serial = serial();
+    let unlimited = "maxPublishPerSecond: 10000000, maxPublishBytesPerSecond: 1099511627776";
+    for buffer in ["704MiB", "4MiB"] {
+        let sys = embedded(&["h1", "h2"], &["--broker-topic-buffer", buffer]);
+        let (grown, missing, ticks) = run_flood(&sys, unlimited, Duration::from_secs(30));
+        let flood = sys.rest.get("/v1/apps/flood");
+        let sent: u64 = flood["modules"].as_array().unwrap().iter().filter(|m| m["module"] == "flood").map(|m| m["profile"]["messages_out"].as_u64().unwrap_or(0)).sum();
+        println!("| {buffer} | {} MiB | {sent} | {ticks} | {} |", grown >> 20, missing.len());
+    }
 }

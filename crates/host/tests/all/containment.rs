@@ -94,6 +94,27 @@ fn restarts_follow_the_policy_with_doubling_backoff() {
 }
 
 #[test]
+fn a_crash_loop_waits_at_least_four_times_what_each_attempt_held_a_worker() {
+    let (host, _) = host();
+    let events = host.events();
+    // No back-off asked for: the Host still waits 10 ms after a trap, and four deadlines after
+    // a loop stopped by its 5 ms deadline.
+    let restart = "    restart: { policy: always, maxRestarts: 2, backoffInNs: 0 }\n";
+    host.deploy_app(&periodic("crash", "trap", TRAP_WAT, 2, restart)).unwrap();
+    let looping = format!("{restart}    resources: {{ deadlineInNs: 5000000 }}\n");
+    host.deploy_app(&periodic("crash", "loop", LOOP_WAT, 10, &looping)).unwrap();
+    let mut backoffs = std::collections::BTreeMap::<String, Vec<u64>>::new();
+    while backoffs.values().map(Vec::len).sum::<usize>() < 4 {
+        let e = expect_event(&events, "restarts of both", |e| matches!(e.kind, EventKind::Restarting { .. }));
+        if let EventKind::Restarting { backoff_ns, .. } = e.kind {
+            backoffs.entry(e.module.0.clone()).or_default().push(backoff_ns);
+        }
+    }
+    assert_eq!(backoffs["crash/trap"], vec![10_000_000, 10_000_000]);
+    assert_eq!(backoffs["crash/loop"], vec![20_000_000, 20_000_000]);
+}
+
+#[test]
 fn only_modules_with_a_fuel_budget_run_metered_code() {
     // The same bytes twice: with a budget the loop is stopped by fuel, without one by its
     // deadline, and a module without a budget counts no fuel at all.
