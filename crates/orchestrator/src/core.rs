@@ -436,10 +436,11 @@ impl Core {
             let mut app = app;
             match place::place_some(&*self.placer, &st.hosts, &st.profiles, &others, &app, &waiting, &[]) {
                 Ok(placement) => {
+                    let constraints = crate::events::Constraints::of(&app.manifest);
                     // Exactly the waiting ones: those still without a Host.
                     for m in app.modules.iter_mut().filter(|m| m.host.is_none()) {
                         m.host = placement.get(&m.id).cloned();
-                        self.events.placed(&name, m, m.problem.as_deref().unwrap_or("waiting for a Host"), &app.manifest); // issue 8
+                        self.events.placed(&name, m, m.problem.as_deref().unwrap_or("waiting for a Host"), &constraints);
                         (m.problem, m.refused) = (None, None);
                         commands.extend(self.deploy_command(&name, m));
                     }

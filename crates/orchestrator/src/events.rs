@@ -23,13 +23,16 @@ use serde::{Deserialize, Serialize};
 use silverline_manifest::{ApplicationManifest, Trigger};
 use silverline_proto::status::{EventKind, HostEvent, SkipReason};
 use silverline_proto::ModuleId;
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::convert::Infallible;
 use std::sync::Arc;
 use tokio::sync::broadcast;
 
 /// How many recent events the Orchestrator keeps for new subscribers.
 pub const HISTORY: usize = 1000;
+/// Most events of one module the history keeps: beyond, its own oldest go first, so that one
+/// module's trap storm cannot push every other application's events out.
+pub const HISTORY_PER_MODULE: usize = 50;
 
 /// At most one `deadline-miss` event per module in this interval.
 const MISS_INTERVAL: std::time::Duration = std::time::Duration::from_secs(1);
@@ -136,6 +139,42 @@ struct Inner {
     last_failure: BTreeMap<String, String>,
     /// Per module: when its last deadline miss was published, and how many were held back since.
     last_miss: BTreeMap<String, (std::time::Instant, u64)>,
+    /// Events of each module in `history`.
+    kept_per_module: HashMap<String, usize>,
+}
+
+impl Inner {
+    /// Keep `event`, dropping the module's own oldest event when it has its share already,
+    /// else the oldest event when the history is full.
+    fn keep(&mut self, event: Arc<Event>, capacity: usize) {
+        let share = HISTORY_PER_MODULE.min(capacity);
+        if let Some(m) = &event.module {
+            let n = self.kept_per_module.entry(m.clone()).or_default();
+            *n += 1;
+            if *n > share {
+                *n -= 1;
+                if let Some(at) = self.history.iter().position(|e| e.module.as_ref() == Some(m)) {
+                    self.history.remove(at);
+                }
+            }
+        }
+        if self.history.len() == capacity {
+            if let Some(old) = self.history.pop_front() {
+                self.forget(&old);
+            }
+        }
+        self.history.push_back(event);
+    }
+
+    fn forget(&mut self, event: &Event) {
+        let Some(m) = &event.module else { return };
+        if let Some(n) = self.kept_per_module.get_mut(m) {
+            *n -= 1;
+            if *n == 0 {
+                self.kept_per_module.remove(m);
+            }
+        }
+    }
 }
 
 /// Numbers, keeps and broadcasts events.
@@ -157,7 +196,14 @@ impl EventBus {
     pub fn new(capacity: usize) -> EventBus {
         let stream = format!("{:x}", std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or(0));
         let (tx, _) = broadcast::channel(1024);
-        let inner = Inner { next: 1, history: VecDeque::with_capacity(capacity.min(4096)), counts: BTreeMap::new(), last_failure: BTreeMap::new(), last_miss: BTreeMap::new() };
+        let inner = Inner {
+            next: 1,
+            history: VecDeque::with_capacity(capacity.min(4096)),
+            counts: BTreeMap::new(),
+            last_failure: BTreeMap::new(),
+            last_miss: BTreeMap::new(),
+            kept_per_module: HashMap::new(),
+        };
         EventBus { stream, capacity: capacity.max(1), inner: Mutex::new(inner), tx }
     }
 
@@ -172,10 +218,7 @@ impl EventBus {
         tracing::debug!(kind = %event.kind, "event: {}", event.message);
         *inner.counts.entry(event.kind.clone()).or_default() += 1;
         let event = Arc::new(event);
-        if inner.history.len() == self.capacity {
-            inner.history.pop_front();
-        }
-        inner.history.push_back(event.clone());
+        inner.keep(event.clone(), self.capacity);
         // Sent under the lock, so subscribers see events in `seq` order and a subscription
         // (also under the lock) neither misses nor repeats one.
         let _ = self.tx.send(event);
@@ -217,19 +260,23 @@ impl EventBus {
                 .app(&app.name)
                 .details(serde_json::json!({ "generation": app.generation, "modules": app.modules.iter().map(|m| &m.module).collect::<Vec<_>>() })),
         );
+        let constraints = Constraints::of(&app.manifest);
         for m in &app.modules {
-            self.placed(&app.name, m, "new application", &app.manifest);
+            self.placed(&app.name, m, "new application", &constraints);
         }
     }
 
     /// An application's manifest was replaced; the modules `placed` were placed anew: new
     /// modules, and new versions staged next to a running one (zero-downtime update).
     pub fn app_updated(&self, old: &AppRecord, new: &AppRecord, placed: &[ModuleId]) {
-        let existed = |name: &str| old.modules.iter().any(|o| o.module == name);
+        let old_names: std::collections::HashSet<&str> = old.modules.iter().map(|o| o.module.as_str()).collect();
+        let new_names: std::collections::HashSet<&str> = new.modules.iter().map(|m| m.module.as_str()).collect();
+        let placed: std::collections::HashSet<&ModuleId> = placed.iter().collect();
+        let existed = |name: &str| old_names.contains(name);
         let fresh: Vec<&ModuleRecord> = new.modules.iter().filter(|m| placed.contains(&m.id)).collect();
         let staged: Vec<&str> = fresh.iter().filter(|m| existed(&m.module)).map(|m| m.id.as_str()).collect();
         let added: Vec<&str> = fresh.iter().filter(|m| !existed(&m.module)).map(|m| m.module.as_str()).collect();
-        let removed: Vec<&str> = old.modules.iter().filter(|o| !new.modules.iter().any(|m| m.module == o.module)).map(|o| o.module.as_str()).collect();
+        let removed: Vec<&str> = old.modules.iter().filter(|o| !new_names.contains(o.module.as_str())).map(|o| o.module.as_str()).collect();
         self.emit(
             Event::new(
                 "app-updated",
@@ -238,9 +285,10 @@ impl EventBus {
             .app(&new.name)
             .details(serde_json::json!({ "generation": new.generation, "staged": staged, "added": added, "removed": removed })),
         );
+        let constraints = Constraints::of(&new.manifest);
         for m in fresh {
             let why = if existed(&m.module) { format!("new version staged by update to generation {}", new.generation) } else { format!("added by update to generation {}", new.generation) };
-            self.placed(&new.name, m, &why, &new.manifest);
+            self.placed(&new.name, m, &why, &constraints);
         }
     }
 
@@ -255,9 +303,9 @@ impl EventBus {
     }
 
     /// A placement decision: module `m` goes to `m.host` (`None`: no Host yet), because of `why`.
-    pub fn placed(&self, app: &str, m: &ModuleRecord, why: &str, app_manifest: &serde_json::Value) {
+    pub fn placed(&self, app: &str, m: &ModuleRecord, why: &str, constraints: &Constraints) {
         self.inner.lock().last_failure.remove(app);
-        let constraints = constraints_of(app_manifest, &m.module);
+        let constraints = constraints.of_module(&m.module);
         let Some(host) = &m.host else { return };
         let reason = if constraints.is_empty() {
             format!("{why}; no constraints, best effort (spread by module count)")
@@ -458,9 +506,23 @@ impl EventBus {
 }
 
 /// What constrains where a module may go, in words, from the application manifest (JSON).
-fn constraints_of(app_manifest: &serde_json::Value, module: &str) -> Vec<String> {
-    let Ok(manifest) = ApplicationManifest::from_str(&app_manifest.to_string(), crate::core::api_base_dir()) else { return Vec::new() };
-    let Some(spec) = manifest.modules.iter().find(|m| m.name.as_str() == module) else { return Vec::new() };
+/// The placement constraints of every module of an application, read from its manifest once
+/// (an application of thousands of modules has thousands of placement events).
+pub struct Constraints(HashMap<String, Vec<String>>);
+
+impl Constraints {
+    /// Those of the application manifest `app_manifest` (JSON).
+    pub fn of(app_manifest: &serde_json::Value) -> Constraints {
+        let Ok(manifest) = ApplicationManifest::from_str(&app_manifest.to_string(), crate::core::api_base_dir()) else { return Constraints(HashMap::new()) };
+        Constraints(manifest.modules.iter().map(|spec| (spec.name.as_str().to_string(), constraints_of(spec))).collect())
+    }
+
+    fn of_module(&self, module: &str) -> Vec<String> {
+        self.0.get(module).cloned().unwrap_or_default()
+    }
+}
+
+fn constraints_of(spec: &silverline_manifest::ModuleSpec) -> Vec<String> {
     let mut out = Vec::new();
     let p = &spec.placement;
     if let Some(h) = &p.host {
@@ -582,6 +644,23 @@ mod tests {
         bus.host_event("h", &skip(80));
         let last = bus.history().pop().unwrap();
         assert_eq!((last.kind.as_str(), &last.details["more"]), ("skipped", &serde_json::json!(3)), "{}", last.message);
+    }
+
+    #[test]
+    fn a_trap_storm_keeps_its_own_share_and_evicts_nobody_else() {
+        let bus = EventBus::new(HISTORY);
+        bus.emit(Event::new("app-created", "other").app("other"));
+        bus.emit(Event::new("module-started", "calm").module(&ModuleId("other/calm".into())));
+        for i in 0..5000 {
+            bus.emit(Event::new("module-failed", format!("trap {i}")).module(&ModuleId("storm/m".into())));
+        }
+        let history = bus.history();
+        let storm: Vec<&Arc<Event>> = history.iter().filter(|e| e.module.as_deref() == Some("storm/m")).collect();
+        assert_eq!(storm.len(), HISTORY_PER_MODULE);
+        assert_eq!(storm.last().unwrap().message, "trap 4999", "the newest are kept");
+        assert!(history.iter().any(|e| e.message == "other") && history.iter().any(|e| e.message == "calm"), "the others' events stay");
+        assert!(history.windows(2).all(|w| w[0].seq < w[1].seq));
+        assert_eq!(bus.counts()["module-failed"], 5000, "counted, all of them");
     }
 
     #[test]
