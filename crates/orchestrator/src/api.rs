@@ -183,7 +183,10 @@ async fn put_blob(State(a): State<Api>, body: Bytes) -> Result<Response, ApiErro
     if !body.starts_with(b"\0asm") {
         return Err(ApiError::bad_request("the body is not a binary Wasm module (convert WAT first; `silverline deploy` does)".into()));
     }
-    let sha = a.core.store().put_blob(&body).map_err(ApiError::internal)?;
+    let sha = a.core.store().put_blob(&body).map_err(|e| match e {
+        crate::store::BlobError::Quota { .. } => ApiError::new(StatusCode::INSUFFICIENT_STORAGE, "blob-quota", e.to_string()),
+        crate::store::BlobError::Io(e) => ApiError::internal(format!("storing the module: {e}")),
+    })?;
     Ok((StatusCode::CREATED, Json(serde_json::json!({ "sha256": sha, "bytes": body.len() }))).into_response())
 }
 

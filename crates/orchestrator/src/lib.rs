@@ -70,6 +70,8 @@ pub struct OrchestratorConfig {
     /// What the embedded broker keeps per topic for readers that lag (the oldest beyond it
     /// is dropped): its memory bound per topic.
     pub broker_topic_buffer: usize,
+    /// Most bytes of module blobs kept under `data_dir`; an upload beyond gets 507.
+    pub blob_quota: u64,
 }
 
 impl Default for OrchestratorConfig {
@@ -86,6 +88,7 @@ impl Default for OrchestratorConfig {
             rate_limit: limits::RateLimit::default(),
             tls: None,
             broker_topic_buffer: silverline_broker::GateLimits::default().topic_buffer_bytes,
+            blob_quota: store::DEFAULT_BLOB_QUOTA,
         }
     }
 }
@@ -118,7 +121,8 @@ impl Orchestrator {
         let api_addr = listener.local_addr()?;
         let scheme = if tls.is_some() { "https" } else { "http" };
         let registry_url = format!("{scheme}://{api_addr}/v1/blobs");
-        let store = store::Store::open(&config.data_dir)?;
+        let mut store = store::Store::open(&config.data_dir)?;
+        store.set_blob_quota(config.blob_quota);
         let placer = Box::new(silverline_placement::Backtracking::new());
         let mut core = core::Core::new(store, placer, registry_url.clone())?;
         core.topology = config.topology.clone();

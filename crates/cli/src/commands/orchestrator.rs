@@ -52,6 +52,9 @@ pub struct OrchestratorArgs {
     /// beyond it the oldest messages are dropped. Bounds the broker's memory per topic.
     #[arg(long, value_name = "BYTES", default_value = "4MiB", value_parser = super::capacity::parse_bytes)]
     pub broker_topic_buffer: u64,
+    /// Most bytes of uploaded module blobs kept (e.g. 4GiB); an upload beyond is refused (507).
+    #[arg(long, value_name = "BYTES", default_value = "4GiB", value_parser = super::capacity::parse_bytes)]
+    pub blob_quota: u64,
 }
 
 impl OrchestratorArgs {
@@ -79,6 +82,7 @@ impl OrchestratorArgs {
             rate_limit: silverline_orchestrator::limits::RateLimit { per_second: self.rate_limit, burst: 2.0 * self.rate_limit },
             tls,
             broker_topic_buffer: self.broker_topic_buffer as usize,
+            blob_quota: self.blob_quota,
         })
     }
 

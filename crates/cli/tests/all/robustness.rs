@@ -26,7 +26,8 @@ pub fn many_modules(dir: &Path, name: &str, n: usize, host: Option<&str>) -> std
 /// Deploy `manifest` with the CLI while another client keeps reading the Hosts; returns the
 /// deploy's output, how long it took, and the latency of every read meanwhile. Every read must
 /// succeed and show every Host online.
-fn deploy_while_reading(api: &str, manifest: &Path) -> (std::process::Output, Duration, Vec<Duration>) {
+/// Reading goes on for `after` once the deploy has returned (the Host deploying meanwhile).
+fn deploy_while_reading(api: &str, manifest: &Path, after: Duration) -> (std::process::Output, Duration, Vec<Duration>) {
     let done = Arc::new(AtomicBool::new(false));
     let reader = {
         let (done, rest) = (done.clone(), Rest(api.to_string()));
@@ -46,6 +47,7 @@ fn deploy_while_reading(api: &str, manifest: &Path) -> (std::process::Output, Du
     let t = Instant::now();
     let out = run(&["deploy", manifest.to_str().unwrap(), "--api", api]);
     let took = t.elapsed();
+    std::thread::sleep(after);
     done.store(true, Ordering::Relaxed);
     (out, took, reader.join().unwrap())
 }
@@ -55,7 +57,7 @@ fn a_refused_application_of_two_thousand_modules_stalls_nothing_and_loses_no_hos
     let _serial = serial();
     let sys = System::start(&["h1"]);
     let manifest = many_modules(sys.data.path(), "huge", 2000, Some("nowhere"));
-    let (out, took, latencies) = deploy_while_reading(&sys.rest.0, &manifest);
+    let (out, took, latencies) = deploy_while_reading(&sys.rest.0, &manifest, Duration::ZERO);
     eprintln!("refused in {took:?}; slowest GET /v1/hosts {:?}", latencies.iter().max());
     let said = format!("{}{}", stdout(&out), stderr(&out));
     assert_eq!(out.status.code(), Some(1), "{said}");
@@ -77,7 +79,7 @@ fn orchestrator_latency_benchmark() {
     let cases = [("refused", 2000, Some("nowhere")), ("refused", 10_000, Some("nowhere")), ("placed", 2000, None)];
     for (i, (what, n, pin)) in cases.into_iter().enumerate() {
         let manifest = many_modules(sys.data.path(), &format!("big{i}"), n, pin);
-        let (_, took, mut latencies) = deploy_while_reading(&sys.rest.0, &manifest);
+        let (_, took, mut latencies) = deploy_while_reading(&sys.rest.0, &manifest, Duration::from_secs(5));
         println!("| {n} modules, {what} | {:.2} s | {} | {:.1} ms | {:.1} ms |", took.as_secs_f64(), latencies.len(), p(&mut latencies, 0.5).as_secs_f64() * 1e3, p(&mut latencies, 0.99).as_secs_f64() * 1e3);
     }
 }
