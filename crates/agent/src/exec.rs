@@ -63,7 +63,7 @@ pub(crate) fn execute(shared: &Shared, cmd: Command) -> Ack {
 }
 
 fn deploy(shared: &Shared, d: &DeployModule) -> Result<(), String> {
-    if let Some(running) = shared.host.status().module(d.module.as_str()) {
+    if let Some(running) = shared.host.module_status(&d.module) {
         // Idempotent: the same module is already here.
         if running.sha256 == d.sha256 {
             return Ok(());

@@ -137,12 +137,7 @@ impl Shared {
 
     async fn register(&self) {
         let lease_ref = fence::now_ns();
-        let status = self.host.status();
-        let modules = status
-            .modules
-            .iter()
-            .map(|m| proto::RunningModule { id: m.id.clone(), sha256: m.sha256.clone() })
-            .collect();
+        let modules = self.host.module_digests().into_iter().map(|(id, sha256)| proto::RunningModule { id, sha256 }).collect();
         let reg = proto::Registration { host: self.config.host.clone(), platform: self.config.platform.clone(), modules, lease_ref };
         let state = proto::HostState { host: self.name().to_string(), online: true };
         self.publish(topics::state(self.name()), QoS::AtLeastOnce, true, proto::encode(&state)).await;

@@ -501,6 +501,17 @@ impl Host {
         self.shared.modules.read().keys().cloned().collect()
     }
 
+    /// Every module's id and the sha256 of its Wasm, in id order: what a registration lists,
+    /// without the cost of a status.
+    pub fn module_digests(&self) -> Vec<(ModuleId, String)> {
+        self.shared.modules.read().values().map(|m| (m.id.clone(), m.sha256.clone())).collect()
+    }
+
+    /// The status of one module.
+    pub fn module_status(&self, id: &ModuleId) -> Option<ModuleStatus> {
+        self.shared.modules.read().get(id).map(|m| m.status())
+    }
+
     fn host_status(&self, modules: Vec<ModuleStatus>) -> HostStatus {
         let s = &self.shared;
         HostStatus {

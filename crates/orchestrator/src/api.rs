@@ -54,7 +54,7 @@ pub(crate) fn router(api: Api, limiter: Arc<crate::limits::Limiter>) -> Router {
         .route("/v1/apps/{name}/modules/{module}/switchover", axum::routing::post(switchover))
         .route("/v1/hosts", get(|State(a): State<Api>| async move { Json(a.core.hosts()) }))
         .route("/v1/hosts/{name}", get(get_host))
-        .route("/v1/modules", get(|State(a): State<Api>| off_runtime(move || Ok(Json(a.core.modules()).into_response()))))
+        .route("/v1/modules", get(|State(a): State<Api>, Query(p): Query<Page>| off_runtime(move || Ok(p.of(a.core.modules())))))
         .route("/v1/blobs", axum::routing::put(put_blob).post(put_blob))
         .route("/v1/blobs/{sha256}", get(get_blob))
         // issue 8: event stream, metrics, dashboard
@@ -79,8 +79,24 @@ const MAX_MANIFEST_BYTES: usize = 8 << 20;
 /// The most modules one application may have (replicas and sidecars not counted).
 pub const MAX_MODULES_PER_APP: usize = 10_000;
 
-async fn list_apps(State(a): State<Api>) -> Result<Response, ApiError> {
-    off_runtime(move || Ok(Json(a.core.apps()).into_response())).await
+async fn list_apps(State(a): State<Api>, Query(p): Query<Page>) -> Result<Response, ApiError> {
+    off_runtime(move || Ok(p.of(a.core.apps()))).await
+}
+
+/// `?offset=N&limit=M` of a list: at most `limit` items from position `offset`; the
+/// `x-total-count` header says how many there are in all. Without them, the whole list.
+#[derive(serde::Deserialize, Default)]
+struct Page {
+    offset: Option<usize>,
+    limit: Option<usize>,
+}
+
+impl Page {
+    fn of<T: serde::Serialize>(&self, all: Vec<T>) -> Response {
+        let total = all.len();
+        let page: Vec<T> = all.into_iter().skip(self.offset.unwrap_or(0)).take(self.limit.unwrap_or(usize::MAX)).collect();
+        ([("x-total-count", total.to_string())], Json(page)).into_response()
+    }
 }
 
 async fn get_app(State(a): State<Api>, Path(name): Path<String>) -> Result<Response, ApiError> {

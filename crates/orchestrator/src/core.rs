@@ -264,7 +264,8 @@ impl Core {
     /// The outcome of a deploy on `host`: `Some(error)` when the Host refused it.
     pub fn note_deploy(&self, id: &ModuleId, host: &str, refused: Option<String>) {
         let mut st = self.state.lock();
-        for app in st.apps.values_mut() {
+        let app = id.as_str().split('/').next().unwrap_or_default();
+        if let Some(app) = st.apps.get_mut(app) {
             for m in app.modules.iter_mut().filter(|m| &m.id == id && m.host.as_deref() == Some(host)) {
                 m.problem = refused.as_ref().map(|e| format!("deploy on `{host}` failed: {e}"));
                 m.refused = refused.clone();

@@ -26,12 +26,14 @@ pub fn document() -> Value {
     let ok = |d: &str, schema: &str| json!({ "description": d, "content": { "application/json": { "schema": { "$ref": format!("#/components/schemas/{schema}") } } } });
     let list = |d: &str, schema: &str| json!({ "description": d, "content": { "application/json": { "schema": { "type": "array", "items": { "$ref": format!("#/components/schemas/{schema}") } } } } });
     let name = json!([{ "name": "name", "in": "path", "required": true, "schema": { "type": "string" } }]);
+    let paged = json!([{ "name": "offset", "in": "query", "schema": { "type": "integer", "minimum": 0 } },
+                       { "name": "limit", "in": "query", "schema": { "type": "integer", "minimum": 0 }, "description": "at most this many; the x-total-count header gives the full count" }]);
     json!({
         "openapi": "3.0.3",
         "info": { "title": "silverline Orchestrator", "version": "1", "description": "Deploy Wasm applications onto silverline Hosts." },
         "paths": {
             "/v1/apps": {
-                "get": { "summary": "List applications", "responses": { "200": list("applications", "App") } },
+                "get": { "summary": "List applications", "parameters": paged.clone(), "responses": { "200": list("applications", "App") } },
                 "post": { "summary": "Create an application", "requestBody": manifest_body,
                     "responses": merge(json!({ "201": ok("created and placed", "App") }), error_responses(&["400", "409", "422"])) }
             },
@@ -60,9 +62,9 @@ pub fn document() -> Value {
             "/metrics": { "get": { "summary": "Prometheus metrics", "responses": { "200": { "description": "text format 0.0.4", "content": { "text/plain": {} } } } } },
             "/v1/hosts": { "get": { "summary": "List Hosts with manifests and live status", "responses": { "200": list("hosts", "Host") } } },
             "/v1/hosts/{name}": { "parameters": name, "get": { "summary": "Get a Host", "responses": merge(json!({ "200": ok("the host", "Host") }), error_responses(&["404"])) } },
-            "/v1/modules": { "get": { "summary": "List module instances with their profiles", "responses": { "200": list("modules", "Module") } } },
+            "/v1/modules": { "get": { "summary": "List module instances with their profiles", "parameters": paged, "responses": { "200": list("modules", "Module") } } },
             "/v1/blobs": { "put": { "summary": "Upload a module's Wasm (binary)", "requestBody": { "required": true, "content": { "application/wasm": { "schema": { "type": "string", "format": "binary" } } } },
-                "responses": merge(json!({ "201": { "description": "stored", "content": { "application/json": { "schema": { "type": "object", "properties": { "sha256": { "type": "string" }, "bytes": { "type": "integer" } } } } } } }), error_responses(&["400"])) } },
+                "responses": merge(json!({ "201": { "description": "stored", "content": { "application/json": { "schema": { "type": "object", "properties": { "sha256": { "type": "string" }, "bytes": { "type": "integer" } } } } } } }), error_responses(&["400", "413", "507"])) } },
             "/v1/blobs/{sha256}": { "parameters": [{ "name": "sha256", "in": "path", "required": true, "schema": { "type": "string" } }],
                 "get": { "summary": "Download a module's Wasm (Hosts fetch modules here)", "responses": merge(json!({ "200": { "description": "the module", "content": { "application/wasm": {} } } }), error_responses(&["404"])) } }
         },

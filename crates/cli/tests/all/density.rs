@@ -34,6 +34,9 @@ fn a_thousand_modules_run_on_one_host_which_keeps_reporting_and_refuses_one_more
     });
     let app = sys.rest.get("/v1/apps/dens");
     assert_eq!(app["state"], "running", "{}", app["state"]);
+    // Lists come in pages when asked.
+    let last = sys.rest.get("/v1/modules?offset=990&limit=20");
+    assert_eq!(last.as_array().unwrap().len(), 10, "the last page holds the last 10 of 1,000");
 
     // Full: one more module is refused at placement with the reason, and nothing else moves.
     let out = run(&["deploy", idle_app(sys.data.path(), "more", 1).to_str().unwrap(), "--api", &api]);
