@@ -55,6 +55,9 @@ pub struct GateCounters {
     pub denied_publishes: u64,
     /// Messages not delivered to a subscriber because it may not read their topic.
     pub withheld_deliveries: u64,
+    /// Clients disconnected because they read nothing for [`GateLimits::slow_client_timeout`]
+    /// while messages waited for them.
+    pub slow_disconnects: u64,
 }
 
 /// Bounds the gate puts on clients.
@@ -70,6 +73,10 @@ pub struct GateLimits {
     /// this the oldest messages go (a slow or absent reader loses the oldest first). Bounds
     /// the broker's memory per topic. Default 4 MiB.
     pub topic_buffer_bytes: usize,
+    /// A client that reads nothing for this long while messages wait for it is disconnected
+    /// (it reconnects and reads from the freshest): a stalled subscriber must not hold the
+    /// broker's buffers. Default 10 s.
+    pub slow_client_timeout: Duration,
 }
 
 impl GateLimits {
@@ -95,7 +102,7 @@ impl GateLimits {
 
 impl Default for GateLimits {
     fn default() -> GateLimits {
-        GateLimits { max_packet_bytes: 1 << 20, connect_timeout: Duration::from_secs(10), topic_buffer_bytes: 4 << 20 }
+        GateLimits { max_packet_bytes: 1 << 20, connect_timeout: Duration::from_secs(10), topic_buffer_bytes: 4 << 20, slow_client_timeout: Duration::from_secs(10) }
     }
 }
 
@@ -105,6 +112,7 @@ pub(crate) struct Stats {
     refused: AtomicU64,
     denied: AtomicU64,
     withheld: AtomicU64,
+    slow: AtomicU64,
 }
 
 impl Stats {
@@ -113,7 +121,12 @@ impl Stats {
             refused_connections: self.refused.load(Ordering::Relaxed),
             denied_publishes: self.denied.load(Ordering::Relaxed),
             withheld_deliveries: self.withheld.load(Ordering::Relaxed),
+            slow_disconnects: self.slow.load(Ordering::Relaxed),
         }
+    }
+
+    pub fn count_slow(&self) {
+        self.slow.fetch_add(1, Ordering::Relaxed);
     }
 
     pub fn count_denied(&self) {

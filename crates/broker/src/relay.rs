@@ -90,7 +90,11 @@ pub(crate) async fn run(session: Session, client: TcpStream, limits: &GateLimits
             }
             drain(end, "the client", &mut broker_writer).await
         }
-        end = down.run(broker_r, max_from_broker, &to_client, &line) => {
+        end = down.run(broker_r, max_from_broker, &to_client, &line, limits.slow_client_timeout) => {
+            if end.as_ref().is_err_and(|e| e.kind() == io::ErrorKind::TimedOut) {
+                stats.count_slow();
+                tracing::warn!(%peer, username, "MQTT client disconnected: it read nothing for {:?} while messages waited", limits.slow_client_timeout);
+            }
             drain(end, "the broker", &mut client_writer).await
         }
         end = &mut client_writer => format!("writing to the client: {}", reason(end)),
@@ -236,6 +240,7 @@ impl Downstream<'_> {
         max_packet: usize,
         to_client: &mpsc::Sender<Out>,
         line: &Mutex<AckLine>,
+        patience: Duration,
     ) -> io::Result<()> {
         let mut from = BufReader::new(from);
         while let Some(frame) = read_frame(&mut from, max_packet).await? {
@@ -245,7 +250,8 @@ impl Downstream<'_> {
                 _ => true,
             };
             if forward {
-                send(to_client, frame.into_bytes()).await?;
+                let stalled = || io::Error::new(io::ErrorKind::TimedOut, "the client stopped reading");
+                tokio::time::timeout(patience, send(to_client, frame.into_bytes())).await.map_err(|_| stalled())??;
             }
         }
         finish(to_client).await

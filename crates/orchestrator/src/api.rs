@@ -29,6 +29,8 @@ pub(crate) struct Api {
     pub(crate) ca_pem: Option<String>,
     /// With an external broker: where its password and ACL files are kept up to date.
     pub(crate) mosquitto_dir: Option<std::path::PathBuf>,
+    /// The embedded broker, for its counters (none with an external one).
+    pub(crate) broker: Option<Arc<silverline_broker::EmbeddedBroker>>,
 }
 
 impl Api {

@@ -116,7 +116,8 @@ impl Orchestrator {
             Some(files) => Some((silverline_security::tls::server_config(&files.cert, &files.key)?, files.ca_pem()?)),
             None => None,
         };
-        let broker_url = start_broker(&config, &security, tls.as_ref().map(|t| t.0.clone())).await?;
+        let broker = start_broker(&config, &security, tls.as_ref().map(|t| t.0.clone())).await?;
+        let broker_url = broker.as_ref().map_or_else(|| config.broker.clone().unwrap_or_default(), |b| b.url());
         let listener = tokio::net::TcpListener::bind(config.listen).await.map_err(|e| anyhow::anyhow!("REST API on {}: {e}", config.listen))?;
         let api_addr = listener.local_addr()?;
         let scheme = if tls.is_some() { "https" } else { "http" };
@@ -145,7 +146,7 @@ impl Orchestrator {
         tokio::spawn(watch_hosts(core.clone(), control.clone(), config.host_timeout));
         let mosquitto_dir = config.broker.is_some().then(|| config.data_dir.join("mosquitto"));
         let ca_pem = tls.as_ref().map(|t| t.1.clone());
-        let api = api::Api { core: core.clone(), control, security: security.clone(), broker_url: broker_url.clone(), registry_url: registry_url.clone(), ca_pem: ca_pem.clone(), mosquitto_dir };
+        let api = api::Api { core: core.clone(), control, security: security.clone(), broker_url: broker_url.clone(), registry_url: registry_url.clone(), ca_pem: ca_pem.clone(), mosquitto_dir, broker };
         api.on_enrolled();
         let app = api::router(api, Arc::new(limits::Limiter::new(config.rate_limit))).into_make_service_with_connect_info::<listen::Peer>();
         match tls {
@@ -196,10 +197,10 @@ impl Orchestrator {
     }
 }
 
-/// The embedded broker (behind its gate unless insecure), or the external one's URL.
-async fn start_broker(config: &OrchestratorConfig, security: &Arc<auth::Security>, tls: Option<Arc<rustls::ServerConfig>>) -> anyhow::Result<String> {
-    if let Some(url) = &config.broker {
-        return Ok(url.clone());
+/// The embedded broker (behind its gate unless insecure); none with an external one.
+async fn start_broker(config: &OrchestratorConfig, security: &Arc<auth::Security>, tls: Option<Arc<rustls::ServerConfig>>) -> anyhow::Result<Option<Arc<silverline_broker::EmbeddedBroker>>> {
+    if config.broker.is_some() {
+        return Ok(None);
     }
     let listen = config.mqtt_listen;
     let gate: Option<Arc<dyn silverline_broker::Authenticator>> = match config.auth {
@@ -213,7 +214,7 @@ async fn start_broker(config: &OrchestratorConfig, security: &Arc<auth::Security
         (None, _) => silverline_broker::EmbeddedBroker::start(listen),
     })
     .await??;
-    Ok(broker.url())
+    Ok(Some(Arc::new(broker)))
 }
 
 /// Lose silent Hosts; after start-up, adopt modules whose Host never came back.

@@ -71,7 +71,9 @@ pub(crate) fn routes() -> Router<Api> {
 }
 
 async fn metrics(State(a): State<Api>) -> impl IntoResponse {
-    ([(header::CONTENT_TYPE, CONTENT_TYPE)], render(&a))
+    // Linear in the modules: thousands of them take a while, off the runtime's workers.
+    let text = tokio::task::spawn_blocking(move || render(&a)).await.unwrap_or_default();
+    ([(header::CONTENT_TYPE, CONTENT_TYPE)], text)
 }
 
 fn render(a: &Api) -> String {
@@ -111,6 +113,12 @@ fn render(a: &Api) -> String {
     let bus = a.core.events();
     w.family("silverline_events_total", "counter", "Events published on the event stream, by kind.", bus.counts().into_iter().map(|(k, n)| (vec![("kind", k)], n as f64)));
     w.family("silverline_event_subscribers", "gauge", "Clients following the event stream now.", [(vec![], bus.subscribers() as f64)]);
+    if let Some(g) = a.broker.as_ref().map(|b| b.counters()) {
+        w.family("silverline_broker_refused_connections_total", "counter", "Connections the embedded broker refused (no valid login in time, a forbidden last will).", [(vec![], g.refused_connections as f64)]);
+        w.family("silverline_broker_denied_publishes_total", "counter", "Publishes dropped because their client may not publish on the topic.", [(vec![], g.denied_publishes as f64)]);
+        w.family("silverline_broker_withheld_deliveries_total", "counter", "Messages not delivered because their subscriber may not read the topic.", [(vec![], g.withheld_deliveries as f64)]);
+        w.family("silverline_broker_slow_disconnects_total", "counter", "Clients disconnected because they read nothing while messages waited for them.", [(vec![], g.slow_disconnects as f64)]);
+    }
     w.finish()
 }
 

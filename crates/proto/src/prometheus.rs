@@ -59,7 +59,10 @@ pub fn write_modules(w: &mut Writer, modules: &[(Labels, &ModuleStatus)]) {
         .flat_map(|(l, m)| m.channels.iter().map(move |c| (with(l, &[("channel", c.name.clone()), ("direction", c.direction.clone()), ("endpoint", c.endpoint.clone())]), c)))
         .collect();
     w.family("silverline_channel_messages_total", "counter", "Messages received (inputs) or published (outputs) on a channel.", channels.iter().map(|(l, c)| (l.clone(), c.messages as f64)));
-    w.family("silverline_channel_dropped_total", "counter", "Messages dropped on a channel (queue overflow or inactive output).", channels.iter().map(|(l, c)| (l.clone(), c.dropped as f64)));
+    w.family("silverline_channel_dropped_total", "counter", "Messages dropped on a channel (queue overflow, inactive output, no lease, over budget, broker queue full).", channels.iter().map(|(l, c)| (l.clone(), c.dropped as f64)));
+    let outputs: Vec<&(Labels, &crate::status::ChannelStatus)> = channels.iter().filter(|(_, c)| c.direction == "out").collect();
+    w.family("silverline_channel_rate_limited_total", "counter", "Of the dropped, publishes refused because the module was over its publish budget.", outputs.iter().map(|(l, c)| (l.clone(), c.rate_limited as f64)));
+    w.family("silverline_channel_fenced_total", "counter", "Of the dropped, publishes made while the Host held no lease from its Orchestrator.", outputs.iter().map(|(l, c)| (l.clone(), c.fenced as f64)));
     w.family(
         "silverline_channel_queued_messages",
         "gauge",

@@ -73,3 +73,42 @@ async fn the_unsecured_broker_is_open_and_counts_nothing() {
     assert_eq!(sub.next_message().await, ("t/1".into(), b"hello".to_vec()));
     assert_eq!(broker.counters(), Default::default());
 }
+
+/// An MQTT 3.1.1 CONNECT (clean session, 60 s keep-alive) of `id` with a username and password,
+/// then a SUBSCRIBE (QoS 0) to `filter`, as raw bytes: a client that can be made to stop reading.
+fn connect_and_subscribe(id: &str, user: &str, password: &str, filter: &str) -> Vec<u8> {
+    let s = |v: &str| [&(v.len() as u16).to_be_bytes()[..], v.as_bytes()].concat();
+    let mut connect = [s("MQTT"), vec![4, 0xC2, 0, 60], s(id), s(user), s(password)].concat();
+    connect.splice(0..0, [0x10, connect.len() as u8]);
+    let mut subscribe = [vec![0, 1], s(filter), vec![0]].concat();
+    subscribe.splice(0..0, [0x82, subscribe.len() as u8]);
+    [connect, subscribe].concat()
+}
+
+#[tokio::test]
+async fn a_subscriber_that_stops_reading_is_disconnected_and_counted() {
+    let limits = GateLimits { slow_client_timeout: Duration::from_millis(300), ..GateLimits::default() };
+    let broker = secured_with(limits);
+    let mut stalled = tokio::net::TcpStream::connect(broker.addr()).await.unwrap();
+    stalled.write_all(&connect_and_subscribe("stalled", "bob", "pw", "a/flood")).await.unwrap();
+    let mut acks = [0u8; 9]; // CONNACK (4 bytes) and SUBACK (5 bytes)
+    stalled.read_exact(&mut acks).await.unwrap();
+    assert_eq!((acks[0], acks[3], acks[4]), (0x20, 0, 0x90), "connected and subscribed: {acks:?}");
+
+    // It reads nothing more; a publisher floods its topic until the gate gives up on it.
+    let alice = connect(&broker, Login::user("a1", "alice")).await.unwrap();
+    let payload = vec![7u8; 64 << 10];
+    let deadline = tokio::time::Instant::now() + crate::common::WAIT;
+    while broker.counters().slow_disconnects == 0 {
+        assert!(tokio::time::Instant::now() < deadline, "the stalled subscriber was never disconnected");
+        alice.mqtt.publish("a/flood", QoS::AtMostOnce, false, payload.clone()).await.unwrap();
+        tokio::task::yield_now().await;
+    }
+    // Its connection ends: what was already in its socket, then end of stream.
+    let mut sink = vec![0u8; 1 << 20];
+    let drained = tokio::time::timeout(crate::common::WAIT, async {
+        while stalled.read(&mut sink).await.map(|n| n > 0).unwrap_or(false) {}
+    });
+    drained.await.expect("the stalled subscriber's connection was closed");
+    assert_eq!(broker.counters().slow_disconnects, 1);
+}

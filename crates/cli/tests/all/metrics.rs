@@ -209,7 +209,7 @@ pub fn value(families: &BTreeMap<String, Family>, name: &str, with: &[(&str, &st
     matching.first().copied()
 }
 
-fn get_metrics(url: &str) -> String {
+pub fn get_metrics(url: &str) -> String {
     let mut r = ureq::get(url).header("authorization", &bearer(url)).call().unwrap_or_else(|e| panic!("GET {url}: {e}"));
     let ct = r.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
     assert!(ct.starts_with("text/plain; version=0.0.4"), "content type of {url}: {ct}");

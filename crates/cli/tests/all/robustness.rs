@@ -333,6 +333,11 @@ fn a_flooding_module_leaves_the_broker_bounded_and_its_neighbour_intact() {
     let flood = sys.rest.get("/v1/apps/flood");
     let refused: u64 = flood["modules"].as_array().unwrap().iter().filter(|m| m["module"] == "flood").flat_map(|m| m["profile"]["channels"].as_array().cloned().unwrap_or_default()).map(|c| c["rate_limited"].as_u64().unwrap_or(0)).sum();
     assert!(refused > 0, "the flood was held to its budget: {flood}");
+    // ... and says so in the metrics, next to the broker's own counters.
+    let metrics = crate::metrics::get_metrics(&format!("{}/metrics", sys.rest.0));
+    let line = metrics.lines().find(|l| l.starts_with("silverline_channel_rate_limited_total{") && l.contains("id=\"flood/flood\"")).unwrap_or_default();
+    assert!(line.rsplit(' ').next().and_then(|v| v.parse::<f64>().ok()).is_some_and(|v| v > 0.0), "{line:?}");
+    assert!(metrics.contains("silverline_broker_slow_disconnects_total "), "the broker's counters are there");
 }
 
 /// Broker memory under a flood without a publish budget, with the old per-topic buffer
