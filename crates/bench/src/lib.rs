@@ -1,4 +1,4 @@
-//! Micro-benchmarks of the silverline Host (issue 3, "Benchmarks").
+//! Micro-benchmarks of the silverline Host.
 //!
 //! Four sections, each comparing silverline against a baseline measured **in the same process and
 //! the same run** (never against a figure written down somewhere):

@@ -59,7 +59,7 @@ pub(crate) fn router(api: Api, limiter: Arc<crate::limits::Limiter>) -> Router {
         .route("/v1/modules", get(|State(a): State<Api>, Query(p): Query<Page>| off_runtime(move || Ok(p.of(a.core.modules())))))
         .route("/v1/blobs", axum::routing::put(put_blob).post(put_blob))
         .route("/v1/blobs/{sha256}", get(get_blob))
-        // issue 8: event stream, metrics, dashboard
+        // event stream, metrics, dashboard
         .merge(crate::events::routes())
         .merge(crate::metrics::routes())
         .merge(crate::dashboard::routes())

@@ -50,7 +50,7 @@ pub struct Core {
     state: Mutex<State>,
     placer: Box<dyn Placer + Send + Sync>,
     blob_url: String,
-    events: std::sync::Arc<crate::events::EventBus>, // issue 8
+    events: std::sync::Arc<crate::events::EventBus>,
     pub(crate) topology: Option<silverline_manifest::TopologyManifest>,
     /// The lease granted to Hosts on their outputs (docs/protocol.md, "Fencing").
     pub(crate) lease: Duration,
@@ -81,7 +81,7 @@ impl Core {
         &self.store
     }
 
-    /// The event stream (issue 8).
+    /// The event stream.
     pub fn events(&self) -> &std::sync::Arc<crate::events::EventBus> {
         &self.events
     }
@@ -112,8 +112,8 @@ impl Core {
         self.store.put_app(&record).map_err(ApiError::internal)?;
         let commands = record.modules.iter().filter_map(|m| self.deploy_command(&record.name, m)).collect();
         st.apps.insert(record.name.clone(), record.clone());
-        self.events.app_created(&record); // issue 8
-        Ok((view_app(&record, &st.hosts, self.topology.as_ref()), commands)) // e2e latency: topology
+        self.events.app_created(&record);
+        Ok((view_app(&record, &st.hosts, self.topology.as_ref()), commands))
     }
 
     /// Replace an application's manifest. Unchanged modules stay as they are; a changed module
@@ -193,9 +193,9 @@ impl Core {
         }
         self.store.put_app(&record).map_err(ApiError::internal)?;
         st.apps.insert(name, record.clone());
-        self.events.app_updated(&old, &record, &to_place); // issue 8
+        self.events.app_updated(&old, &record, &to_place);
         self.baseline.forget(&record.name);
-        Ok((view_app(&record, &st.hosts, self.topology.as_ref()), commands)) // e2e latency: topology
+        Ok((view_app(&record, &st.hosts, self.topology.as_ref()), commands))
     }
 
     /// Forget an application; returns the delete commands.
@@ -206,7 +206,7 @@ impl Core {
             st.apps.insert(name.to_string(), app);
             return Err(ApiError::internal(e));
         }
-        self.events.app_deleted(&app); // issue 8
+        self.events.app_deleted(&app);
         self.baseline.forget(name);
         Ok(app.modules.iter().filter_map(|m| Some((m.host.clone()?, CommandKind::Delete { module: m.id.clone() }))).collect())
     }
@@ -280,13 +280,13 @@ impl Core {
     pub fn host_registered(&self, reg: Registration) -> Vec<Outgoing> {
         let mut st = self.state.lock();
         let name = reg.host.name.clone();
-        let was_online = st.hosts.get(&name).map(|h| h.online); // issue 8
+        let was_online = st.hosts.get(&name).map(|h| h.online);
         st.hosts.insert(
             name.clone(),
             HostEntry { manifest: reg.host, platform: reg.platform, online: true, last_seen: Instant::now(), status: None, lease_ends: None },
         );
         st.asked_to_register.remove(&name);
-        self.events.host_joined(&name, was_online, &st.hosts[&name], reg.modules.len()); // issue 8
+        self.events.host_joined(&name, was_online, &st.hosts[&name], reg.modules.len());
         let mut commands = Vec::new();
         let desired: Vec<&ModuleRecord> = st.apps.values().flat_map(|a| &a.modules).filter(|m| m.host.as_deref() == Some(&name)).collect();
         for running in &reg.modules {
@@ -447,7 +447,7 @@ impl Core {
                     }
                 }
                 Err(e) => {
-                    self.events.placement_failed(&name, &waiting, &e); // issue 8
+                    self.events.placement_failed(&name, &waiting, &e);
                     for m in app.modules.iter_mut().filter(|m| m.host.is_none()) {
                         m.problem = Some(unplaced_problem(&e, m));
                     }
@@ -461,7 +461,7 @@ impl Core {
         commands
     }
 
-    // ----- failover (issue 6) ---------------------------------------------------------------
+    // ----- failover -------------------------------------------------------------------------
 
     /// A message on a failover topic: a coordinator's PROMOTED (recorded, announced), or a
     /// detector's link event for the Orchestrator-based coordinator (the baseline). Returns
@@ -512,13 +512,13 @@ impl Core {
     /// Every application.
     pub fn apps(&self) -> Vec<AppView> {
         let st = self.state.lock();
-        st.apps.values().map(|a| view_app(a, &st.hosts, self.topology.as_ref())).collect() // e2e latency: topology
+        st.apps.values().map(|a| view_app(a, &st.hosts, self.topology.as_ref())).collect()
     }
 
     /// One application.
     pub fn app(&self, name: &str) -> Option<AppView> {
         let st = self.state.lock();
-        st.apps.get(name).map(|a| view_app(a, &st.hosts, self.topology.as_ref())) // e2e latency: topology
+        st.apps.get(name).map(|a| view_app(a, &st.hosts, self.topology.as_ref()))
     }
 
     /// Every Host.
@@ -643,7 +643,7 @@ fn state_word(s: &ModuleState) -> &'static str {
     }
 }
 
-fn view_app(app: &AppRecord, hosts: &BTreeMap<String, HostEntry>, topology: Option<&silverline_manifest::TopologyManifest>) -> AppView { // e2e latency: topology
+fn view_app(app: &AppRecord, hosts: &BTreeMap<String, HostEntry>, topology: Option<&silverline_manifest::TopologyManifest>) -> AppView {
     let modules: Vec<ModuleView> = app.modules.iter().map(|m| view_module(&app.name, m, hosts)).collect();
     let staged = app.modules.iter().any(|m| m.is_staged());
     let state = if modules.iter().all(|m| m.state == "running" || m.state == "completed") {
@@ -659,7 +659,7 @@ fn view_app(app: &AppRecord, hosts: &BTreeMap<String, HostEntry>, topology: Opti
     } else {
         "deploying"
     };
-    AppView { name: app.name.clone(), state: state.into(), generation: app.generation, modules, manifest: app.manifest.clone(), chains: crate::latency::views(app, hosts, topology) } // e2e latency: chains
+    AppView { name: app.name.clone(), state: state.into(), generation: app.generation, modules, manifest: app.manifest.clone(), chains: crate::latency::views(app, hosts, topology) }
 }
 
 fn view_host(name: &str, h: &HostEntry, apps: &BTreeMap<String, AppRecord>) -> HostView {

@@ -1,4 +1,4 @@
-//! The event stream (issue 8): what happens in the system, in order, as it happens.
+//! The event stream: what happens in the system, in order, as it happens.
 //!
 //! Hosts joining and being lost, applications created/updated/deleted, placement decisions with
 //! their reasons, module lifecycle events relayed from Hosts (started, failed, restarting,

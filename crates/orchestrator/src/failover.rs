@@ -1,4 +1,4 @@
-//! Failover planning (issue 6, docs/failover.md): the replicas of a replicated module and the
+//! Failover planning (docs/failover.md): the replicas of a replicated module and the
 //! sidecars that fail them over, as ordinary module records deployed through the ordinary path;
 //! what the Orchestrator learns afterwards (PROMOTED notifications); and the Orchestrator-based
 //! coordinator, the baseline the paper compares sidecars against.

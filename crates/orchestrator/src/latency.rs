@@ -1,4 +1,4 @@
-//! End-to-end latency of chains of modules (issue 7, part 4): a compositional worst-case bound
+//! End-to-end latency of chains of modules: a compositional worst-case bound
 //! given where each module runs. The model is documented in `docs/timing.md`; in short, the
 //! bound of a chain is the sum of
 //!

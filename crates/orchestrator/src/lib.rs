@@ -19,14 +19,14 @@ mod api;
 pub mod auth;
 pub mod control;
 pub mod core;
-mod dashboard; // issue 8: the dashboard at `/`
-pub mod events; // issue 8: the event stream at `/v1/events`
-pub mod failover; // issue 6: replicas, sidecars, the Orchestrator-based baseline
-pub mod latency; // issue 7: end-to-end latency of chains
+mod dashboard; // the dashboard at `/`
+pub mod events; // the event stream at `/v1/events`
+pub mod failover; // replicas, sidecars, the Orchestrator-based baseline
+pub mod latency; // end-to-end latency of chains
 mod isolation;
 pub mod limits;
 mod listen;
-pub mod metrics; // issue 8: Prometheus text at `/metrics`
+pub mod metrics; // Prometheus text at `/metrics`
 pub mod model;
 mod openapi;
 pub mod place;

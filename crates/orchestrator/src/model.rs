@@ -160,7 +160,7 @@ pub struct AppView {
     pub modules: Vec<ModuleView>,
     /// The manifest.
     pub manifest: serde_json::Value,
-    /// Its chains with their declared and computed end-to-end latency (issue 7).
+    /// Its chains with their declared and computed end-to-end latency.
     pub chains: Vec<ChainView>,
 }
 

@@ -1,4 +1,4 @@
-//! Admission control beyond the utilization bound (issue 7): response-time analysis on a Host
+//! Admission control beyond the utilization bound: response-time analysis on a Host
 //! that schedules real-time modules by fixed priorities (`--realtime-policy fifo`), and
 //! budgets measured by the Hosts for modules that declare none.
 

@@ -69,3 +69,27 @@ fn a_module_the_host_cannot_link_ends_failed_with_the_import_named() {
     let out = child.wait_with_output().unwrap();
     assert!(!stderr(&out).contains("panicked") && out.status.code() != Some(101), "{:?} {}", out.status, stderr(&out));
 }
+
+/// 10,000 modules in one application to one Host, through the Orchestrator: too heavy for the
+/// suite on a 2-core machine, so a benchmark; it reports how long until every module ran.
+#[test]
+#[ignore = "benchmark: cargo test -p silverline-cli --test integration ten_thousand_through_the_orchestrator -- --ignored --nocapture"]
+fn ten_thousand_through_the_orchestrator() {
+    let _serial = serial();
+    const N: usize = 10_000;
+    let sys = System::start_with(&["dense"], |_| Vec::new(), |_, _| vec!["--max-modules".into(), N.to_string()]);
+    let t = std::time::Instant::now();
+    let out = run(&["deploy", idle_app(sys.data.path(), "dens", N).to_str().unwrap(), "--api", &sys.rest.0]);
+    assert!(out.status.success(), "deploy: {}\n{}", stdout(&out), stderr(&out));
+    let accepted = t.elapsed();
+    let mut lost = false;
+    eventually(600, "all 10,000 modules running in the Host's reports", || {
+        let hosts = sys.rest.get("/v1/hosts");
+        let dense = &hosts.as_array()?[0];
+        lost |= dense["online"] != true;
+        let running = dense["modules"].as_array()?.iter().filter(|m| m["state"] == "running").count();
+        (running == N).then_some(())
+    });
+    println!("| {N} | {:.1} s | {:.1} s | {} |", accepted.as_secs_f64(), t.elapsed().as_secs_f64(), if lost { "yes" } else { "no" });
+    assert!(!lost, "the Host was declared lost on the way");
+}

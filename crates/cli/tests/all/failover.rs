@@ -1,5 +1,5 @@
-//! Replicas and sidecar failover across real processes in their own network namespaces
-//! (issue 6): cut the primary's link and see the backup take over, heal, cut the other, SIGKILL a
+//! Replicas and sidecar failover across real processes in their own network namespaces: cut
+//! the primary's link and see the backup take over, heal, cut the other, SIGKILL a
 //! primary — and an independent subscriber never sees two replicas speak for the same period.
 //!
 //! The lab (crates/test-programs/src/netns.rs) needs CAP_NET_ADMIN; without it these tests say so
@@ -294,7 +294,7 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[((sorted.len() - 1) as f64 * p).round() as usize]
 }
 
-/// Repeated failovers (issue 6; the paper forced 380): a 2 ms periodic module with 2 replicas,
+/// Repeated failovers (the paper forced 380): a 2 ms periodic module with 2 replicas,
 /// the primary's link cut and healed over and over. Reports the disconnect-reaction time
 /// (detection → backup's outputs activated, from the Hosts' events) and the outage an
 /// independent subscriber sees (largest gap between messages around each failover), sidecar vs

@@ -1,4 +1,4 @@
-//! End-to-end latency of chains (issue 7, part 4): the Orchestrator bounds a chain's worst case
+//! End-to-end latency of chains: the Orchestrator bounds a chain's worst case
 //! with the placement it chose and the topology, refuses a placement that misses the declared
 //! bound, and reports the computed bound in `get apps`.
 

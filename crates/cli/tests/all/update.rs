@@ -147,7 +147,7 @@ fn updates_back_and_forth_lose_and_duplicate_nothing() {
     assert!(run.seen["zdu/slow"].len() as u64 >= ITERATIONS * 5, "the slow module ran through all updates");
 }
 
-/// The benchmark of issue 5 (not a test: it measures time). Run with
+/// The zero-downtime update benchmark (not a test: it measures time). Run with
 /// `SL_ZDU_ITERATIONS=740 cargo test -p silverline-cli --test integration zdu_benchmark -- --ignored --nocapture`.
 #[test]
 #[ignore]

@@ -12,5 +12,5 @@ mod periodic;
 mod realtime;
 mod refabi;
 mod routing;
-mod sidecar; // issue 6: the sidecar API with the real sidecars
-mod overrun; // issue 7: onOverrun policies
+mod sidecar; // the sidecar API with the real sidecars
+mod overrun; // onOverrun policies

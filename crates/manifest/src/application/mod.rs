@@ -43,7 +43,7 @@ pub struct ApplicationManifest {
     pub base_dir: PathBuf,
 }
 
-/// A chain of modules with an end-to-end latency bound (issue 7): data flows from each module
+/// A chain of modules with an end-to-end latency bound: data flows from each module
 /// to the next one through a channel (some output endpoint of a module matches some input
 /// endpoint of the next).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -83,7 +83,7 @@ pub struct ModuleSpec {
     pub wasi: WasiGrants,
     /// Constraints for the Orchestrator.
     pub placement: Placement,
-    /// Number of instances (at least 1); more than one are hot-standby replicas (issue 6).
+    /// Number of instances (at least 1); more than one are hot-standby replicas.
     pub replicas: u32,
     /// How replicas fail over; `Some` exactly when `replicas > 1`.
     pub failover: Option<Failover>,

@@ -70,7 +70,7 @@ pub(crate) struct RawModule {
     pub config: Option<String>,
 }
 
-/// Failover settings of a replicated module (issue 6).
+/// Failover settings of a replicated module.
 #[derive(Debug, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 #[serde(expecting = "failover settings (a mapping)")]

@@ -1,4 +1,4 @@
-//! `chains`: end-to-end latency bounds on chains of modules (issue 7).
+//! `chains`: end-to-end latency bounds on chains of modules.
 
 use std::path::Path;
 use std::time::Duration;
