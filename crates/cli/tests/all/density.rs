@@ -4,17 +4,10 @@
 
 use crate::common::*;
 use crate::orchestrated::System;
-use silverline_test_programs::IDLE_WAT;
 use std::path::Path;
 
 fn idle_app(dir: &Path, name: &str, n: usize) -> std::path::PathBuf {
-    let mut yaml = format!("name: {name}\nmodules:\n");
-    for i in 0..n {
-        yaml.push_str(&format!("  - name: m{i}\n    file: {IDLE_WAT}\n    trigger: {{ type: periodic, periodInNs: 500000000 }}\n    resources: {{ memoryBytes: 131072 }}\n"));
-    }
-    let file = dir.join(format!("{name}.yaml"));
-    std::fs::write(&file, yaml).unwrap();
-    file
+    crate::robustness::many_modules(dir, name, n, None)
 }
 
 #[test]

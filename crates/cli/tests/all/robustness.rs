@@ -115,15 +115,22 @@ fn host_of(rest: &Rest) -> Option<String> {
     (m["state"] == "running").then(|| m["host"].as_str().unwrap_or_default().to_string())
 }
 
+/// Two Hosts, the ticker deployed on one of them (returned) and an independent subscriber
+/// seeing its ticks arrive.
+fn ticking() -> (System, Arc<silverline_channels::MqttBackend>, Arc<parking_lot::Mutex<Vec<u64>>>, String) {
+    let sys = System::start(&["h1", "h2"]);
+    let (sub, seen) = crate::orchestrated::subscriber(&sys, "fence/tick", index);
+    let out = run(&["deploy", tick_app(sys.data.path()).to_str().unwrap(), "--wait", "--api", &sys.rest.0]);
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    let host = eventually(30, "tick running", || host_of(&sys.rest));
+    eventually(30, "ticks arriving", || (seen.lock().len() > 10).then_some(()));
+    (sys, sub, seen, host)
+}
+
 #[test]
 fn a_host_stopped_past_its_timeout_is_fenced_so_its_module_never_runs_twice() {
     let _serial = serial();
-    let sys = System::start(&["h1", "h2"]);
-    let (_sub, seen) = crate::orchestrated::subscriber(&sys, "fence/tick", index);
-    let out = run(&["deploy", tick_app(sys.data.path()).to_str().unwrap(), "--wait", "--api", &sys.rest.0]);
-    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
-    let first = eventually(30, "tick running", || host_of(&sys.rest));
-    eventually(30, "ticks arriving", || (seen.lock().len() > 10).then_some(()));
+    let (sys, _sub, seen, first) = ticking();
 
     // The Host freezes well past the Orchestrator's timeout (2 s): its module is re-placed.
     sys.signal_host(&first, "STOP");
@@ -164,11 +171,7 @@ fn slow_to_compile(dir: &Path, functions: usize) -> std::path::PathBuf {
 #[test]
 fn a_multi_second_compile_silences_no_host_and_duplicates_nothing() {
     let _serial = serial();
-    let sys = System::start(&["h1", "h2"]);
-    let (_sub, seen) = crate::orchestrated::subscriber(&sys, "fence/tick", index);
-    let out = run(&["deploy", tick_app(sys.data.path()).to_str().unwrap(), "--wait", "--api", &sys.rest.0]);
-    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
-    let host = eventually(30, "tick running", || host_of(&sys.rest));
+    let (sys, _sub, seen, host) = ticking();
 
     // A second application, pinned next to the ticker, that takes seconds to compile.
     let slow = slow_to_compile(sys.data.path(), 60_000);
@@ -189,12 +192,7 @@ fn a_multi_second_compile_silences_no_host_and_duplicates_nothing() {
 #[test]
 fn a_broker_outage_re_places_nothing() {
     let _serial = serial();
-    let mut sys = System::start(&["h1", "h2"]);
-    let (_sub, seen) = crate::orchestrated::subscriber(&sys, "fence/tick", index);
-    let out = run(&["deploy", tick_app(sys.data.path()).to_str().unwrap(), "--wait", "--api", &sys.rest.0]);
-    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
-    let host = eventually(30, "tick running", || host_of(&sys.rest));
-    eventually(30, "ticks arriving", || (seen.lock().len() > 10).then_some(()));
+    let (mut sys, _sub, seen, host) = ticking();
 
     // The broker is gone for 5 s: longer than the Orchestrator's timeout (2 s), so everyone is
     // silent for longer than that. The scenario is the outage's length.

@@ -119,17 +119,21 @@ impl Core {
     /// automatic rollback of failed shadows and failed new versions, removal of previous versions.
     pub fn tick_updates(&self) -> Vec<Outgoing> {
         let mut st = self.state.lock();
+        // Every 250 ms under the lock: only applications in the middle of an update count.
+        let names: Vec<String> = st.apps.iter().filter(|(_, a)| a.modules.iter().any(in_update)).map(|(n, _)| n.clone()).collect();
+        if names.is_empty() {
+            return Vec::new();
+        }
         let failed = self.failed_ids(&st.hosts);
         let now = now_ms();
         let mut commands = Vec::new();
-        let names: Vec<String> = st.apps.keys().cloned().collect();
         for name in names {
             let Some(mut app) = st.apps.get(&name).cloned() else { continue };
             let before = commands.len();
-            let roles: Vec<(ModuleId, Role)> = app.modules.iter().map(|m| (m.id.clone(), m.role)).collect();
+            let roles: std::collections::HashMap<ModuleId, Role> = app.modules.iter().map(|m| (m.id.clone(), m.role)).collect();
             commands.extend(tick_app(&mut app, &failed, now));
             for m in app.modules.iter().filter(|m| m.role == Role::Primary) {
-                match roles.iter().find(|(id, _)| *id == m.id).map(|(_, r)| *r) {
+                match roles.get(&m.id).copied() {
                     Some(Role::Shadow) => self.announce(&app, &m.module, "switchover"),
                     Some(Role::Previous) => self.announce(&app, &m.module, "rollback"),
                     _ => {}
@@ -204,9 +208,17 @@ fn roll_back(record: &mut AppRecord, module: &str) -> Result<Vec<Outgoing>, ApiE
     Ok(commands)
 }
 
+/// A shadow waiting for its switchover, or a previous version kept for a rollback.
+fn in_update(m: &ModuleRecord) -> bool {
+    matches!(m.role, Role::Shadow | Role::Previous)
+}
+
 fn tick_app(app: &mut AppRecord, failed: &[ModuleId], now: u64) -> Vec<Outgoing> {
     let mut commands = Vec::new();
-    let modules: Vec<String> = app.modules.iter().map(|m| m.module.clone()).collect();
+    // Only modules with a shadow or a previous version have anything to do.
+    let mut modules: Vec<String> = app.modules.iter().filter(|m| in_update(m)).map(|m| m.module.clone()).collect();
+    modules.sort();
+    modules.dedup();
     for module in modules {
         if let Some(s) = find(app, &module, Role::Shadow) {
             let shadow = &app.modules[s];
