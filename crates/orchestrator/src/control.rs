@@ -17,7 +17,7 @@ pub struct Control {
     instance: String,
     next: AtomicU64,
     pending: Mutex<HashMap<CommandId, Option<ModuleId>>>,
-    outbox: tokio::sync::mpsc::UnboundedSender<Outgoing>,
+    outbox: tokio::sync::mpsc::UnboundedSender<Out>,
     /// Connected to the broker now (Hosts cannot be heard otherwise).
     connected: std::sync::atomic::AtomicBool,
     /// Message counts for `/metrics`.
@@ -48,14 +48,16 @@ impl Control {
         Ok((control, eventloop))
     }
 
-    /// Queue commands for publishing, in order. Never waits: the control-plane event loop
-    /// calls this, and the client's request queue that publishing fills is drained only by
-    /// that loop.
+    /// Queue commands for publishing, in order (at most [`crate::outbox::WINDOW`]
+    /// unacknowledged at a time per Host). Never waits: the control-plane event loop calls
+    /// this, and the client's request queue that publishing fills is drained only by that loop.
     pub fn send(&self, commands: Vec<Outgoing>) {
-        for command in commands {
-            if self.outbox.send(command).is_err() {
-                tracing::error!("the command publisher has stopped; dropping a command");
-            }
+        commands.into_iter().for_each(|(host, kind)| self.tell(Out::Command(host, kind)));
+    }
+
+    fn tell(&self, out: Out) {
+        if self.outbox.send(out).is_err() {
+            tracing::error!("the command publisher has stopped; dropping a command");
         }
     }
 
@@ -65,7 +67,7 @@ impl Control {
     }
 
     /// Publish one command with a fresh id (QoS 1: at least once; Hosts deduplicate by id).
-    async fn publish(&self, host: String, kind: CommandKind) {
+    async fn publish(&self, host: &str, kind: CommandKind) -> CommandId {
         let id = CommandId(format!("{}-{}", self.instance, self.next.fetch_add(1, Ordering::Relaxed)));
         tracing::debug!("command {id} to `{host}`: {kind:?}");
         match &kind {
@@ -75,17 +77,44 @@ impl Control {
             _ => drop(self.pending.lock().insert(id.clone(), None)),
         }
         self.counters.sent(crate::metrics::command_name(&kind));
-        let body = String::from_utf8(proto::encode(&proto::Command { id, kind })).expect("JSON is UTF-8");
-        let signed = self.security.signer().sign(&host, body);
-        if let Err(e) = self.client.publish(topics::commands(&host), QoS::AtLeastOnce, false, proto::encode(&signed)).await {
+        let body = String::from_utf8(proto::encode(&proto::Command { id: id.clone(), kind })).expect("JSON is UTF-8");
+        let signed = self.security.signer().sign(host, body);
+        if let Err(e) = self.client.publish(topics::commands(host), QoS::AtLeastOnce, false, proto::encode(&signed)).await {
             tracing::error!("cannot send a command to `{host}`: {e}");
         }
+        id
     }
 }
 
-async fn publish_commands(control: Arc<Control>, mut queue: tokio::sync::mpsc::UnboundedReceiver<Outgoing>) {
-    while let Some((host, kind)) = queue.recv().await {
-        control.publish(host, kind).await;
+/// What the command publisher is told.
+enum Out {
+    Command(String, CommandKind),
+    /// The Host acknowledged a command: room in its window.
+    Acked(String, CommandId),
+    /// The Host registered (again): nothing is in flight on its new connection.
+    Registered(String),
+}
+
+/// The only publisher of commands, and the only user of the [`crate::outbox::Outbox`].
+async fn publish_commands(control: Arc<Control>, mut queue: tokio::sync::mpsc::UnboundedReceiver<Out>) {
+    let mut outbox = crate::outbox::Outbox::default();
+    let mut expiry = tokio::time::interval(Duration::from_secs(1));
+    loop {
+        let released: Vec<(String, CommandKind)> = tokio::select! {
+            out = queue.recv() => match out {
+                None => return,
+                Some(Out::Command(host, kind)) => outbox.push(&host, kind).into_iter().map(|k| (host.clone(), k)).collect(),
+                Some(Out::Acked(host, id)) => outbox.acked(&host, &id).into_iter().map(|k| (host.clone(), k)).collect(),
+                Some(Out::Registered(host)) => outbox.reset(&host).into_iter().map(|k| (host.clone(), k)).collect(),
+            },
+            _ = expiry.tick() => outbox.expire(std::time::Instant::now()),
+        };
+        for (host, kind) in released {
+            let held = kind.clone();
+            let id = control.publish(&host, kind).await;
+            outbox.sent(&host, id, &held);
+        }
+        control.counters.set_queued(outbox.queued());
     }
 }
 
@@ -149,7 +178,10 @@ pub fn on_message(core: &Core, control: &Control, topic: &str, payload: &[u8]) -
     };
     match leaf {
         "register" => match proto::decode::<proto::Registration>(payload) {
-            Ok(reg) if reg.host.name == host => core.host_registered(reg),
+            Ok(reg) if reg.host.name == host => {
+                control.tell(Out::Registered(host.to_string()));
+                core.host_registered(reg)
+            }
             Ok(reg) => {
                 tracing::warn!("dropping a registration of `{}` on `{host}`'s topic", reg.host.name);
                 Vec::new()
@@ -185,6 +217,7 @@ pub fn on_message(core: &Core, control: &Control, topic: &str, payload: &[u8]) -
 }
 
 fn on_ack(core: &Core, control: &Control, host: &str, ack: proto::Ack) {
+    control.tell(Out::Acked(host.to_string(), ack.command.clone()));
     let module = control.pending.lock().remove(&ack.command).flatten();
     control.counters.ack(ack.ok);
     if let Some(module) = &module {

@@ -29,6 +29,7 @@ mod listen;
 pub mod metrics; // Prometheus text at `/metrics`
 pub mod model;
 mod openapi;
+mod outbox;
 pub mod place;
 pub mod store;
 

@@ -34,6 +34,7 @@ pub struct ControlCounters {
     malformed: Mutex<BTreeMap<String, u64>>,
     sent: Mutex<BTreeMap<&'static str, u64>>,
     acks: Mutex<BTreeMap<&'static str, u64>>,
+    queued: std::sync::atomic::AtomicUsize,
 }
 
 impl ControlCounters {
@@ -44,6 +45,10 @@ impl ControlCounters {
     /// A message on this leaf was malformed and dropped.
     pub fn malformed(&self, leaf: &str) {
         *self.malformed.lock().entry(leaf.to_string()).or_default() += 1;
+    }
+    /// Commands waiting for room in their Host's window now.
+    pub fn set_queued(&self, n: usize) {
+        self.queued.store(n, std::sync::atomic::Ordering::Relaxed);
     }
     /// A command of this kind was sent.
     pub fn sent(&self, command: &'static str) {
@@ -109,6 +114,7 @@ fn render(a: &Api) -> String {
     let sent = c.sent.lock().clone();
     w.family("silverline_control_commands_sent_total", "counter", "Commands sent to Hosts, by kind.", sent.iter().map(|(k, n)| (vec![("command", k.to_string())], *n as f64)));
     let acks = c.acks.lock().clone();
+    w.family("silverline_control_commands_queued", "gauge", "Commands waiting for room in their Host's window of unacknowledged commands.", [(vec![], c.queued.load(std::sync::atomic::Ordering::Relaxed) as f64)]);
     w.family("silverline_control_acks_total", "counter", "Command acknowledgements received, by result.", acks.iter().map(|(k, n)| (vec![("result", k.to_string())], *n as f64)));
     let bus = a.core.events();
     w.family("silverline_events_total", "counter", "Events published on the event stream, by kind.", bus.counts().into_iter().map(|(k, n)| (vec![("kind", k)], n as f64)));
