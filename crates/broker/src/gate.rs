@@ -58,6 +58,9 @@ pub struct GateCounters {
     /// Clients disconnected because they read nothing for [`GateLimits::slow_client_timeout`]
     /// while messages waited for them.
     pub slow_disconnects: u64,
+    /// QoS 0 messages dropped, oldest first, for clients that read slower than they came
+    /// ([`GateLimits::client_buffer_bytes`]).
+    pub dropped_for_slow_clients: u64,
 }
 
 /// Bounds the gate puts on clients.
@@ -77,6 +80,9 @@ pub struct GateLimits {
     /// (it reconnects and reads from the freshest): a stalled subscriber must not hold the
     /// broker's buffers. Default 10 s.
     pub slow_client_timeout: Duration,
+    /// QoS 0 messages kept for one client that reads slower than they come: beyond this the
+    /// oldest are dropped (counted), so it reads the freshest. Default 4 MiB.
+    pub client_buffer_bytes: usize,
 }
 
 impl GateLimits {
@@ -93,6 +99,9 @@ impl GateLimits {
         if self.topic_buffer_bytes < self.max_packet_bytes {
             anyhow::bail!("GateLimits::topic_buffer_bytes ({}) must hold one packet of the largest size ({})", self.topic_buffer_bytes, self.max_packet_bytes);
         }
+        if self.client_buffer_bytes < self.max_packet_bytes {
+            anyhow::bail!("GateLimits::client_buffer_bytes ({}) must hold one packet of the largest size ({})", self.client_buffer_bytes, self.max_packet_bytes);
+        }
         if self.connect_timeout.is_zero() {
             anyhow::bail!("GateLimits::connect_timeout must not be zero");
         }
@@ -102,7 +111,7 @@ impl GateLimits {
 
 impl Default for GateLimits {
     fn default() -> GateLimits {
-        GateLimits { max_packet_bytes: 1 << 20, connect_timeout: Duration::from_secs(10), topic_buffer_bytes: 4 << 20, slow_client_timeout: Duration::from_secs(10) }
+        GateLimits { max_packet_bytes: 1 << 20, connect_timeout: Duration::from_secs(10), topic_buffer_bytes: 4 << 20, slow_client_timeout: Duration::from_secs(10), client_buffer_bytes: 4 << 20 }
     }
 }
 
@@ -113,6 +122,7 @@ pub(crate) struct Stats {
     denied: AtomicU64,
     withheld: AtomicU64,
     slow: AtomicU64,
+    dropped_slow: AtomicU64,
 }
 
 impl Stats {
@@ -122,7 +132,12 @@ impl Stats {
             denied_publishes: self.denied.load(Ordering::Relaxed),
             withheld_deliveries: self.withheld.load(Ordering::Relaxed),
             slow_disconnects: self.slow.load(Ordering::Relaxed),
+            dropped_for_slow_clients: self.dropped_slow.load(Ordering::Relaxed),
         }
+    }
+
+    pub fn count_dropped_for_slow(&self) {
+        self.dropped_slow.fetch_add(1, Ordering::Relaxed);
     }
 
     pub fn count_slow(&self) {

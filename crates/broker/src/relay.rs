@@ -2,7 +2,9 @@
 //! way: the part of the gate that runs for as long as the client stays connected.
 //!
 //! Four futures per connection: a reader per direction deciding what passes, and a writer per
-//! socket. Only a socket's writer writes to it, so the acks the gate makes up never land inside a
+//! socket. Towards the client a backlog sits between reader and writer, so that a client that
+//! reads slowly loses its oldest QoS 0 messages (counted) rather than holding up rumqttd, and one
+//! that reads nothing at all is disconnected. Only a socket's writer writes to it, so the acks the gate makes up never land inside a
 //! frame being forwarded. When a side ends cleanly, what was already read from it is flushed to
 //! the other side before that one is closed too; when anything fails, both close at once.
 
@@ -90,7 +92,7 @@ pub(crate) async fn run(session: Session, client: TcpStream, limits: &GateLimits
             }
             drain(end, "the client", &mut broker_writer).await
         }
-        end = down.run(broker_r, max_from_broker, &to_client, &line, limits.slow_client_timeout) => {
+        end = down.run(broker_r, max_from_broker, &to_client, &line, limits) => {
             if end.as_ref().is_err_and(|e| e.kind() == io::ErrorKind::TimedOut) {
                 stats.count_slow();
                 tracing::warn!(%peer, username, "MQTT client disconnected: it read nothing for {:?} while messages waited", limits.slow_client_timeout);
@@ -227,6 +229,51 @@ fn ack_delivery(frame: Frame, line: &Mutex<AckLine>) -> io::Result<()> {
     }
 }
 
+/// What rumqttd sent that the client has not taken yet.
+#[derive(Default)]
+struct Backlog {
+    frames: std::collections::VecDeque<Vec<u8>>,
+    /// Bytes of the QoS 0 publishes among `frames`: the ones that may be dropped.
+    droppable_bytes: usize,
+    ended: bool,
+}
+
+/// A QoS 0 PUBLISH: nobody waits for an ack of it, so it may give way to a newer message.
+fn droppable(frame: &[u8]) -> bool {
+    frame.first().is_some_and(|b| b >> 4 == kind::PUBLISH && (b >> 1) & 3 == 0)
+}
+
+impl Backlog {
+    /// Queue `frame`; drop the oldest QoS 0 publishes while those exceed `budget` bytes.
+    /// Returns how many were dropped.
+    fn push(&mut self, frame: Vec<u8>, budget: usize) -> usize {
+        if droppable(&frame) {
+            self.droppable_bytes += frame.len();
+        }
+        self.frames.push_back(frame);
+        let mut dropped = 0;
+        while self.droppable_bytes > budget {
+            let Some(at) = self.frames.iter().position(|f| droppable(f)) else { break };
+            let gone = self.frames.remove(at).unwrap_or_default();
+            self.droppable_bytes -= gone.len();
+            dropped += 1;
+        }
+        dropped
+    }
+
+    fn pop(&mut self) -> Option<Vec<u8>> {
+        let frame = self.frames.pop_front()?;
+        if droppable(&frame) {
+            self.droppable_bytes -= frame.len();
+        }
+        Some(frame)
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 /// Broker to client: withholds what the client may not read.
 struct Downstream<'a> {
     perms: &'a dyn Permissions,
@@ -240,21 +287,44 @@ impl Downstream<'_> {
         max_packet: usize,
         to_client: &mpsc::Sender<Out>,
         line: &Mutex<AckLine>,
-        patience: Duration,
+        limits: &GateLimits,
     ) -> io::Result<()> {
-        let mut from = BufReader::new(from);
-        while let Some(frame) = read_frame(&mut from, max_packet).await? {
-            let forward = match frame.kind() {
-                kind::PUBLISH => self.publish(&frame, line)?,
-                kind::PUBREL => pubrel(&frame, line)?,
-                _ => true,
-            };
-            if forward {
-                let stalled = || io::Error::new(io::ErrorKind::TimedOut, "the client stopped reading");
-                tokio::time::timeout(patience, send(to_client, frame.into_bytes())).await.map_err(|_| stalled())??;
+        // Reading from rumqttd never waits for the client: what the client has not taken yet
+        // waits in the backlog, where its oldest QoS 0 messages give way to newer ones.
+        let backlog = Mutex::new(Backlog::default());
+        let ready = tokio::sync::Notify::new();
+        let read = async {
+            let mut from = BufReader::new(from);
+            while let Some(frame) = read_frame(&mut from, max_packet).await? {
+                let forward = match frame.kind() {
+                    kind::PUBLISH => self.publish(&frame, line)?,
+                    kind::PUBREL => pubrel(&frame, line)?,
+                    _ => true,
+                };
+                if forward {
+                    let dropped = lock(&backlog).push(frame.into_bytes(), limits.client_buffer_bytes);
+                    (0..dropped).for_each(|_| self.stats.count_dropped_for_slow());
+                    ready.notify_one();
+                }
             }
-        }
-        finish(to_client).await
+            lock(&backlog).ended = true;
+            ready.notify_one();
+            Ok::<(), io::Error>(())
+        };
+        let forward = async {
+            loop {
+                let next = lock(&backlog).pop();
+                match next {
+                    Some(bytes) => {
+                        let stalled = || io::Error::new(io::ErrorKind::TimedOut, "the client stopped reading");
+                        tokio::time::timeout(limits.slow_client_timeout, send(to_client, bytes)).await.map_err(|_| stalled())??;
+                    }
+                    None if lock(&backlog).ended => return finish(to_client).await,
+                    None => ready.notified().await,
+                }
+            }
+        };
+        tokio::try_join!(read, forward).map(|_| ())
     }
 
     /// Whether the message goes on to the client; if not, the gate acknowledges it.

@@ -111,4 +111,5 @@ async fn a_subscriber_that_stops_reading_is_disconnected_and_counted() {
     });
     drained.await.expect("the stalled subscriber's connection was closed");
     assert_eq!(broker.counters().slow_disconnects, 1);
+    assert!(broker.counters().dropped_for_slow_clients > 0, "the oldest messages gave way, counted: {:?}", broker.counters());
 }
