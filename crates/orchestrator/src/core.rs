@@ -281,9 +281,12 @@ impl Core {
         let mut st = self.state.lock();
         let name = reg.host.name.clone();
         let was_online = st.hosts.get(&name).map(|h| h.online);
+        // A Host that re-registers while online (it reconnected) keeps its last status until
+        // the next report, rather than showing all its modules as deploying meanwhile.
+        let status = st.hosts.remove(&name).filter(|h| h.online).and_then(|h| h.status);
         st.hosts.insert(
             name.clone(),
-            HostEntry { manifest: reg.host, platform: reg.platform, online: true, last_seen: Instant::now(), status: None, lease_ends: None },
+            HostEntry { manifest: reg.host, platform: reg.platform, online: true, last_seen: Instant::now(), status, lease_ends: None },
         );
         st.asked_to_register.remove(&name);
         self.events.host_joined(&name, was_online, &st.hosts[&name], reg.modules.len());
