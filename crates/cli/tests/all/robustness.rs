@@ -181,12 +181,7 @@ fn a_multi_second_compile_silences_no_host_and_duplicates_nothing() {
     let out = run(&["deploy", manifest.to_str().unwrap(), "--wait", "--timeout", "300s", "--api", &sys.rest.0]);
     assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
     eprintln!("the slow module was deployed in {:?}", t.elapsed());
-    let events = crate::events::sse_once(&format!("{}/v1/events?follow=false", sys.rest.0), None);
-    let lost: Vec<_> = events.iter().filter(|e| e["kind"] == "host-lost" || e["kind"] == "host-silent").collect();
-    assert!(lost.is_empty(), "a Host was given up during the compile: {lost:?}");
-    assert_eq!(eventually(30, "the ticker reported running", || host_of(&sys.rest)), host, "the ticker never moved");
-    let dups = duplicates(&seen.lock());
-    assert!(dups.is_empty(), "activations published twice: {dups:?}");
+    nothing_moved(&sys, &host, &seen.lock(), "during the compile");
 }
 
 #[test]
@@ -203,11 +198,17 @@ fn a_broker_outage_re_places_nothing() {
     eventually(60, "ticks flowing again", || (seen.lock().len() > before + 25).then_some(()));
     eventually(30, "both Hosts online", || (crate::orchestrated::online_hosts(&sys.rest) == 2).then_some(()));
 
+    nothing_moved(&sys, &host, &seen.lock(), "over the broker's outage");
+}
+
+/// No Host was given up `when`, the ticker still runs on `host`, and no activation reached
+/// the subscriber twice.
+fn nothing_moved(sys: &System, host: &str, seen: &[u64], when: &str) {
     let events = crate::events::sse_once(&format!("{}/v1/events?follow=false", sys.rest.0), None);
     let lost: Vec<_> = events.iter().filter(|e| e["kind"] == "host-lost" || e["kind"] == "host-silent").collect();
-    assert!(lost.is_empty(), "a Host was given up over the broker's outage: {lost:?}");
+    assert!(lost.is_empty(), "a Host was given up {when}: {lost:?}");
     assert_eq!(eventually(30, "the ticker reported running", || host_of(&sys.rest)), host, "the ticker never moved");
-    let dups = duplicates(&seen.lock());
+    let dups = duplicates(seen);
     assert!(dups.is_empty(), "activations published twice: {dups:?}");
 }
 
