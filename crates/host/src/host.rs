@@ -955,7 +955,7 @@ impl Shared {
         let detected_at_ns = (detected_at > 0).then_some(detected_at);
         match op {
             OutputsOp::Activate { .. } => {
-                self.emit(&m.id, EventKind::OutputsActivated { by: caller.clone(), from_ns: gate.from, until_ns: gate.until, detected_at_ns, applied_ns: now });
+                self.emit(&m.id, EventKind::OutputsActivated { by: caller.clone(), from_ns: gate.from, until_ns: gate.until, detected_at_ns, applied_ns: now, renewal: false });
             }
             OutputsOp::Deactivate => {
                 // At once, also for an activation in progress: silence is the safe side.
@@ -966,7 +966,7 @@ impl Shared {
             }
             // A renewal that (re)opened the gate is an activation too: say so.
             OutputsOp::Renew { .. } if !was_open => {
-                self.emit(&m.id, EventKind::OutputsActivated { by: caller.clone(), from_ns: gate.from, until_ns: gate.until, detected_at_ns, applied_ns: now });
+                self.emit(&m.id, EventKind::OutputsActivated { by: caller.clone(), from_ns: gate.from, until_ns: gate.until, detected_at_ns, applied_ns: now, renewal: true });
             }
             OutputsOp::Renew { .. } => {}
         }

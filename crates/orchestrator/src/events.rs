@@ -382,6 +382,10 @@ impl EventBus {
             EventKind::DeadlineMiss { .. } => Some(("miss", 1)),
             EventKind::Skipped { count, .. } => Some(("skip", *count)),
             EventKind::Throttled { .. } => Some(("throttle", 1)),
+            // A lease that lapses and is renewed is the same primary going on: on a busy
+            // machine it can happen every few periods, and must not drown the stream.
+            EventKind::LeaseExpired { .. } => Some(("lapse", 1)),
+            EventKind::OutputsActivated { renewal: true, .. } => Some(("reopen", 1)),
             _ => None,
         };
         if let Some((what, weight)) = limited {
@@ -424,10 +428,13 @@ impl EventBus {
                 ),
                 serde_json::json!({ "activation": activation, "late_ns": late_ns, "more": more }),
             ),
-            EventKind::OutputsActivated { by, from_ns, until_ns, detected_at_ns, applied_ns } => (
+            EventKind::OutputsActivated { by, from_ns, until_ns, detected_at_ns, applied_ns, renewal } => (
                 "outputs-activated",
-                format!("{id} on `{host}` is now the primary (activated by {by}{})", reaction(*detected_at_ns, *applied_ns)),
-                serde_json::json!({ "by": by, "from_ns": from_ns, "until_ns": until_ns, "detected_at_ns": detected_at_ns, "applied_ns": applied_ns }),
+                match renewal {
+                    false => format!("{id} on `{host}` is now the primary (activated by {by}{})", reaction(*detected_at_ns, *applied_ns)),
+                    true => format!("{id} on `{host}`: outputs open again on a renewed lease (by {by}){}", held_back(more)),
+                },
+                serde_json::json!({ "by": by, "from_ns": from_ns, "until_ns": until_ns, "detected_at_ns": detected_at_ns, "applied_ns": applied_ns, "renewal": renewal, "more": more }),
             ),
             EventKind::OutputsDeactivated { by, detected_at_ns, applied_ns } => (
                 "outputs-deactivated",
@@ -469,8 +476,8 @@ impl EventBus {
             ),
             EventKind::LeaseExpired { activation } => (
                 "lease-expired",
-                format!("{id} on `{host}`: lease ran out, outputs quiet from activation {activation}"),
-                serde_json::json!({ "activation": activation }),
+                format!("{id} on `{host}`: lease ran out, outputs quiet from activation {activation}{}", held_back(more)),
+                serde_json::json!({ "activation": activation, "more": more }),
             ),
         };
         self.emit(Event::new(kind, message).module(id).host(host).details(details));
@@ -647,6 +654,25 @@ mod tests {
     }
 
     #[test]
+    fn lapsed_leases_reopened_by_renewals_are_thinned_but_a_new_primary_never_is() {
+        let bus = EventBus::new(100);
+        let by = ModuleId("a/m.coordinator".into());
+        let opened = |renewal| HostEvent {
+            module: ModuleId("a/m.r0".into()),
+            kind: EventKind::OutputsActivated { by: by.clone(), from_ns: 0, until_ns: 1, detected_at_ns: None, applied_ns: 0, renewal },
+        };
+        let lapsed = |k| HostEvent { module: ModuleId("a/m.r0".into()), kind: EventKind::LeaseExpired { activation: k } };
+        for k in 0..80 {
+            bus.host_event("h", &lapsed(k));
+            bus.host_event("h", &opened(true));
+        }
+        bus.host_event("h", &opened(false));
+        bus.host_event("h", &opened(false));
+        let kinds: Vec<String> = bus.history().iter().map(|e| format!("{} {}", e.kind, e.details["renewal"])).collect();
+        assert_eq!(kinds, ["lease-expired null", "outputs-activated true", "outputs-activated false", "outputs-activated false"], "one pair, then every real activation");
+    }
+
+    #[test]
     fn a_trap_storm_keeps_its_own_share_and_evicts_nobody_else() {
         let bus = EventBus::new(HISTORY);
         bus.emit(Event::new("app-created", "other").app("other"));
@@ -670,6 +696,15 @@ mod tests {
         bus.placement_failed("a", &[], &"no host");
         bus.placement_failed("a", &[], &"other");
         assert_eq!(bus.history().len(), 2);
+    }
+}
+
+/// ` (12 more since the last report)` when events of the kind were held back.
+fn held_back(more: u64) -> String {
+    if more > 0 {
+        format!(" ({more} more since the last report)")
+    } else {
+        String::new()
     }
 }
 

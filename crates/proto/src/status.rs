@@ -169,6 +169,10 @@ pub enum EventKind {
         /// Unix time (ns) this Host applied it: `applied_ns - detected_at_ns` is the
         /// disconnect-reaction time.
         applied_ns: i64,
+        /// A lease renewal re-opened a gate that had lapsed (the same primary again, after a
+        /// `lease-expired`), rather than a sidecar making this replica the primary.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        renewal: bool,
     },
     /// A sidecar deactivated this replica's outputs (demoted, or lost contact).
     OutputsDeactivated {
