@@ -367,7 +367,10 @@ impl Core {
         self.events.host_lost(host, &st.apps);
         for app in st.apps.values_mut() {
             for m in app.modules.iter_mut().filter(|m| m.host.as_deref() == Some(host)) {
-                m.problem = Some(format!("host `{host}` lost; its modules move elsewhere once the lease it holds has run out"));
+                m.problem = Some(match m.replica.is_none() && m.role != Role::Sidecar {
+                    true => format!("host `{host}` lost; the module moves elsewhere once the lease the Host holds has run out"),
+                    false => format!("host `{host}` lost"),
+                });
             }
         }
         self.evacuate(&mut st)
