@@ -208,7 +208,18 @@ impl Core {
         }
         self.events.app_deleted(&app);
         self.baseline.forget(name);
+        self.collect_blobs(&st);
         Ok(app.modules.iter().filter_map(|m| Some((m.host.clone()?, CommandKind::Delete { module: m.id.clone() }))).collect())
+    }
+
+    /// Drop module blobs no application (and no sidecar) uses any more.
+    fn collect_blobs(&self, st: &State) {
+        let mut referenced: std::collections::HashSet<String> = st.apps.values().flat_map(|a| a.modules.iter().map(|m| m.sha256.clone())).collect();
+        referenced.extend(self.sidecar_blobs.values().cloned());
+        let removed = self.store.collect_blobs(&referenced, BLOB_GRACE);
+        if removed > 0 {
+            tracing::info!("removed {removed} module blobs no application uses");
+        }
     }
 
     /// Build the record of a manifest: every module must reference a stored blob.
@@ -555,6 +566,10 @@ fn unplaced_problem(e: &silverline_placement::PlacementError, m: &ModuleRecord) 
         None => format!("no host fits this module together with the rest of the application ({} modules found none)", e.unplaced.len() + e.more_unplaced),
     }
 }
+
+/// A blob uploaded this recently is kept even if no application uses it: its deploy may be
+/// between the upload and the manifest.
+const BLOB_GRACE: Duration = Duration::from_secs(600);
 
 /// How long past a lease it granted the Orchestrator still counts a Host as possibly holding
 /// it: monotonic clocks run at slightly different rates, and the grant's own timing is loose.

@@ -109,7 +109,10 @@ impl Store {
     pub fn put_blob(&self, bytes: &[u8]) -> Result<String, BlobError> {
         let sha = hex::encode(Sha256::digest(bytes));
         let path = self.blob_path(&sha);
-        if !path.exists() {
+        if path.exists() {
+            // Uploaded again: it is about to be used, so it is as young as a new upload.
+            std::fs::File::options().append(true).open(&path)?.set_modified(std::time::SystemTime::now())?;
+        } else {
             let stored = self.blob_bytes();
             if stored + bytes.len() as u64 > self.blob_quota {
                 return Err(BlobError::Quota { stored, quota: self.blob_quota, size: bytes.len() as u64 });
@@ -132,6 +135,24 @@ impl Store {
     /// Is this blob stored?
     pub fn has_blob(&self, sha256: &str) -> bool {
         valid_sha(sha256) && self.blob_path(sha256).is_file()
+    }
+
+    /// Remove the blobs not in `referenced` that were last uploaded more than `grace` ago (a
+    /// younger one may belong to a deploy between its upload and its manifest); returns how
+    /// many went.
+    pub fn collect_blobs(&self, referenced: &std::collections::HashSet<String>, grace: std::time::Duration) -> usize {
+        let Ok(dir) = std::fs::read_dir(&self.blobs) else { return 0 };
+        let now = std::time::SystemTime::now();
+        let old = |m: &std::fs::Metadata| m.modified().ok().and_then(|t| now.duration_since(t).ok()).is_some_and(|age| age >= grace);
+        let mut removed = 0;
+        for entry in dir.flatten() {
+            let path = entry.path();
+            let Some(sha) = path.file_name().and_then(|n| n.to_str()).and_then(|n| n.strip_suffix(".wasm")) else { continue };
+            if !referenced.contains(sha) && entry.metadata().is_ok_and(|m| old(&m)) && std::fs::remove_file(&path).is_ok() {
+                removed += 1;
+            }
+        }
+        removed
     }
 
     /// Bytes of all stored blobs.
@@ -223,5 +244,16 @@ mod tests {
         assert!(e.contains("60 bytes of its 100-byte quota") && e.contains("--blob-quota"), "{e}");
         assert!(store.has_blob(&a));
         assert_eq!(store.blob_bytes(), 60);
+    }
+
+    #[test]
+    fn unreferenced_blobs_are_collected_after_their_grace() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let (kept, gone) = (store.put_blob(b"kept").unwrap(), store.put_blob(b"gone").unwrap());
+        let referenced = std::collections::HashSet::from([kept.clone()]);
+        assert_eq!(store.collect_blobs(&referenced, std::time::Duration::from_secs(600)), 0, "both are young");
+        assert_eq!(store.collect_blobs(&referenced, std::time::Duration::ZERO), 1);
+        assert!(store.has_blob(&kept) && !store.has_blob(&gone));
     }
 }
