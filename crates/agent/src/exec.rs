@@ -48,11 +48,8 @@ pub(crate) fn execute(shared: &Shared, cmd: Command) -> Ack {
         CommandKind::SetChannelActive { module, channel, active, from_activation: Some(k) } => {
             shared.host.set_channel_active_from(module, channel, *active, *k).map_err(|e| format!("{e:#}"))
         }
-        CommandKind::Lease { from_ns, lease_ms } => {
-            crate::grant_lease(shared, *from_ns, *lease_ms);
-            Ok(())
-        }
-        CommandKind::Register => Ok(()),
+        // Taken before they reach execution, and not acknowledged (lib.rs).
+        CommandKind::Lease { .. } | CommandKind::Register => Ok(()),
     };
     if let Err(e) = &result {
         tracing::warn!("command {} failed: {e}", cmd.id);

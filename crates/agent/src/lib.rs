@@ -245,7 +245,7 @@ async fn execute_commands(shared: Arc<Shared>, mut queue: tokio::sync::mpsc::Unb
 }
 
 /// Extend the Host's lease on its outputs (see `silverline_channels::fence`).
-pub(crate) fn grant_lease(shared: &Shared, from_ns: u64, lease_ms: u64) {
+fn grant_lease(shared: &Shared, from_ns: u64, lease_ms: u64) {
     if shared.host.router().fence().grant(from_ns, Duration::from_millis(lease_ms)) && shared.host.router().fence().is_open() {
         tracing::info!("host `{}` holds a lease from its Orchestrator: outputs open", shared.name());
     }

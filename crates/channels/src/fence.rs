@@ -55,12 +55,6 @@ impl Fence {
         self.ends_ns.fetch_max(ends, Ordering::AcqRel);
         !was_open
     }
-
-    /// Time left on the lease (zero when closed; `None` when the fence never closes).
-    pub fn remaining(&self) -> Option<Duration> {
-        let ends = self.ends_ns.load(Ordering::Acquire);
-        (ends != u64::MAX).then(|| Duration::from_nanos(ends.saturating_sub(now_ns())))
-    }
 }
 
 #[cfg(test)]

@@ -28,19 +28,9 @@ impl PublishLimit {
     /// A budget of `per_second` messages and `bytes_per_second` bytes; bursts of a tenth of a
     /// second's worth (at least one message of the largest size) pass at once.
     pub fn new(per_second: u64, bytes_per_second: u64) -> PublishLimit {
-        let limit = PublishLimit { buckets: Mutex::new(Buckets { messages: 0.0, bytes: 0.0, refilled: Instant::now() }), per_second: per_second as f64, bytes_per_second: bytes_per_second as f64 };
-        let mut b = limit.buckets.lock();
-        (b.messages, b.bytes) = (limit.burst_messages(), limit.burst_bytes());
-        drop(b);
-        limit
-    }
-
-    fn burst_messages(&self) -> f64 {
-        (self.per_second / 10.0).max(1.0)
-    }
-
-    fn burst_bytes(&self) -> f64 {
-        (self.bytes_per_second / 10.0).max(LARGEST_MESSAGE)
+        let (per_second, bytes_per_second) = (per_second as f64, bytes_per_second as f64);
+        let full = Buckets { messages: burst_messages(per_second), bytes: burst_bytes(bytes_per_second), refilled: Instant::now() };
+        PublishLimit { buckets: Mutex::new(full), per_second, bytes_per_second }
     }
 
     /// Take one message of `len` bytes from the budget, or refuse it (taking nothing).
@@ -49,8 +39,8 @@ impl PublishLimit {
         let now = Instant::now();
         let dt = now.duration_since(b.refilled).as_secs_f64();
         b.refilled = now;
-        b.messages = (b.messages + dt * self.per_second).min(self.burst_messages());
-        b.bytes = (b.bytes + dt * self.bytes_per_second).min(self.burst_bytes());
+        b.messages = (b.messages + dt * self.per_second).min(burst_messages(self.per_second));
+        b.bytes = (b.bytes + dt * self.bytes_per_second).min(burst_bytes(self.bytes_per_second));
         if b.messages < 1.0 || b.bytes < len as f64 {
             return false;
         }
@@ -58,6 +48,16 @@ impl PublishLimit {
         b.bytes -= len as f64;
         true
     }
+}
+
+/// A tenth of a second's worth of messages, at least one.
+fn burst_messages(per_second: f64) -> f64 {
+    (per_second / 10.0).max(1.0)
+}
+
+/// A tenth of a second's worth of bytes, at least one message of the largest size.
+fn burst_bytes(per_second: f64) -> f64 {
+    (per_second / 10.0).max(LARGEST_MESSAGE)
 }
 
 #[cfg(test)]
