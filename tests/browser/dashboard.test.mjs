@@ -382,7 +382,8 @@ async function logins(api, dashboardUrl) {
     const whoami = p.locator('[data-testid=whoami]');
     await whoami.waitFor({ timeout: 10000 });
     check((await whoami.getAttribute('data-role')) === 'viewer' && (await whoami.innerText()).includes('viewer'), `the header shows the viewer role: ${(await whoami.innerText()).trim()}`);
-    check(await storedToken(p) === viewerToken && !(await p.locator('[data-testid=login-form]').isVisible()), 'the viewer token is kept and the login form gone');
+    const session = await storedToken(p);
+    check(!!session && session !== viewerToken && !(await p.locator('[data-testid=login-form]').isVisible()), 'the tab keeps a session token of its own, not the pasted one, and the login form is gone');
     for (const h of ['host-1', 'host-2']) await p.locator(`[data-testid=host][data-host="${h}"]`).waitFor({ timeout: 15000 });
     const app = p.locator('[data-testid=app][data-app="pipeline"]');
     await app.locator('[data-testid=node][data-module="pipeline/sensor"]').waitFor({ timeout: 15000 });
@@ -395,6 +396,9 @@ async function logins(api, dashboardUrl) {
     await p.locator('[data-testid=logout]').click();
     await p.locator('[data-testid=login-form]').waitFor({ timeout: 5000 });
     check(await storedToken(p) === null && await p.locator('[data-testid=host]:visible').count() === 0, 'logging out forgets the token and shows the login form instead of the dashboard');
+    const ended = await call('GET', `${api}/v1/whoami`, session);
+    const pasted = await call('GET', `${api}/v1/whoami`, viewerToken);
+    check(ended.status === 401 && pasted.status === 200, `logging out revokes the session (${ended.status}) and not the pasted token (${pasted.status})`);
     check(errors.length === 0, `no errors in the viewer's tab${errors.length ? ':\n  ' + errors.join('\n  ') : ''}`);
     await ctx.close();
   }

@@ -36,7 +36,17 @@ pub trait Permissions: Send + Sync + 'static {
     fn may_publish(&self, topic: &str) -> bool;
     /// Whether a message published on `topic` may be delivered to the client.
     fn may_read(&self, topic: &str) -> bool;
+    /// Whether the credentials the client connected with have been revoked since (a password
+    /// rotated or removed): the gate then closes its connection. Asked about once every
+    /// [`REVOCATION_CHECK`], so it should be cheap.
+    fn revoked(&self) -> bool {
+        false
+    }
 }
+
+/// How often the gate asks whether a connected client's credentials were revoked: the longest
+/// a session outlives its password.
+pub const REVOCATION_CHECK: Duration = Duration::from_secs(1);
 
 /// Decides who may connect.
 pub trait Authenticator: Send + Sync + 'static {
@@ -61,6 +71,8 @@ pub struct GateCounters {
     /// QoS 0 messages dropped, oldest first, for clients that read slower than they came
     /// ([`GateLimits::client_buffer_bytes`]).
     pub dropped_for_slow_clients: u64,
+    /// Clients disconnected because the credentials they connected with were revoked.
+    pub revoked_disconnects: u64,
 }
 
 /// Bounds the gate puts on clients.
@@ -123,6 +135,7 @@ pub(crate) struct Stats {
     withheld: AtomicU64,
     slow: AtomicU64,
     dropped_slow: AtomicU64,
+    revoked: AtomicU64,
 }
 
 impl Stats {
@@ -133,11 +146,16 @@ impl Stats {
             withheld_deliveries: self.withheld.load(Ordering::Relaxed),
             slow_disconnects: self.slow.load(Ordering::Relaxed),
             dropped_for_slow_clients: self.dropped_slow.load(Ordering::Relaxed),
+            revoked_disconnects: self.revoked.load(Ordering::Relaxed),
         }
     }
 
     pub fn count_dropped_for_slow(&self) {
         self.dropped_slow.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn count_revoked(&self) {
+        self.revoked.fetch_add(1, Ordering::Relaxed);
     }
 
     pub fn count_slow(&self) {

@@ -58,7 +58,7 @@ mod packet;
 mod relay;
 mod tls;
 
-pub use gate::{Authenticator, GateCounters, GateLimits, Permissions};
+pub use gate::{Authenticator, GateCounters, GateLimits, Permissions, REVOCATION_CHECK};
 #[doc(hidden)]
 pub use packet::parse_stream as fuzz_parse_stream;
 

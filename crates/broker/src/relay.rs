@@ -9,7 +9,7 @@
 //! the other side before that one is closed too; when anything fails, both close at once.
 
 use crate::acks::{Ack, BrokerAcks, PubRel};
-use crate::gate::{GateLimits, Permissions, Stats};
+use crate::gate::{GateLimits, Permissions, Stats, REVOCATION_CHECK};
 use crate::packet::{self, kind, read_frame, Frame, Publish};
 use std::collections::HashSet;
 use std::io;
@@ -99,12 +99,26 @@ pub(crate) async fn run(session: Session, client: TcpStream, limits: &GateLimits
             }
             drain(end, "the broker", &mut client_writer).await
         }
+        () = revocation(&*perms) => {
+            stats.count_revoked();
+            tracing::warn!(%peer, username, "MQTT client disconnected: its credentials were revoked");
+            "credentials revoked".to_string()
+        }
         end = &mut client_writer => format!("writing to the client: {}", reason(end)),
         end = &mut broker_writer => format!("writing to the broker: {}", reason(end)),
     };
     tracing::debug!(%peer, username, "MQTT client disconnected: {end}");
     if up.denied > LOGGED_DENIALS {
         tracing::warn!(%peer, username, "MQTT client was denied {} publishes in all", up.denied);
+    }
+}
+
+/// Ends once the client's credentials are revoked.
+async fn revocation(perms: &dyn Permissions) {
+    let mut every = tokio::time::interval(REVOCATION_CHECK);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    while !perms.revoked() {
+        every.tick().await;
     }
 }
 

@@ -9,7 +9,7 @@ import { AppGraph, stateClass } from './graph.js';
 import { drawPlot } from './plot.js';
 import { EventsPanel } from './events.js';
 import { actionButtons, actionsKey, notify } from './actions.js';
-import { ApiError, request, whoami, exchange, storedToken, storeToken, forgetToken, setWho, onUnauthenticated, eventsUrl } from './session.js';
+import { ApiError, request, whoami, exchange, endSession, storedToken, storeToken, forgetToken, setWho, onUnauthenticated, eventsUrl } from './session.js';
 
 const POLL_MS = 1000;
 const RING = 600; // timing samples kept per module: 10 minutes at one per second
@@ -377,8 +377,9 @@ function stop() {
 
 onUnauthenticated((message) => showLogin(`The Orchestrator no longer accepts this session's token (${message}). Log in again.`));
 
-$('logout').addEventListener('click', () => {
-  forgetToken();
+$('logout').addEventListener('click', async () => {
+  stop();
+  await endSession();
   showLogin('Logged out.', 'info');
 });
 
@@ -390,7 +391,9 @@ $('login-form').addEventListener('submit', async (ev) => {
   submit.disabled = true;
   try {
     const w = await whoami(token);
-    storeToken(token);
+    // The tab keeps a session token of its own, so logging out can revoke it without
+    // revoking the token that was pasted.
+    storeToken(await exchange(token));
     $('login-token').value = '';
     start(w);
   } catch (e) {

@@ -89,3 +89,12 @@ export async function exchange(token) {
   if (!s?.token) throw new ApiError(500, null, 'POST /v1/session: no token in the answer');
   return s.token;
 }
+
+/** Log out: forget the stored session token and ask the Orchestrator to revoke it. */
+export async function endSession() {
+  const token = storedToken();
+  forgetToken();
+  if (!token) return;
+  // Logged out locally either way; an Orchestrator that cannot be reached lets the token expire.
+  try { await send('DELETE', '/v1/session', token); } catch { /* see above */ }
+}

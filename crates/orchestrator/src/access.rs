@@ -14,7 +14,7 @@ use silverline_security::Role;
 pub(crate) fn routes() -> Router<Api> {
     Router::new()
         .route("/v1/whoami", get(|Extension(me): Extension<TokenInfo>| async move { Json(serde_json::json!({ "role": me.role, "name": me.name })) }))
-        .route("/v1/session", post(session))
+        .route("/v1/session", post(session).delete(end_session))
         .route("/v1/tokens", get(list_tokens).post(create_token))
         .route("/v1/tokens/{id}", delete(revoke_token))
         .route("/v1/hosts/{name}/enroll", post(enroll))
@@ -27,6 +27,13 @@ async fn session(State(a): State<Api>, Extension(me): Extension<TokenInfo>) -> R
     let req = TokenRequest { role: me.role, name: format!("dashboard session ({})", me.name), ttl: Some(crate::auth::SESSION_TTL), one_time: false };
     let (token, info) = a.security.tokens().issue(req).map_err(ApiError::internal)?;
     Ok(Json(serde_json::json!({ "token": token, "role": info.role, "expires_at_ms": info.expires_ms })).into_response())
+}
+
+/// Log out: revoke the token this request carries (the dashboard holds only session tokens,
+/// so logging out of it ends that session and nothing else).
+async fn end_session(State(a): State<Api>, Extension(me): Extension<TokenInfo>) -> Result<StatusCode, ApiError> {
+    a.security.tokens().revoke(&me.id).map_err(ApiError::internal)?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 async fn list_tokens(State(a): State<Api>) -> Json<Vec<TokenInfo>> {

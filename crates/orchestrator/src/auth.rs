@@ -12,7 +12,8 @@ use axum::extract::{Request, State};
 use axum::http::{header, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use silverline_security::credentials::{HostCredentials, MqttLogin, MqttUsers};
+use silverline_security::credentials::{HostCredentials, Login, MqttLogin, MqttUsers};
+use silverline_security::grants::DataGrants;
 use silverline_security::signing::{CommandSigner, KeyPair};
 use silverline_security::tokens::{TokenInfo, TokenRequest, TokenStore};
 use silverline_security::{Principal, Role};
@@ -35,6 +36,7 @@ pub struct Security {
     mode: AuthMode,
     tokens: TokenStore,
     users: Arc<MqttUsers>,
+    grants: Arc<DataGrants>,
     signer: CommandSigner,
     own_login: MqttLogin,
 }
@@ -49,7 +51,7 @@ impl Security {
         let users = Arc::new(MqttUsers::open(dir.join("mqtt-users.json"))?);
         let signer = CommandSigner::new(KeyPair::load_or_create(&dir.join("orchestrator.key"))?);
         let own_login = own_login(dir, &users)?;
-        Ok(Security { mode, tokens, users, signer, own_login })
+        Ok(Security { mode, tokens, users, grants: Arc::default(), signer, own_login })
     }
 
     /// Secured or not.
@@ -65,6 +67,11 @@ impl Security {
     /// The broker's users.
     pub fn users(&self) -> &Arc<MqttUsers> {
         &self.users
+    }
+
+    /// The application topics each Host's data connection may use.
+    pub fn grants(&self) -> &DataGrants {
+        &self.grants
     }
 
     /// Signs commands.
@@ -133,24 +140,51 @@ impl Security {
     }
 }
 
-/// The embedded broker asks this who a client is and what it may do.
-pub struct BrokerGate(pub Arc<MqttUsers>);
+/// The embedded broker asks this who a client is and what it may do: the static rules of the
+/// client's principal and, for a Host's data connection, only the application topics of the
+/// modules that Host was told to run ([`DataGrants`]).
+pub struct BrokerGate {
+    users: Arc<MqttUsers>,
+    grants: Arc<DataGrants>,
+}
 
-struct Rules(silverline_security::TopicRules);
+impl BrokerGate {
+    /// Decides with `security`'s users and data grants.
+    pub fn new(security: &Security) -> BrokerGate {
+        BrokerGate { users: security.users.clone(), grants: security.grants.clone() }
+    }
+}
+
+/// What one connected client may do, for as long as its password holds.
+struct Rules {
+    rules: silverline_security::TopicRules,
+    /// The Host whose data connection this is: its grants narrow `rules`.
+    data_of: Option<String>,
+    grants: Arc<DataGrants>,
+    users: Arc<MqttUsers>,
+    login: Login,
+}
 
 impl silverline_broker::Permissions for Rules {
     fn may_publish(&self, topic: &str) -> bool {
-        self.0.may_publish(topic)
+        self.rules.may_publish(topic) && self.data_of.as_ref().is_none_or(|h| self.grants.may_publish(h, topic))
     }
     fn may_read(&self, topic: &str) -> bool {
-        self.0.may_read(topic)
+        self.rules.may_read(topic) && self.data_of.as_ref().is_none_or(|h| self.grants.may_read(h, topic))
+    }
+    fn revoked(&self) -> bool {
+        !self.users.holds(&self.login)
     }
 }
 
 impl silverline_broker::Authenticator for BrokerGate {
     fn authenticate(&self, username: &str, password: &[u8]) -> Option<Arc<dyn silverline_broker::Permissions>> {
-        let principal = self.0.authenticate(username, password)?;
-        Some(Arc::new(Rules(principal.rules())))
+        let (principal, login) = self.users.log_in(username, password)?;
+        let data_of = match &principal {
+            Principal::HostData(host) => Some(host.clone()),
+            _ => None,
+        };
+        Some(Arc::new(Rules { rules: principal.rules(), data_of, grants: self.grants.clone(), users: self.users.clone(), login }))
     }
 }
 

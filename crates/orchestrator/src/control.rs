@@ -5,6 +5,7 @@ use crate::core::{Core, Outgoing};
 use parking_lot::Mutex;
 use rumqttc::{AsyncClient, Event, EventLoop, Incoming, QoS};
 use silverline_proto::{self as proto, topics, CommandId, CommandKind, ModuleId};
+use silverline_security::grants::Endpoints;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -52,7 +53,21 @@ impl Control {
     /// unacknowledged at a time per Host). Never waits: the control-plane event loop calls
     /// this, and the client's request queue that publishing fills is drained only by that loop.
     pub fn send(&self, commands: Vec<Outgoing>) {
-        commands.into_iter().for_each(|(host, kind)| self.tell(Out::Command(host, kind)));
+        for (host, kind) in commands {
+            self.follow_grants(&host, &kind);
+            self.tell(Out::Command(host, kind));
+        }
+    }
+
+    /// A Host may use a module's topics from before its deploy is sent until its delete is,
+    /// so that the broker never withholds a message the module was meant to see.
+    fn follow_grants(&self, host: &str, kind: &CommandKind) {
+        let grants = self.security.grants();
+        match kind {
+            CommandKind::Deploy(d) => grants.grant(host, &d.module.0, Endpoints::of_manifest(&d.manifest)),
+            CommandKind::Delete { module } => grants.revoke(host, &module.0),
+            _ => {}
+        }
     }
 
     fn tell(&self, out: Out) {

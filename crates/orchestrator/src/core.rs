@@ -76,6 +76,17 @@ impl Core {
         })
     }
 
+    /// Grant every placed module's topics to its Host: what the Hosts run from before this
+    /// Orchestrator started.
+    pub fn grant_placed(&self, grants: &silverline_security::grants::DataGrants) {
+        let st = self.state.lock();
+        for m in st.apps.values().flat_map(|a| &a.modules) {
+            if let Some(host) = &m.host {
+                grants.grant(host, &m.id.0, silverline_security::grants::Endpoints::of_manifest(&m.manifest));
+            }
+        }
+    }
+
     /// The persistent store (blobs).
     pub fn store(&self) -> &Store {
         &self.store

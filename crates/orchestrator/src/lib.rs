@@ -117,8 +117,6 @@ impl Orchestrator {
             Some(files) => Some((silverline_security::tls::server_config(&files.cert, &files.key)?, files.ca_pem()?)),
             None => None,
         };
-        let broker = start_broker(&config, &security, tls.as_ref().map(|t| t.0.clone())).await?;
-        let broker_url = broker.as_ref().map_or_else(|| config.broker.clone().unwrap_or_default(), |b| b.url());
         let listener = tokio::net::TcpListener::bind(config.listen).await.map_err(|e| anyhow::anyhow!("REST API on {}: {e}", config.listen))?;
         let api_addr = listener.local_addr()?;
         let scheme = if tls.is_some() { "https" } else { "http" };
@@ -132,6 +130,10 @@ impl Orchestrator {
         // nothing for this long is fenced.
         core.lease = config.host_timeout;
         let core = Arc::new(core);
+        // Before the broker opens: Hosts that kept running reconnect to it at once.
+        core.grant_placed(security.grants());
+        let broker = start_broker(&config, &security, tls.as_ref().map(|t| t.0.clone())).await?;
+        let broker_url = broker.as_ref().map_or_else(|| config.broker.clone().unwrap_or_default(), |b| b.url());
         let instance = format!("{:x}", std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_millis());
         let mut mqtt = MqttConfig::from_url(&broker_url)?;
         mqtt.client_id(format!("sl-orchestrator-{instance}")).keep_alive(Duration::from_secs(5));
@@ -205,7 +207,7 @@ async fn start_broker(config: &OrchestratorConfig, security: &Arc<auth::Security
     }
     let listen = config.mqtt_listen;
     let gate: Option<Arc<dyn silverline_broker::Authenticator>> = match config.auth {
-        auth::AuthMode::Secured => Some(Arc::new(auth::BrokerGate(security.users().clone()))),
+        auth::AuthMode::Secured => Some(Arc::new(auth::BrokerGate::new(security))),
         auth::AuthMode::InsecureNoAuth => None,
     };
     let limits = silverline_broker::GateLimits { topic_buffer_bytes: config.broker_topic_buffer, ..Default::default() };

@@ -125,6 +125,7 @@ fn render(a: &Api) -> String {
         w.family("silverline_broker_withheld_deliveries_total", "counter", "Messages not delivered because their subscriber may not read the topic.", [(vec![], g.withheld_deliveries as f64)]);
         w.family("silverline_broker_dropped_for_slow_clients_total", "counter", "QoS 0 messages dropped, oldest first, for clients that read slower than they came.", [(vec![], g.dropped_for_slow_clients as f64)]);
         w.family("silverline_broker_slow_disconnects_total", "counter", "Clients disconnected because they read nothing while messages waited for them.", [(vec![], g.slow_disconnects as f64)]);
+        w.family("silverline_broker_revoked_disconnects_total", "counter", "Clients disconnected because the password they connected with was rotated or removed.", [(vec![], g.revoked_disconnects as f64)]);
     }
     w.finish()
 }

@@ -8,7 +8,7 @@
 //! | --- | --- | --- | --- |
 //! | the Orchestrator | `orchestrator` | everything | everything |
 //! | a Host's control connection | `host-NAME` | its own `register`, `state`, `status`, `events`, `acks` | its own `commands`, the Orchestrator's `hello` |
-//! | a Host's data connection | `data-NAME` | application data topics and failover topics | the same |
+//! | a Host's data connection | `data-NAME` | application data topics and failover topics (the embedded broker narrows this to [`crate::grants`]) | the same |
 //! | the observer | `observer` | nothing | application data topics and failover topics |
 //!
 //! "Application data topics" are all topics outside the control plane's `silverline/v1/hosts/#`

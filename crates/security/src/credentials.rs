@@ -59,6 +59,13 @@ pub struct MqttLogin {
     pub password: String,
 }
 
+/// One successful log-in: which stored password it matched.
+#[derive(Debug, Clone)]
+pub struct Login {
+    username: String,
+    stored: String,
+}
+
 /// The Orchestrator's table of MQTT users: principal username → salted hash of its password,
 /// in Mosquitto's format, so that an external Mosquitto's password file can be written from it
 /// at any time (see [`MqttUsers::write_mosquitto_files`]).
@@ -91,12 +98,25 @@ impl MqttUsers {
 
     /// Who `username` with `password` is, if they match.
     pub fn authenticate(&self, username: &str, password: &[u8]) -> Option<Principal> {
-        let password = std::str::from_utf8(password).ok()?;
-        let stored = self.users.lock().get(username)?.clone();
-        crate::mosquitto::verify_password(&stored, password).then(|| Principal::from_username(username)).flatten()
+        self.log_in(username, password).map(|(p, _)| p)
     }
 
-    /// Remove `principal` (its clients are refused from their next connection on).
+    /// Who `username` with `password` is, and the [`Login`] that says later whether that
+    /// password still holds.
+    pub fn log_in(&self, username: &str, password: &[u8]) -> Option<(Principal, Login)> {
+        let password = std::str::from_utf8(password).ok()?;
+        let stored = self.users.lock().get(username)?.clone();
+        let principal = crate::mosquitto::verify_password(&stored, password).then(|| Principal::from_username(username)).flatten()?;
+        Some((principal, Login { username: username.to_string(), stored }))
+    }
+
+    /// Does the password behind `login` still hold? No once it was rotated (re-enrolment) or
+    /// its principal removed: the broker then ends the sessions opened with it.
+    pub fn holds(&self, login: &Login) -> bool {
+        self.users.lock().get(&login.username) == Some(&login.stored)
+    }
+
+    /// Remove `principal` (its clients are refused, and the embedded broker ends their sessions).
     pub fn remove(&self, principal: &Principal) -> anyhow::Result<()> {
         let mut users = self.users.lock();
         users.remove(&principal.username());
@@ -157,5 +177,21 @@ mod tests {
         assert_eq!(reopened.authenticate(&first.username, first.password.as_bytes()), None, "re-enrolment rotates the password");
         assert!(reopened.authenticate(&second.username, second.password.as_bytes()).is_some());
         assert!(!std::fs::read_to_string(dir.path().join("mqtt-users.json")).unwrap().contains(&second.password));
+    }
+
+    #[test]
+    fn a_login_stops_holding_once_its_password_is_rotated_or_removed() {
+        let users = MqttUsers::in_memory();
+        let data = Principal::HostData("edge-1".into());
+        let first = users.issue(&data).unwrap();
+        let (_, login) = users.log_in(&first.username, first.password.as_bytes()).unwrap();
+        assert!(users.holds(&login));
+        users.issue(&Principal::HostControl("edge-1".into())).unwrap();
+        assert!(users.holds(&login), "another principal's password changes nothing");
+        let second = users.issue(&data).unwrap();
+        assert!(!users.holds(&login), "rotated");
+        let (_, login) = users.log_in(&second.username, second.password.as_bytes()).unwrap();
+        users.remove(&data).unwrap();
+        assert!(!users.holds(&login), "removed");
     }
 }

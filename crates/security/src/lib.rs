@@ -6,6 +6,7 @@
 //!   fetching), stored hashed;
 //! * [`capabilities`]: imports a module's manifest must grant;
 //! * [`acl`]: the control plane's identities and the topics each may publish and read;
+//! * [`grants`]: the application data topics each Host may use, from what it was told to run;
 //! * [`credentials`]: what a Host receives at enrolment, and the Orchestrator's MQTT user table;
 //! * [`signing`]: ed25519 keys, commands signed by the Orchestrator and verified (with replay
 //!   protection) by Hosts;
@@ -29,6 +30,7 @@
 pub mod acl;
 pub mod capabilities;
 pub mod credentials;
+pub mod grants;
 pub mod mosquitto;
 pub mod provenance;
 pub mod secret;

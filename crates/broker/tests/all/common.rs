@@ -3,6 +3,7 @@
 
 use rumqttc::{AsyncClient, ConnectionError, Event, LastWill, MqttOptions, Packet, QoS};
 use silverline_broker::{Authenticator, EmbeddedBroker, GateLimits, Permissions};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
@@ -12,13 +13,18 @@ use tokio::task::JoinHandle;
 pub const WAIT: Duration = Duration::from_secs(10);
 
 /// Users (all with password `pw`): `alice` publishes and reads `a/#` but not `a/secret`; `bob`
-/// publishes `b/#` and reads everything; `orch` publishes and reads everything.
+/// publishes `b/#` and reads everything; `orch` publishes and reads everything; `carol` reads
+/// `c/#` until [`CAROL_REVOKED`] is set.
 pub struct Users;
+
+/// Revokes `carol`'s password.
+pub static CAROL_REVOKED: AtomicBool = AtomicBool::new(false);
 
 struct Acl {
     publish: &'static str,
     read: &'static str,
     unreadable: &'static [&'static str],
+    revocable: bool,
 }
 
 impl Permissions for Acl {
@@ -28,14 +34,19 @@ impl Permissions for Acl {
     fn may_read(&self, topic: &str) -> bool {
         matches(self.read, topic) && !self.unreadable.contains(&topic)
     }
+    fn revoked(&self) -> bool {
+        self.revocable && CAROL_REVOKED.load(Ordering::SeqCst)
+    }
 }
 
 impl Authenticator for Users {
     fn authenticate(&self, username: &str, password: &[u8]) -> Option<Arc<dyn Permissions>> {
         let acl = match username {
-            "alice" => Acl { publish: "a/#", read: "a/#", unreadable: &["a/secret"] },
-            "bob" => Acl { publish: "b/#", read: "#", unreadable: &[] },
-            "orch" => Acl { publish: "#", read: "#", unreadable: &[] },
+            "alice" => Acl { publish: "a/#", read: "a/#", unreadable: &["a/secret"], revocable: false },
+            "bob" => Acl { publish: "b/#", read: "#", unreadable: &[], revocable: false },
+            "orch" => Acl { publish: "#", read: "#", unreadable: &[], revocable: false },
+            "carol" if CAROL_REVOKED.load(Ordering::SeqCst) => return None,
+            "carol" => Acl { publish: "c/#", read: "c/#", unreadable: &[], revocable: true },
             _ => return None,
         };
         (password == b"pw").then(|| Arc::new(acl) as Arc<dyn Permissions>)

@@ -1,6 +1,6 @@
 //! Who gets through the gate.
 
-use crate::common::{connect, secured, secured_with, Login, Users};
+use crate::common::{connect, secured, secured_with, Login, Users, CAROL_REVOKED};
 use rumqttc::{ConnectReturnCode, ConnectionError, LastWill, QoS};
 use silverline_broker::{EmbeddedBroker, GateLimits};
 use std::sync::Arc;
@@ -37,6 +37,22 @@ async fn a_will_on_a_forbidden_topic_is_refused() {
     let result = connect(&broker, Login { will: Some(will), ..Login::user("a1", "alice") }).await;
     assert_eq!(refusal(result), ConnectReturnCode::NotAuthorized);
     assert_eq!(broker.counters().refused_connections, 1);
+}
+
+#[tokio::test]
+async fn a_session_ends_when_its_credentials_are_revoked_and_others_keep_theirs() {
+    let broker = secured();
+    let mut carol = connect(&broker, Login::user("c1", "carol")).await.unwrap();
+    let mut alice = connect(&broker, Login::user("a1", "alice")).await.unwrap();
+    carol.subscribe("c/#", QoS::AtMostOnce).await;
+    CAROL_REVOKED.store(true, std::sync::atomic::Ordering::SeqCst);
+    carol.ended().await;
+    assert_eq!(broker.counters().revoked_disconnects, 1);
+    let again = connect(&broker, Login::user("c2", "carol")).await;
+    assert_eq!(refusal(again), ConnectReturnCode::BadUserNamePassword);
+    alice.subscribe("a/x", QoS::AtMostOnce).await;
+    alice.publish("a/x", QoS::AtMostOnce, "still here").await;
+    assert_eq!(alice.next_message().await, ("a/x".to_string(), b"still here".to_vec()), "an unrevoked session goes on");
 }
 
 #[tokio::test]

@@ -293,3 +293,113 @@ fn a_client_over_the_rate_limit_is_told_to_wait() {
     assert!(!limited.is_empty(), "nothing was limited: {answers:?}");
     assert!(limited.iter().all(|(_, retry)| retry.as_deref().and_then(|r| r.parse::<u64>().ok()).is_some_and(|s| s >= 1)), "429 says when to retry: {limited:?}");
 }
+
+/// What one MQTT client received, per topic, with the payloads.
+#[derive(Default)]
+struct Heard(parking_lot::Mutex<Vec<(String, bytes::Bytes)>>);
+
+impl Heard {
+    fn count(&self, topic: &str) -> usize {
+        self.0.lock().iter().filter(|(t, _)| t == topic).count()
+    }
+    fn any(&self, pick: impl Fn(&str, &[u8]) -> bool) -> bool {
+        self.0.lock().iter().any(|(t, p)| pick(t, p))
+    }
+}
+
+fn listener(heard: &Arc<Heard>) -> impl Fn(&str, bytes::Bytes) + Send + Sync + 'static {
+    let heard = heard.clone();
+    move |t, p| heard.0.lock().push((t.to_string(), p))
+}
+
+/// The embedded broker (what `up` runs) grants each Host's data connection only the endpoints
+/// of the modules it runs: with its own valid data password, a Host that runs none of an
+/// application reads none of its messages and feeds it nothing, while the application's own
+/// traffic, sidecars included, passes untouched. Re-enrolling a Host ends the sessions of its
+/// old passwords at once.
+#[test]
+fn application_data_is_granted_per_host_at_the_embedded_broker() {
+    let _serial = serial();
+    let data = tempfile::tempdir().unwrap();
+    let (api_port, mqtt_port) = (free_port(), free_port());
+    let (listen, mqtt_listen) = (format!("127.0.0.1:{api_port}"), format!("127.0.0.1:{mqtt_port}"));
+    let broker = format!("mqtt://{mqtt_listen}");
+    let _up = Proc::spawn(&["up", "--hosts", "2", "--ort", "--listen", &listen, "--mqtt-listen", &mqtt_listen, "--data-dir", data.path().to_str().unwrap(), "--host-arg=--realtime-policy", "--host-arg=off"]);
+    let rest = Rest(format!("http://{listen}"));
+    remember_admin_token(&rest.0, data.path());
+    eventually(60, "three Hosts online", || (crate::orchestrated::online_hosts(&rest) == 3).then_some(()));
+    let out = run(&["deploy", "examples/failover/app.yaml", "--wait", "--api", &rest.0]);
+    assert!(out.status.success(), "{}", stderr(&out));
+
+    let observer = std::fs::read_to_string(data.path().join("mqtt-observer.txt")).unwrap();
+    let (user, password) = observer.trim().split_once(' ').unwrap();
+    let seen = Arc::new(Heard::default());
+    let watch = mqtt(&broker, "watch", Some((user, password)), listener(&seen)).unwrap();
+    watch.subscribe("#");
+    assert!(watch.wait_subscribed(Duration::from_secs(10)));
+    // The primary's output reaches the broker only once its sidecars (emitters, detectors,
+    // coordinator, on three Hosts) have talked to each other through it.
+    eventually(60, "the primary replica's output", || (seen.count("failover/raw") >= 5).then_some(()));
+    let orch_metrics = format!("{}/metrics", rest.0);
+    assert_eq!(metric(&orch_metrics, "silverline_broker_denied_publishes_total", None), 0.0, "the application's own traffic was denied somewhere");
+
+    // A Host enrolled as any other, running nothing: its data connection is valid, and empty-handed.
+    let (status, creds) = rest.call("POST", "/v1/hosts/intruder/enroll", None);
+    assert_eq!(status, 201, "{creds}");
+    let data_password = creds["data_password"].as_str().unwrap().to_string();
+    let stolen = Arc::new(Heard::default());
+    let intruder = mqtt(&broker, "intruder", Some(("data-intruder", &data_password)), listener(&stolen)).unwrap();
+    intruder.subscribe("#");
+    assert!(intruder.wait_subscribed(Duration::from_secs(10)));
+    let after = seen.count("failover/raw");
+    for topic in ["failover/raw", "silverline/v1/failover/failover/sensor/links"] {
+        intruder.publish(topic, &bytes::Bytes::from_static(b"forged")).unwrap();
+    }
+    eventually(20, "the broker drops both forged publishes", || (metric(&orch_metrics, "silverline_broker_denied_publishes_total", None) >= 2.0).then_some(()));
+    eventually(20, "the application goes on", || (seen.count("failover/raw") >= after + 10).then_some(()));
+    assert_eq!(stolen.0.lock().len(), 0, "the intruder read the application's messages");
+    assert!(!seen.any(|_, p| p == b"forged"), "a forged message was delivered");
+    assert!(metric(&orch_metrics, "silverline_broker_withheld_deliveries_total", None) >= 10.0, "deliveries to the intruder were withheld");
+
+    // Re-enrolment rotates its passwords: the session opened with the old one ends.
+    let (status, _) = rest.call("POST", "/v1/hosts/intruder/enroll", None);
+    assert_eq!(status, 201);
+    eventually(20, "the old session is ended", || (metric(&orch_metrics, "silverline_broker_revoked_disconnects_total", None) >= 1.0).then_some(()));
+    assert!(mqtt(&broker, "intruder-2", Some(("data-intruder", &data_password)), |_, _| {}).is_err(), "the old password still logs in");
+    intruder.disconnect();
+    drop(watch);
+}
+
+/// The grants live in the Orchestrator's memory: restarted, it grants again what its Hosts kept
+/// running before its embedded broker lets them back in, so their data is not withheld.
+#[test]
+fn a_restarted_orchestrator_grants_what_its_hosts_kept_running() {
+    let _serial = serial();
+    let data = tempfile::tempdir().unwrap();
+    let (api_port, mqtt_port) = (free_port(), free_port());
+    let (listen, mqtt_listen) = (format!("127.0.0.1:{api_port}"), format!("127.0.0.1:{mqtt_port}"));
+    let broker = format!("mqtt://{mqtt_listen}");
+    let orch_dir = data.path().join("orch");
+    let orch_args = ["orchestrator", "--listen", &listen, "--mqtt-listen", &mqtt_listen, "--data-dir", orch_dir.to_str().unwrap(), "--host-timeout", "2s"];
+    let mut orch = Proc::spawn(&orch_args);
+    let rest = Rest(format!("http://{listen}"));
+    remember_admin_token(&rest.0, &orch_dir);
+    eventually(30, "the REST API answers", || (rest.call("GET", "/v1/hosts", None).0 == 200).then_some(()));
+    enroll(&rest.0, "h1", &data.path().join("h1"));
+    let _h1 = crate::orchestrated::host("h1", &broker, data.path());
+    eventually(30, "h1 online", || (crate::orchestrated::online_hosts(&rest) == 1).then_some(()));
+    let file = counter_app(data.path(), "kept", Path::new(COUNTER_C), "    placement: { host: h1 }\n");
+    let out = run(&["deploy", file.to_str().unwrap(), "--wait", "--api", &rest.0]);
+    assert!(out.status.success(), "{}", stderr(&out));
+
+    orch.kill();
+    let _orch = Proc::spawn(&orch_args);
+    eventually(30, "the REST API answers again", || (rest.call("GET", "/v1/hosts", None).0 == 200).then_some(()));
+    let (user, password) = observer_login(&rest.0);
+    let seen = Arc::new(Heard::default());
+    let watch = eventually(20, "the observer connects", || mqtt(&broker, "watch", Some((&user, &password)), listener(&seen)).ok());
+    watch.subscribe("kept/c");
+    assert!(watch.wait_subscribed(Duration::from_secs(10)));
+    eventually(30, "the counter's messages pass the restarted broker", || (seen.count("kept/c") >= 5).then_some(()));
+    assert_eq!(metric(&format!("{}/metrics", rest.0), "silverline_broker_denied_publishes_total", None), 0.0);
+}
