@@ -389,7 +389,7 @@ impl Core {
         self.events.host_lost(host, &st.apps);
         for app in st.apps.values_mut() {
             for m in app.modules.iter_mut().filter(|m| m.host.as_deref() == Some(host)) {
-                m.problem = Some(match m.replica.is_none() && m.role != Role::Sidecar {
+                m.problem = Some(match m.role != Role::Sidecar {
                     true => format!("host `{host}` lost; the module moves elsewhere once the lease the Host holds has run out"),
                     false => format!("host `{host}` lost"),
                 });
@@ -399,8 +399,8 @@ impl Core {
     }
 
     /// Move the modules of lost Hosts whose lease has run out: they are fenced now, so their
-    /// modules can run elsewhere without ever running twice. Replicas and their sidecars stay
-    /// with their Host: the other replicas cover (docs/failover.md).
+    /// modules can run elsewhere without ever running twice. A replica moves with its sidecars
+    /// (the other replicas covered for it meanwhile, docs/failover.md); the sidecars on ORT stay.
     fn evacuate(&self, st: &mut State) -> Vec<Outgoing> {
         let now = Instant::now();
         let fenced: Vec<&String> = st.hosts.iter().filter(|(_, h)| !h.online && h.lease_ends.is_none_or(|t| t <= now)).map(|(n, _)| n).collect();
@@ -417,11 +417,51 @@ impl Core {
                 }
             }
         }
+        let mut commands = self.move_lost_replicas(st, &fenced);
         if moved {
-            self.place_waiting(st)
-        } else {
-            Vec::new()
+            commands.extend(self.place_waiting(st));
         }
+        commands
+    }
+
+    /// Re-place every replica whose Host is lost (fenced) on another Host that fits it, with the
+    /// sidecars it needs there, so the application returns to its number of replicas. A replica
+    /// no other Host fits stays where it was, saying why, and is tried again at the next round.
+    fn move_lost_replicas(&self, st: &mut State, fenced: &std::collections::HashSet<String>) -> Vec<Outgoing> {
+        let mut commands = Vec::new();
+        let names: Vec<String> = st.apps.iter().filter(|(_, a)| a.modules.iter().any(|m| lost_replica(m, fenced))).map(|(n, _)| n.clone()).collect();
+        for name in names {
+            let Some(mut app) = st.apps.remove(&name) else { continue };
+            let lost: Vec<(ModuleId, String)> = app.modules.iter().filter(|m| lost_replica(m, fenced)).filter_map(|m| Some((m.id.clone(), m.host.clone()?))).collect();
+            for (id, from) in lost {
+                let mut trial = app.clone();
+                trial.modules.iter_mut().filter(|m| m.id == id).for_each(|m| m.host = None);
+                let to = place::place_some(&*self.placer, &st.hosts, &st.profiles, &st.apps, &trial, std::slice::from_ref(&id), &[]);
+                match to.map(|d| d.get(&id).cloned()) {
+                    Ok(Some(to)) => commands.extend(self.move_replica(&mut app, &id, &from, &to)),
+                    Ok(None) => set_problem(&mut app, &id, format!("host `{from}` lost; no other Host fits this replica")),
+                    Err(e) => set_problem(&mut app, &id, format!("host `{from}` lost; no other Host fits this replica: {e}")),
+                }
+            }
+            if let Err(e) = self.store.put_app(&app) {
+                tracing::error!("persisting `{name}`: {e:#}");
+            }
+            st.apps.insert(name, app);
+        }
+        commands
+    }
+
+    fn move_replica(&self, app: &mut AppRecord, id: &ModuleId, from: &str, to: &str) -> Vec<Outgoing> {
+        let (gone, deploy) = crate::failover::move_replica(app, id, from, to, &self.sidecar_blobs);
+        let mut commands: Vec<Outgoing> = gone.into_iter().map(|m| (from.to_string(), CommandKind::Delete { module: m.id })).collect();
+        let constraints = crate::events::Constraints::of(&app.manifest);
+        for m in app.modules.iter().filter(|m| deploy.contains(&m.id)) {
+            if m.id == *id {
+                self.events.placed(&app.name, m, &format!("re-placed: host `{from}` lost"), &constraints);
+            }
+            commands.extend(self.deploy_command(&app.name, m));
+        }
+        commands
     }
 
     /// Hosts silent for longer than `timeout`: lose them.
@@ -730,4 +770,13 @@ fn merge_page(known: Option<StatusReport>, mut report: StatusReport) -> StatusRe
     }
     report.status.modules = modules.into_values().collect();
     report
+}
+
+/// A replica (not a sidecar) on one of the `fenced` Hosts.
+fn lost_replica(m: &ModuleRecord, fenced: &std::collections::HashSet<String>) -> bool {
+    m.replica.is_some() && m.role != Role::Sidecar && m.host.as_ref().is_some_and(|h| fenced.contains(h))
+}
+
+fn set_problem(app: &mut AppRecord, id: &ModuleId, problem: String) {
+    app.modules.iter_mut().filter(|m| m.id == *id).for_each(|m| m.problem = Some(problem.clone()));
 }

@@ -60,6 +60,57 @@ pub fn replica_order<'a>(app: &'a AppRecord, module: &str, failover: &Failover) 
     replicas
 }
 
+/// The coordinator's index of each replica Host of `module`: each replica Host runs one channel
+/// manager, tagged with the index it answers to (`{app}/{module}.channel-manager.{i}`). Once the
+/// sidecars are planned this, not the manifest's order, says which replica is which: a replica
+/// re-placed after its Host was lost takes over the index of the one it replaces.
+fn indices<'a>(app: &'a AppRecord, module: &str) -> Vec<(usize, &'a str)> {
+    let manager = format!("{module}.{}", Kind::ChannelManager.name());
+    app.modules
+        .iter()
+        .filter(|m| m.role == Role::Sidecar && m.module == manager)
+        .filter_map(|m| Some((m.id.0.rsplit('.').next()?.parse().ok()?, m.host.as_deref()?)))
+        .collect()
+}
+
+/// The replica at coordinator index `index`.
+fn replica_at<'a>(app: &'a AppRecord, module: &str, failover: &Failover, index: usize) -> Option<&'a ModuleRecord> {
+    let planned = indices(app, module);
+    if planned.is_empty() {
+        return replica_order(app, module, failover).get(index).copied();
+    }
+    let (_, host) = planned.into_iter().find(|(i, _)| *i == index)?;
+    app.modules.iter().find(|m| m.module == module && m.replica.is_some() && m.host.as_deref() == Some(host))
+}
+
+/// Move the replica `id` of `app` from its lost Host `from` to `to`: the sidecars it had on
+/// `from` are dropped and made again on `to` with the same coordinator index, so the
+/// coordinator sees the index reconnect, as after a healed link, and the replica joins as a
+/// backup. Returns the records to delete from `from` and the ones to deploy.
+pub fn move_replica(app: &mut AppRecord, id: &ModuleId, from: &str, to: &str, blobs: &SidecarBlobs) -> (Vec<ModuleRecord>, Vec<ModuleId>) {
+    let Some(module) = app.modules.iter().find(|m| &m.id == id).map(|m| m.module.clone()) else { return Default::default() };
+    let Some((spec, failover)) = replicated(app).into_iter().find(|(s, _)| s.name.as_str() == module) else { return Default::default() };
+    let index = indices(app, &module).into_iter().find(|(_, h)| *h == from).map(|(i, _)| i);
+    let prefix = format!("{module}.");
+    let (gone, kept): (Vec<ModuleRecord>, Vec<ModuleRecord>) =
+        std::mem::take(&mut app.modules).into_iter().partition(|m| m.role == Role::Sidecar && m.module.starts_with(&prefix) && m.host.as_deref() == Some(from));
+    app.modules = kept;
+    let mut deploy = Vec::new();
+    for m in app.modules.iter_mut().filter(|m| &m.id == id) {
+        m.host = Some(to.to_string());
+        m.role = Role::Backup;
+        (m.problem, m.refused) = (None, None);
+        deploy.push(m.id.clone());
+    }
+    if let Some(i) = index {
+        let planner = Planner { app: &app.name, module: spec.name.as_str(), failover: &failover, blobs };
+        let sidecars = planner.replica_sidecars(i, to, &base_topic(&app.name, &module));
+        deploy.extend(sidecars.iter().map(|m| m.id.clone()));
+        app.modules.extend(sidecars);
+    }
+    (gone, deploy)
+}
+
 /// The failover settings of every replicated module of an application.
 pub fn replicated(app: &AppRecord) -> Vec<(ModuleSpec, Failover)> {
     let Ok(manifest) = ApplicationManifest::from_str(&app.manifest.to_string(), crate::core::api_base_dir()) else { return Vec::new() };
@@ -109,14 +160,23 @@ impl Planner<'_> {
         let mut out = vec![self.emitter("ort", ort, &format!("{base}/hb/ort"))];
         for (i, host) in order.iter().enumerate() {
             out.push(self.detector(&i.to_string(), ort, &format!("{base}/hb/{i}"), &format!("{base}/links"), format!("{i} {timeout}")));
-            out.push(self.emitter(&i.to_string(), host, &format!("{base}/hb/{i}")));
-            out.push(self.detector(&format!("ort.{i}"), host, &format!("{base}/hb/ort"), &format!("{base}/ctl/{i}/ort"), format!("{i} {timeout}")));
-            out.push(self.channel_manager(i, host, &base));
+            out.extend(self.replica_sidecars(i, host, &base));
         }
         if f.coordinator == CoordinatorKind::Sidecar {
             out.push(self.coordinator(ort, order.len(), &base));
         }
         out
+    }
+
+    /// What runs next to the replica with coordinator index `i`: its emitter, a detector
+    /// watching ORT, its channel manager.
+    fn replica_sidecars(&self, i: usize, host: &str, base: &str) -> Vec<ModuleRecord> {
+        let timeout = self.failover.timeout.as_nanos();
+        vec![
+            self.emitter(&i.to_string(), host, &format!("{base}/hb/{i}")),
+            self.detector(&format!("ort.{i}"), host, &format!("{base}/hb/ort"), &format!("{base}/ctl/{i}/ort"), format!("{i} {timeout}")),
+            self.channel_manager(i, host, base),
+        ]
     }
 
     fn emitter(&self, tag: &str, host: &str, topic: &str) -> ModuleRecord {
@@ -277,10 +337,9 @@ pub fn promote(app: &mut AppRecord, module: &str, failover: &Failover, msg: &Msg
     if msg.kind != PROMOTED {
         return None;
     }
-    let order: Vec<ModuleId> = replica_order(app, module, failover).iter().map(|m| m.id.clone()).collect();
-    let chosen = (msg.index != NO_PRIMARY).then(|| order.get(msg.index as usize).cloned()).flatten();
+    let chosen = (msg.index != NO_PRIMARY).then(|| replica_at(app, module, failover, msg.index as usize).map(|m| m.id.clone())).flatten();
     let mut host = None;
-    for m in app.modules.iter_mut().filter(|m| order.contains(&m.id)) {
+    for m in app.modules.iter_mut().filter(|m| m.module == module && m.replica.is_some()) {
         m.role = if Some(&m.id) == chosen.as_ref() { Role::Primary } else { Role::Backup };
         if m.role == Role::Primary {
             host = m.host.clone();

@@ -5,9 +5,23 @@ use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 
-/// A free TCP port on 127.0.0.1, chosen by the OS.
+/// A free TCP port on 127.0.0.1.
+///
+/// Ports come from below Linux's ephemeral range (32768 and up), which the kernel hands to
+/// outgoing connections: a port taken from that range by binding port 0 can be given to some
+/// process's next outgoing connection before the test's server binds it, and the server then
+/// fails to start. Below the range only other tests could take it, and each process counts
+/// through its own stretch.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("no free port")
+    use std::sync::atomic::{AtomicU32, Ordering};
+    const LOW: u32 = 20_000;
+    const SPAN: u32 = 12_000;
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let start = std::process::id().wrapping_mul(7919) % SPAN;
+    (0..SPAN)
+        .map(|_| LOW + (start + NEXT.fetch_add(1, Ordering::Relaxed)) % SPAN)
+        .find(|&p| TcpListener::bind(("127.0.0.1", p as u16)).is_ok())
+        .expect("no free port below the ephemeral range") as u16
 }
 
 /// A Mosquitto process owned by a test.

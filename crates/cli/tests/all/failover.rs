@@ -96,13 +96,18 @@ impl FailoverSystem {
     /// Deploy application `fo`: the tick module every `period_ms`, 2 replicas on h1 (first in
     /// priority) and h2, failover coordinated by `coordinator` (`sidecar` or `orchestrator`).
     pub fn deploy(&self, coordinator: &str, period_ms: u64) {
+        self.deploy_failover(&format!("{{ hosts: [h1, h2], coordinator: {coordinator} }}"), period_ms);
+    }
+
+    /// Deploy application `fo` (see [`FailoverSystem::deploy`]) with these `failover` settings.
+    pub fn deploy_failover(&self, failover: &str, period_ms: u64) {
         let file = self.data.path().join("fo.yaml");
         std::fs::write(
             &file,
             format!(
                 "name: fo\nmodules:\n  - name: ctl\n    file: {TICK_WAT}\n    trigger: {{ type: periodic, periodInNs: {} }}\n    \
                  outputChannels: {{ channels: [{{ name: out, endpoint: fo/out }}] }}\n    replicas: 2\n    \
-                 failover: {{ hosts: [h1, h2], coordinator: {coordinator} }}\n",
+                 failover: {failover}\n",
                 period_ms * 1_000_000
             ),
         )
@@ -228,6 +233,46 @@ fn sidecars_fail_over_on_cut_links_and_a_killed_primary_without_two_primaries() 
     sys.await_primary(&format!("h{b}"));
     sub.await_more(20, "outputs resume after the primary was killed");
 
+    assert_eq!(sub.duplicates(), Vec::<u64>::new(), "periods published by two replicas");
+}
+
+/// The Hosts of `fo`'s replicas, when both are placed and running.
+fn running_replica_hosts(rest: &Rest) -> Option<Vec<String>> {
+    let (status, app) = rest.call("GET", "/v1/apps/fo", None);
+    let hosts: Vec<String> = (status == 200).then(|| replicas(&app).iter().filter(|m| m["state"] == "running").filter_map(|m| m["host"].as_str().map(str::to_string)).collect())?;
+    (hosts.len() == 2).then_some(hosts)
+}
+
+#[test]
+fn a_lost_replica_is_re_placed_with_its_sidecars_and_can_take_over() {
+    let _serial = serial();
+    let Some(mut sys) = FailoverSystem::start(3) else { return };
+    let sub = Subscriber::start(&sys.mqtt, "fo-replace-subscriber", &sys.observer);
+    sys.deploy_failover("{ coordinator: sidecar }", 10);
+    let first = eventually(30, "a primary is elected", || sys.primary());
+    sub.await_more(20, "the primary's outputs reach the subscriber");
+
+    // SIGKILL the primary's Host: the backup takes over, and once the lost Host's lease has run
+    // out its replica is placed again, on the third Host, with its sidecars.
+    let lost: usize = first.trim_start_matches('h').parse().unwrap();
+    sys.hosts[lost - 1].kill();
+    let backup = eventually(30, "the backup takes over", || sys.primary().filter(|p| *p != first));
+    sub.await_more(20, "outputs resume from the backup");
+    let hosts = eventually(60, "both replicas run again, neither on the lost Host", || running_replica_hosts(&sys.rest).filter(|h| !h.contains(&first)));
+    assert_ne!(hosts[0], hosts[1], "replicas on distinct Hosts: {hosts:?}");
+    let app = sys.rest.get("/v1/apps/fo");
+    let on_lost = app["modules"].as_array().unwrap().iter().filter(|m| m["host"] == first.as_str()).count();
+    assert_eq!(on_lost, 0, "nothing is left on the lost Host: {app}");
+    let sidecars = app["modules"].as_array().unwrap().iter().filter(|m| m["role"] == "sidecar").count();
+    assert_eq!(sidecars, 2 + 2 + 3 * 2, "the re-placed replica has its emitter, detector and channel manager again");
+
+    // The re-placed replica is a working backup: kill the current primary and it takes over.
+    let fresh = hosts.iter().find(|h| **h != backup).unwrap().clone();
+    sub.await_more(50, "outputs keep flowing while the replica joins");
+    let current: usize = backup.trim_start_matches('h').parse().unwrap();
+    sys.hosts[current - 1].kill();
+    sys.await_primary(&fresh);
+    sub.await_more(20, "outputs resume from the re-placed replica");
     assert_eq!(sub.duplicates(), Vec::<u64>::new(), "periods published by two replicas");
 }
 
