@@ -36,6 +36,7 @@
 
 pub mod fence;
 mod mqtt;
+pub mod priority;
 mod rate;
 mod queue;
 mod router;

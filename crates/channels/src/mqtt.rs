@@ -21,6 +21,7 @@ pub struct MqttConfig {
     login: Option<(String, String)>,
     secure: bool,
     tls: Option<Arc<rustls::ClientConfig>>,
+    io_priority: Option<i32>,
 }
 
 impl Default for MqttConfig {
@@ -35,6 +36,7 @@ impl Default for MqttConfig {
             login: None,
             secure: false,
             tls: None,
+            io_priority: None,
         }
     }
 }
@@ -92,6 +94,13 @@ impl MqttConfig {
     /// How long [`MqttBackend::connect`] waits for the broker's CONNACK.
     pub fn connect_timeout(&mut self, d: Duration) -> &mut Self {
         self.connect_timeout = d;
+        self
+    }
+
+    /// Run the connection's thread at `SCHED_FIFO` `priority` (see [`crate::priority`]); `None`
+    /// (the default) leaves it in the normal class. A refusal is logged and changes nothing else.
+    pub fn io_priority(&mut self, priority: Option<i32>) -> &mut Self {
+        self.io_priority = priority;
         self
     }
 
@@ -171,9 +180,15 @@ impl MqttBackend {
         no_delay(&mut connection.eventloop);
         let state = Arc::new((Mutex::new(State::default()), Condvar::new()));
         let backend = Arc::new(MqttBackend { client: client.clone(), state: state.clone() });
-        std::thread::Builder::new()
-            .name(format!("mqtt-{}", config.client_id))
-            .spawn(move || event_loop(connection, client, state, sink))?;
+        let priority = config.io_priority;
+        std::thread::Builder::new().name(format!("mqtt-{}", config.client_id)).spawn(move || {
+            if let Some(p) = priority {
+                if let Err(why) = crate::priority::raise_this_thread(p) {
+                    tracing::warn!("the MQTT connection's thread stays in the normal class: {why}");
+                }
+            }
+            event_loop(connection, client, state, sink)
+        })?;
         backend.wait_connected(config.connect_timeout).with_context(|| {
             format!("cannot connect to the MQTT broker at {}", config.address())
         })?;

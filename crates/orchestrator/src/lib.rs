@@ -73,6 +73,10 @@ pub struct OrchestratorConfig {
     pub broker_topic_buffer: usize,
     /// Most bytes of module blobs kept under `data_dir`; an upload beyond gets 507.
     pub blob_quota: u64,
+    /// `SCHED_FIFO` priority of the embedded broker's threads (`None`: the normal class), so
+    /// heartbeats and leases between Hosts pass it on a busy machine
+    /// ([`silverline_channels::priority`]).
+    pub broker_priority: Option<i32>,
 }
 
 impl Default for OrchestratorConfig {
@@ -90,6 +94,7 @@ impl Default for OrchestratorConfig {
             tls: None,
             broker_topic_buffer: silverline_broker::GateLimits::default().topic_buffer_bytes,
             blob_quota: store::DEFAULT_BLOB_QUOTA,
+            broker_priority: Some(silverline_channels::priority::DEFAULT_IO_PRIORITY),
         }
     }
 }
@@ -211,12 +216,24 @@ async fn start_broker(config: &OrchestratorConfig, security: &Arc<auth::Security
         auth::AuthMode::InsecureNoAuth => None,
     };
     let limits = silverline_broker::GateLimits { topic_buffer_bytes: config.broker_topic_buffer, ..Default::default() };
-    let broker = tokio::task::spawn_blocking(move || match (gate, tls) {
-        (Some(gate), Some(tls)) => silverline_broker::EmbeddedBroker::start_secured_tls(listen, gate, limits, tls),
-        (Some(gate), None) => silverline_broker::EmbeddedBroker::start_secured(listen, gate, limits),
-        (None, _) => silverline_broker::EmbeddedBroker::start(listen),
-    })
-    .await??;
+    let priority = config.broker_priority;
+    // A thread of its own: the broker's threads inherit its scheduling class, and a thread of
+    // the runtime's blocking pool must not keep a real-time one.
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    std::thread::Builder::new().name("mqtt-broker-start".into()).spawn(move || {
+        if let Some(p) = priority {
+            if let Err(why) = silverline_channels::priority::raise_this_thread(p) {
+                tracing::warn!("the embedded broker's threads stay in the normal class: {why}");
+            }
+        }
+        let started = match (gate, tls) {
+            (Some(gate), Some(tls)) => silverline_broker::EmbeddedBroker::start_secured_tls(listen, gate, limits, tls),
+            (Some(gate), None) => silverline_broker::EmbeddedBroker::start_secured(listen, gate, limits),
+            (None, _) => silverline_broker::EmbeddedBroker::start(listen),
+        };
+        let _ = tx.send(started);
+    })?;
+    let broker = rx.await.map_err(|_| anyhow::anyhow!("the broker's start-up thread ended without a word"))??;
     Ok(Some(Arc::new(broker)))
 }
 

@@ -161,7 +161,7 @@ fn serve(args: HostArgs) -> anyhow::Result<i32> {
     // The Orchestrator places no more modules here than the Host holds.
     manifest.metadata.max_modules = Some(host.module_slots());
     let mut data = MqttConfig::from_url(&broker)?;
-    data.client_id(format!("sl-data-{name}"));
+    data.client_id(format!("sl-data-{name}")).io_priority(args.timing.io_priority());
     if let Some(s) = &security {
         data.login(Principal::HostData(name.clone()).username(), s.credentials.data_password.clone());
         if let Some(ca) = &s.credentials.ca {

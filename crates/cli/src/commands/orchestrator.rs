@@ -55,6 +55,10 @@ pub struct OrchestratorArgs {
     /// Most bytes of uploaded module blobs kept (e.g. 4GiB); an upload beyond is refused (507).
     #[arg(long, value_name = "BYTES", default_value = "4GiB", value_parser = super::capacity::parse_bytes)]
     pub blob_quota: u64,
+    /// SCHED_FIFO priority (1-99) of the embedded broker's threads, so heartbeats and leases
+    /// between Hosts pass it on a busy machine; `off` keeps them in the normal class.
+    #[arg(long, value_name = "PRIORITY|off", default_value = "10", value_parser = super::timing::parse_io_priority)]
+    pub broker_priority: super::timing::IoPriority,
 }
 
 impl OrchestratorArgs {
@@ -83,6 +87,7 @@ impl OrchestratorArgs {
             tls,
             broker_topic_buffer: self.broker_topic_buffer as usize,
             blob_quota: self.blob_quota,
+            broker_priority: self.broker_priority.0,
         })
     }
 

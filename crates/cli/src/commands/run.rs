@@ -78,7 +78,7 @@ fn run_module(args: &RunArgs) -> anyhow::Result<i32> {
         anyhow::bail!("--via-broker applies to applications; a command module's channels go through the broker whenever --broker is given");
     }
     let router = Router::new(RoutingMode::LoopbackFirst);
-    let backend = args.broker.as_deref().map(|url| connect_broker(&router, &args.name, url)).transpose()?;
+    let backend = args.broker.as_deref().map(|url| connect_broker(&router, &args.name, url, args.timing.io_priority())).transpose()?;
     grants.router = Some(router);
     let code = run_command(&wasm, &grants);
     close(backend);
@@ -108,7 +108,7 @@ fn run_app(args: &RunArgs) -> anyhow::Result<i32> {
     }
     let host = Host::new(config)?;
     let backend = match &args.broker {
-        Some(url) => Some(connect_broker(host.router(), host.name(), url)?),
+        Some(url) => Some(connect_broker(host.router(), host.name(), url, args.timing.io_priority())?),
         None => None,
     };
     host.deploy_app(&app)?;
@@ -122,9 +122,9 @@ fn run_app(args: &RunArgs) -> anyhow::Result<i32> {
     Ok(exit_code(&status))
 }
 
-fn connect_broker(router: &Arc<Router>, name: &str, url: &str) -> anyhow::Result<Arc<MqttBackend>> {
+fn connect_broker(router: &Arc<Router>, name: &str, url: &str, priority: Option<i32>) -> anyhow::Result<Arc<MqttBackend>> {
     let mut cfg = MqttConfig::from_url(url)?;
-    cfg.client_id(format!("silverline-run-{name}-{}", std::process::id()));
+    cfg.client_id(format!("silverline-run-{name}-{}", std::process::id())).io_priority(priority);
     let backend = MqttBackend::connect(&cfg, router.remote_sink())?;
     router.attach_remote(backend.clone());
     Ok(backend)
