@@ -204,17 +204,9 @@ fn set_deadline(r: &Reservation) -> Result<(), String> {
     }
 }
 
-#[cfg(target_os = "linux")]
-#[allow(unsafe_code)]
+/// `SCHED_FIFO` at `priority` for the calling thread (one implementation for the whole Host).
 fn set_fifo(priority: i32) -> Result<(), String> {
-    let param = libc::sched_param { sched_priority: priority };
-    // SAFETY: a valid sched_param for the calling thread (pid 0).
-    let rc = unsafe { libc::sched_setscheduler(0, libc::SCHED_FIFO, &param) };
-    if rc == 0 {
-        Ok(())
-    } else {
-        Err(std::io::Error::last_os_error().to_string())
-    }
+    silverline_channels::priority::raise_this_thread(priority)
 }
 
 /// Move the calling SCHED_FIFO thread to `priority` and pin it to `core` (`None`: any core).
@@ -250,11 +242,6 @@ fn pin(_: Option<u32>) -> Result<(), String> {
 
 #[cfg(not(target_os = "linux"))]
 fn set_deadline(_: &Reservation) -> Result<(), String> {
-    Err("not Linux".into())
-}
-
-#[cfg(not(target_os = "linux"))]
-fn set_fifo(_: i32) -> Result<(), String> {
     Err("not Linux".into())
 }
 

@@ -312,6 +312,13 @@ fn listener(heard: &Arc<Heard>) -> impl Fn(&str, bytes::Bytes) + Send + Sync + '
     move |t, p| heard.0.lock().push((t.to_string(), p))
 }
 
+/// Where an Orchestrator with its embedded broker listens: (REST, MQTT, the MQTT URL).
+fn embedded_broker_addresses() -> (String, String, String) {
+    let (listen, mqtt_listen) = (format!("127.0.0.1:{}", free_port()), format!("127.0.0.1:{}", free_port()));
+    let broker = format!("mqtt://{mqtt_listen}");
+    (listen, mqtt_listen, broker)
+}
+
 /// The embedded broker (what `up` runs) grants each Host's data connection only the endpoints
 /// of the modules it runs: with its own valid data password, a Host that runs none of an
 /// application reads none of its messages and feeds it nothing, while the application's own
@@ -321,9 +328,7 @@ fn listener(heard: &Arc<Heard>) -> impl Fn(&str, bytes::Bytes) + Send + Sync + '
 fn application_data_is_granted_per_host_at_the_embedded_broker() {
     let _serial = serial();
     let data = tempfile::tempdir().unwrap();
-    let (api_port, mqtt_port) = (free_port(), free_port());
-    let (listen, mqtt_listen) = (format!("127.0.0.1:{api_port}"), format!("127.0.0.1:{mqtt_port}"));
-    let broker = format!("mqtt://{mqtt_listen}");
+    let (listen, mqtt_listen, broker) = embedded_broker_addresses();
     let _up = Proc::spawn(&["up", "--hosts", "2", "--ort", "--listen", &listen, "--mqtt-listen", &mqtt_listen, "--data-dir", data.path().to_str().unwrap(), "--host-arg=--realtime-policy", "--host-arg=off"]);
     let rest = Rest(format!("http://{listen}"));
     remember_admin_token(&rest.0, data.path());
@@ -376,9 +381,7 @@ fn application_data_is_granted_per_host_at_the_embedded_broker() {
 fn a_restarted_orchestrator_grants_what_its_hosts_kept_running() {
     let _serial = serial();
     let data = tempfile::tempdir().unwrap();
-    let (api_port, mqtt_port) = (free_port(), free_port());
-    let (listen, mqtt_listen) = (format!("127.0.0.1:{api_port}"), format!("127.0.0.1:{mqtt_port}"));
-    let broker = format!("mqtt://{mqtt_listen}");
+    let (listen, mqtt_listen, broker) = embedded_broker_addresses();
     let orch_dir = data.path().join("orch");
     let orch_args = ["orchestrator", "--listen", &listen, "--mqtt-listen", &mqtt_listen, "--data-dir", orch_dir.to_str().unwrap(), "--host-timeout", "2s"];
     let mut orch = Proc::spawn(&orch_args);
