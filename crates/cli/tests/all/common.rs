@@ -161,6 +161,13 @@ impl Rest {
     }
 }
 
+/// Where an Orchestrator with its embedded broker listens: (REST, MQTT, the MQTT URL).
+pub fn embedded_broker_addresses() -> (String, String, String) {
+    let (listen, mqtt_listen) = (format!("127.0.0.1:{}", free_port()), format!("127.0.0.1:{}", free_port()));
+    let broker = format!("mqtt://{mqtt_listen}");
+    (listen, mqtt_listen, broker)
+}
+
 pub fn free_port() -> u16 {
     silverline_test_programs::broker::free_port()
 }

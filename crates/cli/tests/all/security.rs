@@ -312,13 +312,6 @@ fn listener(heard: &Arc<Heard>) -> impl Fn(&str, bytes::Bytes) + Send + Sync + '
     move |t, p| heard.0.lock().push((t.to_string(), p))
 }
 
-/// Where an Orchestrator with its embedded broker listens: (REST, MQTT, the MQTT URL).
-fn embedded_broker_addresses() -> (String, String, String) {
-    let (listen, mqtt_listen) = (format!("127.0.0.1:{}", free_port()), format!("127.0.0.1:{}", free_port()));
-    let broker = format!("mqtt://{mqtt_listen}");
-    (listen, mqtt_listen, broker)
-}
-
 /// The embedded broker (what `up` runs) grants each Host's data connection only the endpoints
 /// of the modules it runs: with its own valid data password, a Host that runs none of an
 /// application reads none of its messages and feeds it nothing, while the application's own
