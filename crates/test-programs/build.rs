@@ -41,13 +41,12 @@ fn main() {
         .expect("crates/test-programs lives two levels below the workspace root");
     let sdk = workspace.join("sdk/c");
     let pipeline = workspace.join("examples/pipeline");
-    let source_dirs = [manifest_dir.join("guests/c"), pipeline.join("c")];
+    let source_dirs = [manifest_dir.join("guests/c"), pipeline.join("c"), workspace.join("examples/sunroof/c")];
 
     println!("cargo:rerun-if-changed=build.rs");
-    println!(
-        "cargo:rerun-if-changed={}",
-        sdk.join("silverline.h").display()
-    );
+    for header in ["silverline.h", "sl_vss.h"] {
+        println!("cargo:rerun-if-changed={}", sdk.join(header).display());
+    }
     println!("cargo:rerun-if-env-changed=SILVERLINE_CLANG");
     println!("cargo:rerun-if-env-changed=SILVERLINE_CFLAGS");
     for dir in &source_dirs {

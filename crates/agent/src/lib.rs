@@ -138,7 +138,8 @@ impl Shared {
     async fn register(&self) {
         let lease_ref = fence::now_ns();
         let modules = self.host.module_digests().into_iter().map(|(id, sha256)| proto::RunningModule { id, sha256 }).collect();
-        let reg = proto::Registration { host: self.config.host.clone(), platform: self.config.platform.clone(), modules, lease_ref };
+        let api_imports = self.host.api_imports().into_iter().collect();
+        let reg = proto::Registration { host: self.config.host.clone(), platform: self.config.platform.clone(), modules, lease_ref, api_imports };
         let state = proto::HostState { host: self.name().to_string(), online: true };
         self.publish(topics::state(self.name()), QoS::AtLeastOnce, true, proto::encode(&state)).await;
         self.publish(topics::register(self.name()), QoS::AtLeastOnce, false, proto::encode(&reg)).await;

@@ -1,13 +1,15 @@
 //! The native channel ABI: host functions in import module `sl` (see docs/channel-abi.md).
 //!
-//! Everything here is per-module state reached through the Store's data ([`ModuleCtx`]); nothing
-//! here knows where a channel's messages go (that is the Router's business).
+//! The API owns its per-module state ([`ChannelCtx`]) and reaches it through [`ChannelView`],
+//! which the store data implements; nothing here knows where a channel's messages go (that is
+//! the Router's business).
 
 use crate::output::{LineWriter, Stream};
+use crate::sidecar::SidecarView;
 use silverline_channels::{InputQueue, OutputPort, PublishOutcome};
+use silverline_hostapi::{range, ApiView, HostApi};
 use std::sync::Arc;
-use wasmtime::{Caller, Linker, Memory, StoreLimits};
-use wasmtime_wasi::p1::WasiP1Ctx;
+use wasmtime::{Caller, Linker};
 
 /// `channel_open` direction: an input channel.
 pub const DIR_IN: i32 = 0;
@@ -105,53 +107,57 @@ impl ChannelTable {
     }
 }
 
-/// Per-module host state: the data of the module's `Store`.
-pub(crate) struct ModuleCtx {
-    pub(crate) wasi: WasiP1Ctx,
-    pub(crate) limits: StoreLimits,
-    pub(crate) memory: Option<Memory>,
-    pub(crate) channels: ChannelTable,
+/// One module's channel state: its channels, which activation runs, where its log goes.
+pub(crate) struct ChannelCtx {
+    pub(crate) table: ChannelTable,
     pub(crate) activation: i64,
     pub(crate) log: LineWriter,
-    pub(crate) refabi: Option<crate::refabi::RefState>,
-    pub(crate) sidecar: crate::sidecar::SidecarCtx,
 }
 
-/// Add the `sl` functions to a linker.
-pub(crate) fn add_to_linker(linker: &mut Linker<ModuleCtx>) -> anyhow::Result<()> {
-    linker.func_wrap("sl", "channel_open", channel_open)?;
-    linker.func_wrap("sl", "channel_publish", channel_publish)?;
-    linker.func_wrap("sl", "channel_receive", channel_receive)?;
-    linker.func_wrap("sl", "channel_pending", |c: Caller<'_, ModuleCtx>, h: i32| {
-        c.data().channels.input(h).map_or(SL_EBADF, |q| q.len().min(i32::MAX as usize) as i32)
-    })?;
-    linker.func_wrap("sl", "channel_close", |mut c: Caller<'_, ModuleCtx>, h: i32| c.data_mut().channels.close(h))?;
-    linker.func_wrap("sl", "activation", |c: Caller<'_, ModuleCtx>| c.data().activation)?;
-    linker.func_wrap("sl", "log", log)?;
-    Ok(())
+/// Store data that carries a [`ChannelCtx`].
+pub(crate) trait ChannelView: ApiView {
+    fn channels(&mut self) -> &mut ChannelCtx;
 }
 
-/// Guest memory as a byte range, or None when out of bounds.
-pub(crate) fn range(ptr: i32, len: i32, mem_len: usize) -> Option<std::ops::Range<usize>> {
-    let start = u32::try_from(ptr).ok()? as usize;
-    let end = start.checked_add(u32::try_from(len).ok()? as usize)?;
-    (end <= mem_len).then_some(start..end)
+/// `sl:channels`: import module `sl` (channels, log, activation index, and the clock, wake-up
+/// and config functions every module may use; see docs/channel-abi.md).
+pub(crate) struct Channels;
+
+impl<T: ChannelView + SidecarView> HostApi<T> for Channels {
+    fn name(&self) -> &str {
+        "sl:channels"
+    }
+    fn imports(&self) -> &[&str] {
+        &["sl"]
+    }
+    fn add_to_linker(&self, linker: &mut Linker<T>) -> anyhow::Result<()> {
+        linker.func_wrap("sl", "channel_open", channel_open::<T>)?;
+        linker.func_wrap("sl", "channel_publish", channel_publish::<T>)?;
+        linker.func_wrap("sl", "channel_receive", channel_receive::<T>)?;
+        linker.func_wrap("sl", "channel_pending", |mut c: Caller<'_, T>, h: i32| {
+            c.data_mut().channels().table.input(h).map_or(SL_EBADF, |q| q.len().min(i32::MAX as usize) as i32)
+        })?;
+        linker.func_wrap("sl", "channel_close", |mut c: Caller<'_, T>, h: i32| c.data_mut().channels().table.close(h))?;
+        linker.func_wrap("sl", "activation", |mut c: Caller<'_, T>| c.data_mut().channels().activation)?;
+        linker.func_wrap("sl", "log", log::<T>)?;
+        crate::sidecar::add_module_functions(linker)
+    }
 }
 
-fn channel_open(mut c: Caller<'_, ModuleCtx>, ptr: i32, len: i32, dir: i32) -> i32 {
-    let Some(mem) = c.data().memory else { return SL_EINVAL };
+fn channel_open<T: ChannelView>(mut c: Caller<'_, T>, ptr: i32, len: i32, dir: i32) -> i32 {
+    let Some(mem) = c.data().memory() else { return SL_EINVAL };
     let (data, ctx) = mem.data_and_store_mut(&mut c);
     let Some(r) = range(ptr, len, data.len()) else { return SL_EINVAL };
     match std::str::from_utf8(&data[r]) {
-        Ok(name) => ctx.channels.open(name, dir),
+        Ok(name) => ctx.channels().table.open(name, dir),
         Err(_) => SL_EINVAL,
     }
 }
 
-fn channel_publish(mut c: Caller<'_, ModuleCtx>, h: i32, ptr: i32, len: i32) -> i32 {
-    let Some(mem) = c.data().memory else { return SL_EINVAL };
+fn channel_publish<T: ChannelView>(mut c: Caller<'_, T>, h: i32, ptr: i32, len: i32) -> i32 {
+    let Some(mem) = c.data().memory() else { return SL_EINVAL };
     let (data, ctx) = mem.data_and_store_mut(&mut c);
-    let Some(port) = ctx.channels.output(h) else { return SL_EBADF };
+    let Some(port) = ctx.channels().table.output(h) else { return SL_EBADF };
     if usize::try_from(len).is_ok_and(|l| l > MAX_MESSAGE) {
         return SL_E2BIG;
     }
@@ -164,10 +170,10 @@ fn channel_publish(mut c: Caller<'_, ModuleCtx>, h: i32, ptr: i32, len: i32) -> 
     }
 }
 
-fn channel_receive(mut c: Caller<'_, ModuleCtx>, h: i32, ptr: i32, cap: i32) -> i32 {
-    let Some(mem) = c.data().memory else { return SL_EINVAL };
+fn channel_receive<T: ChannelView>(mut c: Caller<'_, T>, h: i32, ptr: i32, cap: i32) -> i32 {
+    let Some(mem) = c.data().memory() else { return SL_EINVAL };
     let (data, ctx) = mem.data_and_store_mut(&mut c);
-    let Some(queue) = ctx.channels.input(h) else { return SL_EBADF };
+    let Some(queue) = ctx.channels().table.input(h) else { return SL_EBADF };
     let Some(r) = range(ptr, cap, data.len()) else { return SL_EINVAL };
     let Some(msg) = queue.pop() else { return SL_EMPTY };
     let n = msg.len().min(r.len());
@@ -175,12 +181,12 @@ fn channel_receive(mut c: Caller<'_, ModuleCtx>, h: i32, ptr: i32, cap: i32) -> 
     msg.len().min(i32::MAX as usize) as i32
 }
 
-fn log(mut c: Caller<'_, ModuleCtx>, ptr: i32, len: i32) {
-    let Some(mem) = c.data().memory else { return };
+fn log<T: ChannelView>(mut c: Caller<'_, T>, ptr: i32, len: i32) {
+    let Some(mem) = c.data().memory() else { return };
     let (data, ctx) = mem.data_and_store_mut(&mut c);
     if let Some(r) = range(ptr, len, data.len()) {
         let mut line = data[r].to_vec();
         line.push(b'\n');
-        ctx.log.feed_raw(&line, Stream::Log);
+        ctx.channels().log.feed_raw(&line, Stream::Log);
     }
 }

@@ -1,7 +1,8 @@
 //! Running a bare WASI command module once, the way `wasmtime run` does: inherited stdio,
 //! granted args, env and directories, the module's exit code as the result.
 
-use crate::abi::{ChannelTable, ModuleCtx};
+use crate::abi::{ChannelCtx, ChannelTable};
+use crate::ctx::ModuleCtx;
 use crate::engine::{Allocation, EngineConfig, Metering, SlEngine};
 use crate::output::{print_sink, LineWriter, Stream};
 use anyhow::bail;
@@ -36,7 +37,7 @@ pub fn run_command(wasm: &[u8], grants: &CommandGrants) -> anyhow::Result<i32> {
     let engine = engines.engine(Metering::Unmetered);
     let wasm = crate::cache::wasm_from_bytes(wasm)?;
     let module = Module::new(engine, &wasm).map_err(|e| anyhow::anyhow!("compiling the module: {e:#}"))?;
-    let linker = crate::host::linker(engine)?;
+    let linker = crate::host::linker(engine, &crate::ctx::builtin_apis())?;
     let mut store = Store::new(engine, context(grants)?);
     store.limiter(|c| &mut c.limits);
     store.epoch_deadline_callback(|_| Ok(wasmtime::UpdateDeadline::Continue(u64::MAX / 2)));
@@ -68,9 +69,7 @@ fn context(g: &CommandGrants) -> anyhow::Result<ModuleCtx> {
         wasi: b.build_p1(),
         limits: StoreLimitsBuilder::new().build(),
         memory: None,
-        channels: ChannelTable::default(),
-        activation: 0,
-        log: LineWriter::new(Arc::from("command"), Stream::Log, print_sink()),
+        channels: ChannelCtx { table: ChannelTable::default(), activation: 0, log: LineWriter::new(Arc::from("command"), Stream::Log, print_sink()) },
         // Reference-ABI calls work too, on the given router.
         refabi: Some({
             let router = g.router.clone().unwrap_or_else(|| Router::new(RoutingMode::LoopbackFirst));
@@ -79,5 +78,6 @@ fn context(g: &CommandGrants) -> anyhow::Result<ModuleCtx> {
             RefState::new(router, Arc::default(), Arc::default(), uuid(), uuid(), Arc::default(), Instant::now(), Vec::new(), Vec::new(), template)
         }),
         sidecar: crate::sidecar::SidecarCtx::standalone(),
+        ext: silverline_hostapi::Extensions::default(),
     })
 }

@@ -1,6 +1,6 @@
 //! The Host: deploys module instances, triggers them, contains their failures, reports on them.
 
-use crate::abi::{self, ModuleCtx};
+use crate::ctx::ModuleCtx;
 use crate::cache::{ModuleCache, Digest256};
 use crate::engine::{EngineConfig, Metering, SlEngine};
 use crate::module::{Claim, ModuleParts, ModuleRuntime, PeriodicClock};
@@ -39,6 +39,7 @@ pub struct HostConfig {
     best_effort_cpu: Option<f64>,
     pm_qos: Option<u32>,
     wake_early: Duration,
+    apis: silverline_hostapi::ApiSet<ModuleCtx>,
 }
 
 impl Default for HostConfig {
@@ -56,6 +57,7 @@ impl Default for HostConfig {
             best_effort_cpu: None,
             pm_qos: Some(0),
             wake_early: DEFAULT_WAKE_EARLY,
+            apis: crate::ctx::builtin_apis(),
         }
     }
 }
@@ -64,6 +66,12 @@ impl HostConfig {
     /// Same as `Default`.
     pub fn new() -> Self {
         Self::default()
+    }
+    /// Offer modules one more API (the built-in ones are always there); refused when its name
+    /// or one of its import modules is taken.
+    pub fn api(&mut self, api: std::sync::Arc<dyn silverline_hostapi::HostApi<ModuleCtx>>) -> anyhow::Result<&mut Self> {
+        self.apis.register(api)?;
+        Ok(self)
     }
     /// The Host's name (as in its host manifest).
     pub fn name(&mut self, name: impl Into<String>) -> &mut Self {
@@ -181,8 +189,8 @@ struct Toolchain {
 }
 
 impl Toolchain {
-    fn new(engine: &wasmtime::Engine, cache_dir: Option<PathBuf>) -> anyhow::Result<Toolchain> {
-        Ok(Toolchain { cache: ModuleCache::new(engine.clone(), cache_dir)?, linker: linker(engine)? })
+    fn new(engine: &wasmtime::Engine, cache_dir: Option<PathBuf>, apis: &silverline_hostapi::ApiSet<ModuleCtx>) -> anyhow::Result<Toolchain> {
+        Ok(Toolchain { cache: ModuleCache::new(engine.clone(), cache_dir)?, linker: linker(engine, apis)? })
     }
 }
 
@@ -220,13 +228,22 @@ fn restart_backoff(first: Duration, attempt: u32, failure: &Failure) -> Duration
 }
 
 /// Every API the Host offers modules, linked for `engine`.
-pub(crate) fn linker(engine: &wasmtime::Engine) -> anyhow::Result<Linker<ModuleCtx>> {
+pub(crate) fn linker(engine: &wasmtime::Engine, apis: &silverline_hostapi::ApiSet<ModuleCtx>) -> anyhow::Result<Linker<ModuleCtx>> {
     let mut linker = Linker::new(engine);
-    wasmtime_wasi::p1::add_to_linker_sync(&mut linker, |c: &mut ModuleCtx| &mut c.wasi)?;
-    abi::add_to_linker(&mut linker)?;
-    crate::sidecar::add_to_linker(&mut linker)?;
-    crate::refabi::add_to_linker(&mut linker)?;
+    apis.add_to_linker(&mut linker)?;
     Ok(linker)
+}
+
+/// Refuse a module that imports from an import module no API of this Host provides, naming
+/// the import (the linker's own error would name only the first function).
+fn check_imports(module: &wasmtime::Module, apis: &silverline_hostapi::ApiSet<ModuleCtx>) -> anyhow::Result<()> {
+    for import in module.imports() {
+        if apis.provider(import.module()).is_none() {
+            let api = silverline_manifest::api_of_import(import.module()).map_or(String::new(), |a| format!(", from the API `{a}`,"));
+            anyhow::bail!("the module imports `{}.{}`{api} which this Host does not offer (it offers {})", import.module(), import.name(), apis.names().join(", "));
+        }
+    }
+    Ok(())
 }
 
 pub(crate) struct Shared {
@@ -262,8 +279,8 @@ impl Host {
     /// Start a Host: engine, timer thread and worker pool.
     pub fn new(config: HostConfig) -> anyhow::Result<Host> {
         let engine = SlEngine::new(&config.engine)?;
-        let unmetered = Toolchain::new(engine.engine(Metering::Unmetered), config.cache_dir.clone())?;
-        let metered = Toolchain::new(engine.engine(Metering::Fuel), config.cache_dir.clone())?;
+        let unmetered = Toolchain::new(engine.engine(Metering::Unmetered), config.cache_dir.clone(), &config.apis)?;
+        let metered = Toolchain::new(engine.engine(Metering::Fuel), config.cache_dir.clone(), &config.apis)?;
         let (jobs, job_rx) = crossbeam_channel::unbounded();
         let config_policy = config.realtime_policy;
         let (quota_cores, quota_name, pm_qos) = (config.best_effort_cpu, config.name.clone(), config.pm_qos);
@@ -307,6 +324,16 @@ impl Host {
     /// The Host's name.
     pub fn name(&self) -> &str {
         &self.shared.config.name
+    }
+
+    /// The APIs this Host offers modules, as its host manifest advertises them.
+    pub fn apis(&self) -> Vec<String> {
+        self.shared.config.apis.names()
+    }
+
+    /// Which API provides each import module: (import module, API name).
+    pub fn api_imports(&self) -> Vec<(String, String)> {
+        self.shared.config.apis.imports()
     }
 
     /// Compile (or fetch from the cache) for modules without a fuel budget and return the
@@ -388,6 +415,7 @@ impl Host {
         let metering = Metering::for_budget(spec.resources.fuel);
         let tools = s.toolchain(metering);
         let (digest, module) = tools.cache.get_or_compile(&wasm).map_err(load_err)?;
+        check_imports(&module, &s.config.apis).map_err(load_err)?;
         if crate::sidecar::imports_sidecar_api(&module) && !spec.sidecar {
             return Err(load_err(anyhow::anyhow!("the module imports `sl_sidecar` but its manifest does not declare `sidecar: true`")));
         }
@@ -409,11 +437,30 @@ impl Host {
             router: s.router.clone(),
             host_uuid: s.config.uuid.clone(),
             services: Arc::new(Services(Arc::downgrade(&self.shared))),
+            apis: s.config.apis.clone(),
             memory_ceiling: s.engine.memory_ceiling(metering),
         }));
+        *runtime.api_watch.lock() = self.watch_api(&runtime).map_err(load_err)?;
         let live = runtime.instantiate(&s.engine, false).map_err(|failure| DeployError::Start { id, failure })?;
         *runtime.live.lock() = Some(live);
         Ok(runtime)
+    }
+
+    /// For a module triggered by an API, ask the API to wake it whenever its source changes
+    /// (an unknown API or source refuses the deploy).
+    fn watch_api(&self, runtime: &Arc<ModuleRuntime>) -> anyhow::Result<Option<Box<dyn std::any::Any + Send + Sync>>> {
+        let Trigger::Api { api, source } = &runtime.spec.trigger else { return Ok(None) };
+        let provider = self.shared.config.apis.get(api).ok_or_else(|| {
+            anyhow::anyhow!("the trigger asks the API `{api}`, which this Host does not offer (it offers {})", self.apis().join(", "))
+        })?;
+        let (module, host) = (Arc::downgrade(runtime), Arc::downgrade(&self.shared));
+        let wake: silverline_hostapi::Waker = Arc::new(move || {
+            if let (Some(m), Some(h)) = (module.upgrade(), host.upgrade()) {
+                m.wake_pending.store(true, Ordering::Release);
+                h.dispatch_event(&m);
+            }
+        });
+        provider.trigger(&runtime.info(), source, wake).map(Some)
     }
 
     fn connect_inputs(&self, runtime: &Arc<ModuleRuntime>) {
@@ -435,6 +482,7 @@ impl Host {
     pub fn remove(&self, id: &ModuleId) -> bool {
         let Some(runtime) = self.shared.modules.write().remove(id) else { return false };
         runtime.removed.store(true, Ordering::Release);
+        runtime.api_watch.lock().take();
         runtime.stop.store(true, Ordering::Release);
         runtime.notify.notify();
         for (_, port) in &runtime.outputs {
@@ -628,7 +676,7 @@ impl Shared {
             }
             Trigger::Event { .. } if m.has_start() => {}
             Trigger::Event { .. } if m.is_realtime_event() => self.spawn_realtime_event(m.clone()),
-            Trigger::Event { .. } => self.dispatch_event(m),
+            Trigger::Event { .. } | Trigger::Api { .. } => self.dispatch_event(m),
             Trigger::Command => {}
         }
         if m.has_start() {
@@ -675,9 +723,13 @@ impl Shared {
         if m.rt.kick() {
             return;
         }
-        let Some(queue) = &m.trigger_queue else { return };
+        let waiting = match &m.trigger_queue {
+            Some(queue) => !queue.is_empty(),
+            None if matches!(m.spec.trigger, Trigger::Api { .. }) => false,
+            None => return,
+        };
         let woken = m.wake_pending.load(Ordering::Acquire);
-        if (queue.is_empty() && !woken) || m.removed.load(Ordering::Acquire) || *m.state.lock() != ModuleState::Running {
+        if (!waiting && !woken) || m.removed.load(Ordering::Acquire) || *m.state.lock() != ModuleState::Running {
             return;
         }
         if m.busy.compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire).is_ok() {

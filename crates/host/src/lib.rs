@@ -36,6 +36,7 @@
 mod abi;
 mod cache;
 mod command;
+mod ctx;
 mod engine;
 mod host;
 mod module;
@@ -53,6 +54,8 @@ mod stats;
 pub use abi::{DIR_IN, DIR_OUT, MAX_MESSAGE, SL_DROPPED_INACTIVE, SL_E2BIG, SL_EAGAIN, SL_EBADF, SL_EINVAL, SL_EMPTY, SL_ENOENT};
 pub use cache::{read_wasm_file, wasm_from_bytes, Digest256};
 pub use command::{run_command, CommandGrants};
+pub use ctx::{builtin_apis, ModuleCtx};
+pub use silverline_hostapi::{ApiSet, ApiView, Extensions, HostApi, ModuleInfo, Waker};
 pub use engine::{Allocation, EngineConfig, Metering, DEFAULT_MAX_MODULES};
 pub use host::{DeployError, Host, HostConfig, DEFAULT_WAKE_EARLY};
 pub use pmqos::current_bound_us;

@@ -1,6 +1,7 @@
 //! One module instance on a Host: its compiled code, channels, Wasm instance, state and profile.
 
-use crate::abi::{ChannelTable, ModuleCtx};
+use crate::abi::{ChannelCtx, ChannelTable};
+use crate::ctx::ModuleCtx;
 use crate::output::{LineWriter, OutputSink, Stream};
 use crate::stats::Stats;
 use silverline_proto::status::*;
@@ -160,10 +161,14 @@ pub(crate) struct ModuleRuntime {
     pub(crate) rt: crate::rtthread::RtThread,
     /// The sidecar API's view of the Host.
     services: Arc<dyn crate::sidecar::HostServices>,
+    /// The APIs the Host offers: each makes its state for a new instance.
+    apis: silverline_hostapi::ApiSet<ModuleCtx>,
     /// Sequence of the latest `wake_at` (older wake timers are ignored).
     pub(crate) wake_seq: AtomicU64,
     /// A wake timer fired and its activation has not started yet.
     pub(crate) wake_pending: AtomicBool,
+    /// The subscription of an API trigger; dropping it ends the subscription.
+    pub(crate) api_watch: Mutex<Option<Box<dyn std::any::Any + Send + Sync>>>,
     /// The output gate of a replica managed by sidecars; `None` = outputs as the manifest and
     /// zero-downtime update say.
     pub(crate) gate: Mutex<Option<crate::sidecar::Gate>>,
@@ -201,6 +206,7 @@ pub(crate) struct ModuleParts {
     pub(crate) router: Arc<Router>,
     pub(crate) host_uuid: String,
     pub(crate) services: Arc<dyn crate::sidecar::HostServices>,
+    pub(crate) apis: silverline_hostapi::ApiSet<ModuleCtx>,
     /// The most memory the engine gives a module, the limit when its manifest sets none.
     pub(crate) memory_ceiling: u64,
 }
@@ -245,8 +251,10 @@ impl ModuleRuntime {
             deferred: Mutex::new(std::collections::VecDeque::new()),
             rt: crate::rtthread::RtThread::new("best effort (shared worker pool)"),
             services: p.services,
+            apis: p.apis,
             wake_seq: AtomicU64::new(0),
             wake_pending: AtomicBool::new(false),
+            api_watch: Mutex::new(None),
             gate: Mutex::new(None),
             overrun: Mutex::default(),
         }
@@ -347,9 +355,11 @@ impl ModuleRuntime {
             wasi: b.build_p1(),
             limits: limits.build(),
             memory: None,
-            channels: ChannelTable::new(self.inputs.clone(), self.outputs.clone()),
-            activation: 0,
-            log: LineWriter::new(name, Stream::Log, self.sink.clone()),
+            channels: ChannelCtx {
+                table: ChannelTable::new(self.inputs.clone(), self.outputs.clone()),
+                activation: 0,
+                log: LineWriter::new(name, Stream::Log, self.sink.clone()),
+            },
             refabi: Some(self.refabi_state()),
             sidecar: crate::sidecar::SidecarCtx {
                 services: self.services.clone(),
@@ -358,7 +368,13 @@ impl ModuleRuntime {
                 is_sidecar: self.spec.sidecar,
                 config: Arc::from(self.spec.config.as_str()),
             },
+            ext: self.apis.start(&self.info())?,
         })
+    }
+
+    /// What plug-in APIs learn about this instance.
+    pub(crate) fn info(&self) -> silverline_hostapi::ModuleInfo {
+        silverline_hostapi::ModuleInfo { id: self.id.as_str().to_string(), app: self.app.clone(), config: Arc::from(self.spec.config.as_str()) }
     }
 
     fn refabi_state(&self) -> RefState {
@@ -404,7 +420,7 @@ impl ModuleRuntime {
         let mut guard = self.live.lock();
         let Some(live) = guard.as_mut() else { return Ok(()) };
         let Some(step) = live.step.clone() else { return Ok(()) };
-        live.store.data_mut().activation = k;
+        live.store.data_mut().channels.activation = k;
         self.wake_pending.store(false, Ordering::Release);
         self.apply_switches(k);
         let budget = self.fuel_budget();
@@ -462,7 +478,7 @@ impl ModuleRuntime {
     pub(crate) fn reservation(&self) -> Option<crate::realtime::Reservation> {
         let period = match self.spec.trigger {
             Trigger::Periodic { period, .. } => period,
-            Trigger::Event { .. } => self.spec.resources.deadline.unwrap_or(silverline_placement::rta::SPORADIC_DEADLINE),
+            Trigger::Event { .. } | Trigger::Api { .. } => self.spec.resources.deadline.unwrap_or(silverline_placement::rta::SPORADIC_DEADLINE),
             Trigger::Command => return None,
         };
         Some(crate::realtime::Reservation::of(period, self.spec.resources.budget, None, self.spec.resources.deadline))
@@ -596,7 +612,7 @@ impl ModuleRuntime {
             module: self.spec.name.as_str().to_string(),
             sha256: self.sha256.clone(),
             state: self.state.lock().clone(),
-            trigger: trigger_kind(&self.spec.trigger).into(),
+            trigger: Trigger::kind(&self.spec.trigger).into(),
             activations: p.activations.load(Ordering::Relaxed),
             step_errors: p.step_errors.load(Ordering::Relaxed),
             overruns: skipped.total(),
@@ -651,10 +667,4 @@ impl ModuleRuntime {
     }
 }
 
-fn trigger_kind(t: &Trigger) -> &'static str {
-    match t {
-        Trigger::Periodic { .. } => "periodic",
-        Trigger::Event { .. } => "event",
-        Trigger::Command => "command",
-    }
-}
+

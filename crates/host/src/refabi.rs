@@ -7,7 +7,7 @@
 //! whose *name* equals the path, the manifest's endpoint is used instead: reference modules can be
 //! relinked by manifest like native ones. See docs/channel-abi.md for the full mapping.
 
-use crate::abi::ModuleCtx;
+use silverline_hostapi::{ApiView, HostApi};
 use crate::module::{PeriodicClock, Profile, Sample};
 use parking_lot::{Condvar, Mutex};
 use silverline_channels::{InputQueue, OutputPort, Router};
@@ -220,7 +220,7 @@ impl Drop for RefState {
 }
 
 /// The `period_start` → `period_end` pair measures one activation of a reference module.
-fn period_start(mut c: Caller<'_, ModuleCtx>) -> wasmtime::Result<()> {
+fn period_start<T: RefView>(mut c: Caller<'_, T>) -> wasmtime::Result<()> {
     let state = refstate(&mut c)?;
     let scheduled = match state.clock {
         Some(clock) => {
@@ -242,7 +242,7 @@ fn period_start(mut c: Caller<'_, ModuleCtx>) -> wasmtime::Result<()> {
     Ok(())
 }
 
-fn period_end(mut c: Caller<'_, ModuleCtx>) -> wasmtime::Result<()> {
+fn period_end<T: RefView>(mut c: Caller<'_, T>) -> wasmtime::Result<()> {
     let state = refstate(&mut c)?;
     if let Some((k, at, started)) = state.period.take() {
         let sample = Sample { k, scheduled: state.clock.map(|_| at), started, exec: started.elapsed(), fuel: 0, memory: 0 };
@@ -263,8 +263,8 @@ fn wait_until(state: &RefState, at: Instant) -> wasmtime::Result<()> {
     Ok(())
 }
 
-fn refstate<'a>(c: &'a mut Caller<'_, ModuleCtx>) -> wasmtime::Result<&'a mut RefState> {
-    c.data_mut().refabi.as_mut().ok_or_else(|| wasmtime::Error::msg("reference ABI unavailable"))
+fn refstate<'a, T: RefView>(c: &'a mut Caller<'_, T>) -> wasmtime::Result<&'a mut RefState> {
+    c.data_mut().refabi().ok_or_else(|| wasmtime::Error::msg("reference ABI unavailable"))
 }
 
 fn c_string(data: &[u8], ptr: i32) -> Option<&str> {
@@ -274,8 +274,8 @@ fn c_string(data: &[u8], ptr: i32) -> Option<&str> {
     std::str::from_utf8(&tail[..len]).ok()
 }
 
-fn ch_poll(mut c: Caller<'_, ModuleCtx>, fds_ptr: i32, n: i32, timeout_ms: i32) -> wasmtime::Result<i32> {
-    let Some(mem) = c.data().memory else { return Ok(-1) };
+fn ch_poll<T: RefView>(mut c: Caller<'_, T>, fds_ptr: i32, n: i32, timeout_ms: i32) -> wasmtime::Result<i32> {
+    let Some(mem) = c.data().memory() else { return Ok(-1) };
     let fds: Vec<i32> = {
         let data = mem.data(&c);
         let Some(bytes) = u32::try_from(fds_ptr).ok().and_then(|p| {
@@ -305,21 +305,40 @@ fn ch_poll(mut c: Caller<'_, ModuleCtx>, fds_ptr: i32, n: i32, timeout_ms: i32) 
     }
 }
 
-/// Add the reference-runtime functions (module `env`) to a linker.
-pub(crate) fn add_to_linker(linker: &mut Linker<ModuleCtx>) -> anyhow::Result<()> {
-    linker.func_wrap("env", "ch_open", |mut c: Caller<'_, ModuleCtx>, path: i32, flags: i32, _mode: i32| -> wasmtime::Result<i32> {
-        let Some(mem) = c.data().memory else { return Ok(-1) };
+/// Store data that carries the reference-ABI state (`None`: this module has none).
+pub(crate) trait RefView: ApiView {
+    fn refabi(&mut self) -> Option<&mut RefState>;
+}
+
+/// `env:reference-runtime`: the reference runtime's functions (import module `env`).
+pub(crate) struct ReferenceRuntime;
+
+impl<T: RefView> HostApi<T> for ReferenceRuntime {
+    fn name(&self) -> &str {
+        "env:reference-runtime"
+    }
+    fn imports(&self) -> &[&str] {
+        &["env"]
+    }
+    fn add_to_linker(&self, linker: &mut Linker<T>) -> anyhow::Result<()> {
+        add_to_linker(linker)
+    }
+}
+
+fn add_to_linker<T: RefView>(linker: &mut Linker<T>) -> anyhow::Result<()> {
+    linker.func_wrap("env", "ch_open", |mut c: Caller<'_, T>, path: i32, flags: i32, _mode: i32| -> wasmtime::Result<i32> {
+        let Some(mem) = c.data().memory() else { return Ok(-1) };
         let (data, ctx) = mem.data_and_store_mut(&mut c);
-        let Some(state) = ctx.refabi.as_mut() else { return Ok(-1) };
+        let Some(state) = ctx.refabi() else { return Ok(-1) };
         Ok(c_string(data, path).map_or(-1, |p| state.open(p, flags)))
     })?;
-    linker.func_wrap("env", "ch_close", |mut c: Caller<'_, ModuleCtx>, fd: i32| -> wasmtime::Result<i32> {
+    linker.func_wrap("env", "ch_close", |mut c: Caller<'_, T>, fd: i32| -> wasmtime::Result<i32> {
         Ok(refstate(&mut c)?.close(fd))
     })?;
-    linker.func_wrap("env", "ch_write_msg", |mut c: Caller<'_, ModuleCtx>, fd: i32, buf: i32, len: i32| -> wasmtime::Result<i32> {
-        let Some(mem) = c.data().memory else { return Ok(-1) };
+    linker.func_wrap("env", "ch_write_msg", |mut c: Caller<'_, T>, fd: i32, buf: i32, len: i32| -> wasmtime::Result<i32> {
+        let Some(mem) = c.data().memory() else { return Ok(-1) };
         let (data, ctx) = mem.data_and_store_mut(&mut c);
-        let Some(port) = ctx.refabi.as_ref().and_then(|s| s.fd(fd)).and_then(|f| f.writer.clone()) else { return Ok(-1) };
+        let Some(port) = ctx.refabi().and_then(|s| s.fd(fd)).and_then(|f| f.writer.clone()) else { return Ok(-1) };
         let Some(bytes) = slice(data, buf, len) else { return Ok(-1) };
         // The reference ABI knows one error: -1 (also when the broker queue is full).
         Ok(match port.publish(bytes) {
@@ -327,10 +346,10 @@ pub(crate) fn add_to_linker(linker: &mut Linker<ModuleCtx>) -> anyhow::Result<()
             _ => len,
         })
     })?;
-    linker.func_wrap("env", "ch_read_msg", |mut c: Caller<'_, ModuleCtx>, fd: i32, buf: i32, len: i32| -> wasmtime::Result<i32> {
-        let Some(mem) = c.data().memory else { return Ok(-1) };
+    linker.func_wrap("env", "ch_read_msg", |mut c: Caller<'_, T>, fd: i32, buf: i32, len: i32| -> wasmtime::Result<i32> {
+        let Some(mem) = c.data().memory() else { return Ok(-1) };
         let (data, ctx) = mem.data_and_store_mut(&mut c);
-        let Some(queue) = ctx.refabi.as_ref().and_then(|s| s.fd(fd)).and_then(|f| f.reader.as_ref()).map(|r| r.queue.clone()) else {
+        let Some(queue) = ctx.refabi().and_then(|s| s.fd(fd)).and_then(|f| f.reader.as_ref()).map(|r| r.queue.clone()) else {
             return Ok(-1);
         };
         let Some(out) = slice_mut(data, buf, len) else { return Ok(-1) };
@@ -339,25 +358,25 @@ pub(crate) fn add_to_linker(linker: &mut Linker<ModuleCtx>) -> anyhow::Result<()
         out[..n].copy_from_slice(&msg[..n]);
         Ok(n as i32)
     })?;
-    linker.func_wrap("env", "ch_poll", ch_poll)?;
-    linker.func_wrap("env", "runtime_get_uuid", |mut c: Caller<'_, ModuleCtx>, buf: i32| -> wasmtime::Result<i32> {
+    linker.func_wrap("env", "ch_poll", ch_poll::<T>)?;
+    linker.func_wrap("env", "runtime_get_uuid", |mut c: Caller<'_, T>, buf: i32| -> wasmtime::Result<i32> {
         let uuid = refstate(&mut c)?.host_uuid.clone();
         Ok(status_of(write_c_string(&mut c, buf, &uuid)))
     })?;
-    linker.func_wrap("env", "module_get_uuid", |mut c: Caller<'_, ModuleCtx>, buf: i32| -> wasmtime::Result<i32> {
+    linker.func_wrap("env", "module_get_uuid", |mut c: Caller<'_, T>, buf: i32| -> wasmtime::Result<i32> {
         let uuid = refstate(&mut c)?.module_uuid.clone();
         Ok(status_of(write_c_string(&mut c, buf, &uuid)))
     })?;
-    linker.func_wrap("env", "period_start", period_start)?;
-    linker.func_wrap("env", "period_end", period_end)?;
-    linker.func_wrap("env", "period_yield", |mut c: Caller<'_, ModuleCtx>| -> wasmtime::Result<()> {
+    linker.func_wrap("env", "period_start", period_start::<T>)?;
+    linker.func_wrap("env", "period_end", period_end::<T>)?;
+    linker.func_wrap("env", "period_yield", |mut c: Caller<'_, T>| -> wasmtime::Result<()> {
         if refstate(&mut c)?.stop.load(Ordering::Acquire) {
             return Err(wasmtime::Error::msg("module stopped"));
         }
         std::thread::yield_now();
         Ok(())
     })?;
-    linker.func_wrap("env", "period_set_flags", |_c: Caller<'_, ModuleCtx>, _flags: i32| {})?;
+    linker.func_wrap("env", "period_set_flags", |_c: Caller<'_, T>, _flags: i32| {})?;
     Ok(())
 }
 
@@ -372,8 +391,8 @@ fn slice_mut(data: &mut [u8], ptr: i32, len: i32) -> Option<&mut [u8]> {
 }
 
 /// Write `s` and a NUL at `buf`; `false` when the module has no memory or the bytes do not fit.
-fn write_c_string(c: &mut Caller<'_, ModuleCtx>, buf: i32, s: &str) -> bool {
-    let Some(mem) = c.data().memory else { return false };
+fn write_c_string<T: RefView>(c: &mut Caller<'_, T>, buf: i32, s: &str) -> bool {
+    let Some(mem) = c.data().memory() else { return false };
     let mut bytes = s.as_bytes().to_vec();
     bytes.push(0);
     let Some(out) = slice_mut(mem.data_mut(c), buf, bytes.len() as i32) else { return false };
@@ -397,22 +416,22 @@ fn wants_void_uuids(module: &wasmtime::Module) -> bool {
 }
 
 /// Link `module` with `linker`, or with its void-uuid copy when the module asks for that form.
-pub(crate) fn instantiate_pre(linker: &Linker<ModuleCtx>, module: &wasmtime::Module) -> anyhow::Result<wasmtime::InstancePre<ModuleCtx>> {
+pub(crate) fn instantiate_pre<T: RefView>(linker: &Linker<T>, module: &wasmtime::Module) -> anyhow::Result<wasmtime::InstancePre<T>> {
     let pre = if wants_void_uuids(module) { with_void_uuids(linker)?.instantiate_pre(module) } else { linker.instantiate_pre(module) };
     pre.map_err(anyhow::Error::from)
 }
 
 /// A copy of `linker` whose uuid calls return nothing, for modules built against the early
 /// headers. Only such modules pay for the copy.
-fn with_void_uuids(linker: &Linker<ModuleCtx>) -> anyhow::Result<Linker<ModuleCtx>> {
+fn with_void_uuids<T: RefView>(linker: &Linker<T>) -> anyhow::Result<Linker<T>> {
     let mut l = linker.clone();
     l.allow_shadowing(true);
-    l.func_wrap("env", "runtime_get_uuid", |mut c: Caller<'_, ModuleCtx>, buf: i32| -> wasmtime::Result<()> {
+    l.func_wrap("env", "runtime_get_uuid", |mut c: Caller<'_, T>, buf: i32| -> wasmtime::Result<()> {
         let uuid = refstate(&mut c)?.host_uuid.clone();
         write_c_string(&mut c, buf, &uuid);
         Ok(())
     })?;
-    l.func_wrap("env", "module_get_uuid", |mut c: Caller<'_, ModuleCtx>, buf: i32| -> wasmtime::Result<()> {
+    l.func_wrap("env", "module_get_uuid", |mut c: Caller<'_, T>, buf: i32| -> wasmtime::Result<()> {
         let uuid = refstate(&mut c)?.module_uuid.clone();
         write_c_string(&mut c, buf, &uuid);
         Ok(())

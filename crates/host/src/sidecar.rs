@@ -8,7 +8,8 @@
 //! Gating on the *scheduled* time of an activation (not on when a publish happens) is what makes
 //! "never two primaries for the same period" hold across Hosts whose clocks agree.
 
-use crate::abi::{range, ModuleCtx, SL_EINVAL};
+use crate::abi::SL_EINVAL;
+use silverline_hostapi::{range, ApiView, HostApi};
 use silverline_proto::ModuleId;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -73,24 +74,44 @@ pub fn unix_now_ns() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos() as i64)
 }
 
-/// Add `sl.now`, `sl.wake_at`, `sl.config` and the `sl_sidecar` functions to a linker.
-pub(crate) fn add_to_linker(linker: &mut Linker<ModuleCtx>) -> anyhow::Result<()> {
-    linker.func_wrap("sl", "now", |_: Caller<'_, ModuleCtx>| unix_now_ns())?;
-    linker.func_wrap("sl", "wake_at", |c: Caller<'_, ModuleCtx>, t: i64| {
-        let s = &c.data().sidecar;
+/// Store data that carries a [`SidecarCtx`].
+pub(crate) trait SidecarView: ApiView {
+    fn sidecar(&self) -> &SidecarCtx;
+}
+
+/// `sl.now`, `sl.wake_at` and `sl.config`: part of the channel API (import module `sl`).
+pub(crate) fn add_module_functions<T: SidecarView>(linker: &mut Linker<T>) -> anyhow::Result<()> {
+    linker.func_wrap("sl", "now", |_: Caller<'_, T>| unix_now_ns())?;
+    linker.func_wrap("sl", "wake_at", |c: Caller<'_, T>, t: i64| {
+        let s = c.data().sidecar();
         s.services.wake_at(&s.id, t);
     })?;
-    linker.func_wrap("sl", "config", config)?;
-    linker.func_wrap("sl_sidecar", "set_outputs", set_outputs)?;
-    linker.func_wrap("sl_sidecar", "host_load", |c: Caller<'_, ModuleCtx>| {
-        let s = &c.data().sidecar;
-        if s.is_sidecar {
-            s.services.load_permille()
-        } else {
-            SL_EPERM
-        }
-    })?;
+    linker.func_wrap("sl", "config", config::<T>)?;
     Ok(())
+}
+
+/// `sl:sidecar`: import module `sl_sidecar`, for modules whose manifest says `sidecar: true`.
+pub(crate) struct Sidecars;
+
+impl<T: SidecarView> HostApi<T> for Sidecars {
+    fn name(&self) -> &str {
+        "sl:sidecar"
+    }
+    fn imports(&self) -> &[&str] {
+        &["sl_sidecar"]
+    }
+    fn add_to_linker(&self, linker: &mut Linker<T>) -> anyhow::Result<()> {
+        linker.func_wrap("sl_sidecar", "set_outputs", set_outputs::<T>)?;
+        linker.func_wrap("sl_sidecar", "host_load", |c: Caller<'_, T>| {
+            let s = c.data().sidecar();
+            if s.is_sidecar {
+                s.services.load_permille()
+            } else {
+                SL_EPERM
+            }
+        })?;
+        Ok(())
+    }
 }
 
 /// Does a compiled module import the sidecar API? (Refused at deploy unless declared a sidecar.)
@@ -98,21 +119,21 @@ pub(crate) fn imports_sidecar_api(module: &wasmtime::Module) -> bool {
     module.imports().any(|i| i.module() == "sl_sidecar")
 }
 
-fn config(mut c: Caller<'_, ModuleCtx>, ptr: i32, cap: i32) -> i32 {
-    let Some(mem) = c.data().memory else { return SL_EINVAL };
+fn config<T: SidecarView>(mut c: Caller<'_, T>, ptr: i32, cap: i32) -> i32 {
+    let Some(mem) = c.data().memory() else { return SL_EINVAL };
     let (data, ctx) = mem.data_and_store_mut(&mut c);
     let Some(r) = range(ptr, cap, data.len()) else { return SL_EINVAL };
-    let text = ctx.sidecar.config.as_bytes();
+    let text = ctx.sidecar().config.as_bytes();
     let n = text.len().min(r.len());
     data[r.start..r.start + n].copy_from_slice(&text[..n]);
     text.len().min(i32::MAX as usize) as i32
 }
 
-fn set_outputs(mut c: Caller<'_, ModuleCtx>, ptr: i32, len: i32, op: i32, until: i64, not_before: i64, detected_at: i64) -> i32 {
-    if !c.data().sidecar.is_sidecar {
+fn set_outputs<T: SidecarView>(mut c: Caller<'_, T>, ptr: i32, len: i32, op: i32, until: i64, not_before: i64, detected_at: i64) -> i32 {
+    if !c.data().sidecar().is_sidecar {
         return SL_EPERM;
     }
-    let Some(mem) = c.data().memory else { return SL_EINVAL };
+    let Some(mem) = c.data().memory() else { return SL_EINVAL };
     let (data, ctx) = mem.data_and_store_mut(&mut c);
     let Some(r) = range(ptr, len, data.len()) else { return SL_EINVAL };
     let Ok(name) = std::str::from_utf8(&data[r]) else { return SL_EINVAL };
@@ -122,7 +143,7 @@ fn set_outputs(mut c: Caller<'_, ModuleCtx>, ptr: i32, len: i32, op: i32, until:
         0 => OutputsOp::Deactivate,
         _ => return SL_EINVAL,
     };
-    let s = &ctx.sidecar;
+    let s = ctx.sidecar();
     s.services.set_outputs(&s.id, &s.app, name, op, detected_at)
 }
 

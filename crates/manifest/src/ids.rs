@@ -192,6 +192,28 @@ pub(crate) fn check_api(s: &str) -> Result<(), String> {
     }
 }
 
+/// True for a system API name (`namespace:name`), see [`check_api`].
+pub fn is_api_name(s: &str) -> bool {
+    check_api(s).is_ok()
+}
+
+/// The import modules of the APIs silverline ships, with the API each belongs to, so that an
+/// import no Host offers can still be named by its API. Hosts report their own mapping,
+/// plug-ins included, when they register; this table only fills in for APIs no Host has.
+pub const KNOWN_IMPORTS: &[(&str, &str)] = &[
+    ("sl", "sl:channels"),
+    ("sl_sidecar", "sl:sidecar"),
+    ("wasi_snapshot_preview1", "wasm:wasi_preview1"),
+    ("env", "env:reference-runtime"),
+    ("sl_vss", "sl:vss"),
+    ("sl_datalayer", "sl:datalayer"),
+];
+
+/// The API that import module `module` belongs to, if silverline ships it.
+pub fn api_of_import(module: &str) -> Option<&'static str> {
+    KNOWN_IMPORTS.iter().find(|(m, _)| *m == module).map(|(_, api)| *api)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -33,6 +33,8 @@ pub struct HostEntry {
     /// Until when the Host may still hold a lease this Orchestrator granted (with a margin):
     /// its modules are not re-placed before.
     pub(crate) lease_ends: Option<Instant>,
+    /// Import module → API, as the Host reported its APIs.
+    pub(crate) api_imports: BTreeMap<String, String>,
 }
 
 struct State {
@@ -234,17 +236,35 @@ impl Core {
     }
 
     /// Build the record of a manifest: every module must reference a stored blob.
+    /// The APIs a module imports are added to its `placement.apis`, so that it is placed only
+    /// where they are offered.
     fn record_for(&self, manifest: &ApplicationManifest, generation: u64) -> Result<AppRecord, ApiError> {
-        let json: serde_json::Value = serde_json::from_str(&manifest.to_json()).map_err(ApiError::internal)?;
-        let mut modules = Vec::new();
-        for (i, spec) in manifest.modules.iter().enumerate() {
+        let mut manifest = manifest.clone();
+        let imports = self.import_map();
+        let mut shas = Vec::new();
+        for (i, spec) in manifest.modules.iter_mut().enumerate() {
             let path = format!("modules[{i}].sha256");
             let sha = spec.sha256.clone().ok_or_else(|| {
                 ApiError::invalid(&path, "missing", "the sha256 of a module uploaded with PUT /v1/blobs (`silverline deploy` does this)")
             })?;
-            if !self.store.has_blob(&sha) {
+            let Some(wasm) = self.store.blob(&sha) else {
                 return Err(ApiError::invalid(&path, &sha, "the sha256 of a module uploaded with PUT /v1/blobs"));
+            };
+            let mut apis = imports.required(&wasm, &format!("modules[{i}].file"), spec.name.as_str())?;
+            if let silverline_manifest::Trigger::Api { api, .. } = &spec.trigger {
+                imports.check_offered(api, &format!("modules[{i}].trigger.api"), spec.name.as_str())?;
+                apis.push(api.clone());
             }
+            for api in apis {
+                if !spec.placement.apis.contains(&api) {
+                    spec.placement.apis.push(api);
+                }
+            }
+            shas.push(sha);
+        }
+        let json: serde_json::Value = serde_json::from_str(&manifest.to_json()).map_err(ApiError::internal)?;
+        let mut modules = Vec::new();
+        for ((i, spec), sha) in manifest.modules.iter().enumerate().zip(shas) {
             let single = single_module_manifest(&json, i);
             let record = ModuleRecord {
                 module: spec.name.as_str().to_string(),
@@ -268,6 +288,13 @@ impl Core {
             }
         }
         Ok(AppRecord { name: manifest.name.as_str().to_string(), manifest: json, modules, generation })
+    }
+
+    /// What the registered Hosts offer, for [`Self::record_for`] (taken briefly: placement
+    /// itself checks again under the lock).
+    fn import_map(&self) -> crate::imports::ImportMap {
+        let st = self.state.lock();
+        crate::imports::ImportMap::new(st.hosts.values().map(|h| (&h.api_imports, h.manifest.apis.as_slice())))
     }
 
     fn deploy_command(&self, app: &str, m: &ModuleRecord) -> Option<Outgoing> {
@@ -308,7 +335,15 @@ impl Core {
         let status = st.hosts.remove(&name).filter(|h| h.online).and_then(|h| h.status);
         st.hosts.insert(
             name.clone(),
-            HostEntry { manifest: reg.host, platform: reg.platform, online: true, last_seen: Instant::now(), status, lease_ends: None },
+            HostEntry {
+                manifest: reg.host,
+                platform: reg.platform,
+                online: true,
+                last_seen: Instant::now(),
+                status,
+                lease_ends: None,
+                api_imports: reg.api_imports,
+            },
         );
         st.asked_to_register.remove(&name);
         self.events.host_joined(&name, was_online, &st.hosts[&name], reg.modules.len());

@@ -81,11 +81,7 @@ pub fn chain_bound(
             format!(
                 "chain `{}`: the response time of `{name}` ({} trigger) is unknown; declare `resources.deadlineInNs` or `resources.budgetInNs`",
                 chain.name,
-                match spec.trigger {
-                    Trigger::Event { .. } => "event",
-                    Trigger::Command => "command",
-                    Trigger::Periodic { .. } => "periodic",
-                }
+                spec.trigger.kind()
             )
         })?;
         total += r;

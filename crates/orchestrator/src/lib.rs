@@ -22,6 +22,7 @@ pub mod core;
 mod dashboard; // the dashboard at `/`
 pub mod events; // the event stream at `/v1/events`
 pub mod failover; // replicas, sidecars, the Orchestrator-based baseline
+mod imports; // the APIs a module needs, from its import section
 pub mod latency; // end-to-end latency of chains
 mod isolation;
 pub mod limits;

@@ -183,7 +183,7 @@ fn demand(app: &str, spec: &ModuleSpec, measured: Option<Duration>) -> ModuleDem
         Trigger::Periodic { period, .. } => Some(*period),
         // A sporadic task: its minimum inter-arrival time is taken to be its deadline, as the
         // Host's reservation does.
-        Trigger::Event { .. } if realtime => Some(spec.resources.deadline.unwrap_or(SPORADIC_DEADLINE)),
+        Trigger::Event { .. } | Trigger::Api { .. } if realtime => Some(spec.resources.deadline.unwrap_or(SPORADIC_DEADLINE)),
         _ => None,
     };
     if let Some(period) = period {

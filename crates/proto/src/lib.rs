@@ -92,6 +92,10 @@ pub struct Registration {
     /// [`CommandKind::Lease`] that answers it.
     #[serde(default)]
     pub lease_ref: u64,
+    /// Import module → API name for every API the Host offers, so that the Orchestrator can
+    /// place modules by what they import even for APIs it has never heard of.
+    #[serde(default)]
+    pub api_imports: std::collections::BTreeMap<String, String>,
 }
 
 /// Manifests travel as JSON and are validated on arrival, exactly as a file would be.

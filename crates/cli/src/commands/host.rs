@@ -75,6 +75,8 @@ pub struct HostArgs {
     pub timing: super::timing::TimingArgs,
     #[command(flatten)]
     pub capacity: super::capacity::CapacityArgs,
+    #[command(flatten)]
+    pub apis: super::apis::ApiArgs,
     /// Serve this Host's metrics (Prometheus text format) at http://ADDR/metrics, e.g. 127.0.0.1:9464.
     #[arg(long, value_name = "ADDR")]
     pub metrics_listen: Option<std::net::SocketAddr>,
@@ -97,9 +99,6 @@ pub struct HostArgs {
     #[arg(long, value_name = "DIR")]
     pub allow_dir: Vec<PathBuf>,
 }
-
-/// The APIs every silverline Host offers.
-pub const HOST_APIS: &[&str] = &["sl:channels", "wasm:wasi_preview1", "env:reference-runtime"];
 
 pub fn run(cmd: HostCommand) -> anyhow::Result<i32> {
     match cmd.enroll {
@@ -157,7 +156,13 @@ fn serve(args: HostArgs) -> anyhow::Result<i32> {
     args.capacity.apply(manifest.metadata.max_modules, &mut config);
     let security = security(&args, &name)?;
     let broker = args.broker.clone().or_else(|| security.as_ref().map(|s| s.credentials.broker.clone())).unwrap_or_else(|| "mqtt://127.0.0.1:1883".into());
+    args.apis.apply(&mut config)?;
     let host = Host::new(config)?;
+    if args.manifest.is_some() {
+        super::apis::check_advertised(&manifest.apis, &host.apis())?;
+    }
+    // The Orchestrator places modules by what a Host registered, never by a stale list.
+    manifest.apis = host.apis();
     // The Orchestrator places no more modules here than the Host holds.
     manifest.metadata.max_modules = Some(host.module_slots());
     let mut data = MqttConfig::from_url(&broker)?;
@@ -210,9 +215,7 @@ fn host_manifest(args: &HostArgs) -> anyhow::Result<HostManifest> {
         (None, true) => HostManifest::from_file(&saved).map_err(|e| anyhow::anyhow!("{e}"))?,
         (None, false) => {
             let default_name = args.name.clone().unwrap_or_else(hostname);
-            let mut m = HostManifest::generate(&default_name);
-            m.apis = HOST_APIS.iter().map(|s| s.to_string()).collect();
-            m
+            HostManifest::generate(&default_name)
         }
     };
     if let Some(name) = &args.name {

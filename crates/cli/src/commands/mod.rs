@@ -1,5 +1,6 @@
 //! One module per subcommand. Each exposes `Args` (clap) and `run(args) -> Result<exit code>`.
 
+pub mod apis;
 pub mod bench;
 pub mod broker;
 pub mod capacity;

@@ -44,6 +44,8 @@ pub struct RunArgs {
     timing: super::timing::TimingArgs,
     #[command(flatten)]
     capacity: super::capacity::CapacityArgs,
+    #[command(flatten)]
+    apis: super::apis::ApiArgs,
     /// Command modules: arguments after `--`.
     #[arg(last = true)]
     args: Vec<String>,
@@ -100,6 +102,7 @@ fn run_app(args: &RunArgs) -> anyhow::Result<i32> {
     config.name(args.name.clone());
     args.timing.apply(&mut config);
     args.capacity.apply(None, &mut config);
+    args.apis.apply(&mut config)?;
     if args.via_broker {
         config.routing(RoutingMode::BrokerOnly);
     }

@@ -159,8 +159,28 @@ pub enum Trigger {
         /// One of the module's input channels.
         channel: ChannelName,
     },
+    /// Whenever a system API reports a change of `source` (e.g. `sl:vss` and a signal path):
+    /// the API decides what a source is (docs/extending.md).
+    Api {
+        /// The API's name (`namespace:name`), which the module's Host must offer.
+        api: String,
+        /// What to watch, in the API's terms.
+        source: String,
+    },
     /// A WASI command: `_start` runs once.
     Command,
+}
+
+impl Trigger {
+    /// The trigger's `type` as a manifest writes it.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Trigger::Periodic { .. } => "periodic",
+            Trigger::Event { .. } => "event",
+            Trigger::Api { .. } => "api",
+            Trigger::Command => "command",
+        }
+    }
 }
 
 /// One input or output channel of a module.

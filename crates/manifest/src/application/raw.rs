@@ -98,6 +98,7 @@ pub(crate) enum TriggerType {
     Periodic,
     Event,
     Command,
+    Api,
 }
 
 #[derive(Debug, Deserialize, Serialize)]
@@ -112,6 +113,10 @@ pub(crate) struct RawTrigger {
     pub offset_in_ns: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub channel: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
 }
 
 #[derive(Debug, Deserialize, Serialize)]
@@ -308,22 +313,32 @@ fn wasi_raw(w: &WasiGrants) -> RawWasi {
 
 impl Trigger {
     pub(crate) fn to_raw(&self) -> RawTrigger {
-        let (kind, period, offset, channel) = match self {
+        let mut raw = RawTrigger {
+            kind: TriggerType::Command,
+            period_in_ns: None,
+            offset_in_ns: None,
+            channel: None,
+            api: None,
+            source: None,
+        };
+        match self {
             Trigger::Periodic { period, offset } => {
-                let offset = (!offset.is_zero()).then(|| ns(*offset));
-                (TriggerType::Periodic, Some(ns(*period)), offset, None)
+                raw.kind = TriggerType::Periodic;
+                raw.period_in_ns = Some(ns(*period));
+                raw.offset_in_ns = (!offset.is_zero()).then(|| ns(*offset));
             }
             Trigger::Event { channel } => {
-                (TriggerType::Event, None, None, Some(channel.to_string()))
+                raw.kind = TriggerType::Event;
+                raw.channel = Some(channel.to_string());
             }
-            Trigger::Command => (TriggerType::Command, None, None, None),
-        };
-        RawTrigger {
-            kind,
-            period_in_ns: period,
-            offset_in_ns: offset,
-            channel,
+            Trigger::Api { api, source } => {
+                raw.kind = TriggerType::Api;
+                raw.api = Some(api.clone());
+                raw.source = Some(source.clone());
+            }
+            Trigger::Command => {}
         }
+        raw
     }
 }
 

@@ -249,6 +249,7 @@ fn trigger(errs: &mut Errors, p: &str, t: &RawTrigger, inputs: &[ChannelSpec]) -
         TriggerType::Periodic => "periodic",
         TriggerType::Event => "event",
         TriggerType::Command => "command",
+        TriggerType::Api => "api",
     };
     // Each field only makes sense for some trigger types; point at the one that does not.
     let unused = |errs: &mut Errors, key: &str, found: String| {
@@ -261,6 +262,13 @@ fn trigger(errs: &mut Errors, p: &str, t: &RawTrigger, inputs: &[ChannelSpec]) -
     if t.kind != TriggerType::Event {
         if let Some(c) = &t.channel {
             unused(errs, "channel", quoted(c));
+        }
+    }
+    if t.kind != TriggerType::Api {
+        for (key, v) in [("api", &t.api), ("source", &t.source)] {
+            if let Some(v) = v {
+                unused(errs, key, quoted(v));
+            }
         }
     }
     if t.kind != TriggerType::Periodic {
@@ -277,7 +285,22 @@ fn trigger(errs: &mut Errors, p: &str, t: &RawTrigger, inputs: &[ChannelSpec]) -
         TriggerType::Periodic => periodic(errs, p, t),
         TriggerType::Event => event(errs, p, t.channel.as_deref(), inputs),
         TriggerType::Command => Trigger::Command,
+        TriggerType::Api => api_trigger(errs, p, t),
     }
+}
+
+fn api_trigger(errs: &mut Errors, p: &str, t: &RawTrigger) -> Trigger {
+    let api = t.api.clone().unwrap_or_default();
+    if !crate::ids::is_api_name(&api) {
+        let found = t.api.as_deref().map_or("nothing".to_string(), quoted);
+        errs.push(&join(p, "api"), found, "the name of a system API (`namespace:name`, e.g. \"sl:vss\")");
+    }
+    let source = t.source.clone().unwrap_or_default();
+    if source.trim().is_empty() {
+        let found = t.source.as_deref().map_or("nothing".to_string(), quoted);
+        errs.push(&join(p, "source"), found, "what the API watches (e.g. a VSS signal path)");
+    }
+    Trigger::Api { api, source }
 }
 
 fn periodic(errs: &mut Errors, p: &str, t: &RawTrigger) -> Trigger {

@@ -1,0 +1,187 @@
+//! `sl:vss`, import module `sl_vss`: signals by path for modules (docs/vss.md has the ABI).
+
+use crate::store::SignalStore;
+use crate::value::{DataType, Value};
+use crate::VssError;
+use silverline_hostapi::{range, ApiView, HostApi, ModuleInfo, Waker};
+use std::any::Any;
+use std::sync::Arc;
+use wasmtime::{Caller, Linker};
+
+/// No signal of that path or id.
+pub const VSS_ENOENT: i32 = -1;
+/// Bad pointer or length, or a path that is not UTF-8.
+pub const VSS_EINVAL: i32 = -2;
+/// The value's type is not the signal's datatype (nothing changed).
+pub const VSS_ETYPE: i32 = -3;
+/// The value is outside the signal's min/max or allowed values (nothing changed).
+pub const VSS_ERANGE: i32 = -4;
+/// The signal has no value yet.
+pub const VSS_EMPTY: i32 = -5;
+/// The signal store (databroker) cannot be reached (nothing changed).
+pub const VSS_EUNAVAILABLE: i32 = -6;
+
+/// The `sl:vss` API over a signal store.
+pub struct VssApi {
+    store: Arc<dyn SignalStore>,
+}
+
+impl VssApi {
+    /// The API over `store`.
+    pub fn new(store: Arc<dyn SignalStore>) -> VssApi {
+        VssApi { store }
+    }
+}
+
+/// Each module instance reaches the store through this, in its extensions.
+struct VssCtx(Arc<dyn SignalStore>);
+
+fn code(e: &VssError) -> i32 {
+    match e {
+        VssError::UnknownSignal(_) | VssError::UnknownId(_) => VSS_ENOENT,
+        VssError::WrongType { .. } => VSS_ETYPE,
+        VssError::OutOfRange { .. } | VssError::NotAllowed { .. } => VSS_ERANGE,
+        VssError::Unavailable(_) => VSS_EUNAVAILABLE,
+    }
+}
+
+fn store<T: ApiView>(c: &mut Caller<'_, T>) -> Option<Arc<dyn SignalStore>> {
+    c.data_mut().extensions().get::<VssCtx>().map(|v| v.0.clone())
+}
+
+fn id(id: i32) -> Option<u32> {
+    u32::try_from(id).ok()
+}
+
+/// Apply `set` with the value the guest gave, as the signal's datatype takes it.
+fn set<T: ApiView>(c: &mut Caller<'_, T>, signal: i32, make: impl FnOnce(DataType) -> Option<Value>) -> i32 {
+    let (Some(s), Some(signal)) = (store(c), id(signal)) else { return VSS_ENOENT };
+    let Some(sig) = s.catalog().by_id(signal) else { return VSS_ENOENT };
+    let Some(v) = make(sig.datatype) else { return VSS_ETYPE };
+    match s.set(signal, v) {
+        Ok(()) => 0,
+        Err(e) => code(&e),
+    }
+}
+
+/// The current value of `signal`, or an error code.
+fn get<T: ApiView>(c: &mut Caller<'_, T>, signal: i32) -> Result<Value, i32> {
+    let (Some(s), Some(signal)) = (store(c), id(signal)) else { return Err(VSS_ENOENT) };
+    match s.get(signal) {
+        Ok(Some(d)) => Ok(d.value),
+        Ok(None) => Err(VSS_EMPTY),
+        Err(e) => Err(code(&e)),
+    }
+}
+
+/// Write `bytes` at guest address `ptr` (0, or `VSS_EINVAL` when out of bounds).
+fn write<T: ApiView>(c: &mut Caller<'_, T>, ptr: i32, bytes: &[u8]) -> i32 {
+    let Some(mem) = c.data().memory() else { return VSS_EINVAL };
+    let data = mem.data_mut(c);
+    let Some(r) = range(ptr, bytes.len() as i32, data.len()) else { return VSS_EINVAL };
+    data[r].copy_from_slice(bytes);
+    0
+}
+
+fn read_str<T: ApiView>(c: &mut Caller<'_, T>, ptr: i32, len: i32) -> Option<String> {
+    let mem = c.data().memory()?;
+    let data = mem.data(&*c);
+    let r = range(ptr, len, data.len())?;
+    std::str::from_utf8(&data[r]).ok().map(str::to_string)
+}
+
+impl<T: ApiView> HostApi<T> for VssApi {
+    fn name(&self) -> &str {
+        "sl:vss"
+    }
+
+    fn imports(&self) -> &[&str] {
+        &["sl_vss"]
+    }
+
+    fn add_to_linker(&self, linker: &mut Linker<T>) -> anyhow::Result<()> {
+        linker.func_wrap("sl_vss", "signal", |mut c: Caller<'_, T>, ptr: i32, len: i32| -> i32 {
+            let Some(path) = read_str(&mut c, ptr, len) else { return VSS_EINVAL };
+            let Some(s) = store(&mut c) else { return VSS_ENOENT };
+            s.catalog().get(&path).map_or(VSS_ENOENT, |sig| sig.id as i32)
+        })?;
+        linker.func_wrap("sl_vss", "get_f64", |mut c: Caller<'_, T>, signal: i32, out: i32| -> i32 {
+            match get(&mut c, signal) {
+                Ok(v) => v.as_f64().map_or(VSS_ETYPE, |x| write(&mut c, out, &x.to_le_bytes())),
+                Err(e) => e,
+            }
+        })?;
+        linker.func_wrap("sl_vss", "get_i64", |mut c: Caller<'_, T>, signal: i32, out: i32| -> i32 {
+            let x = match get(&mut c, signal) {
+                Ok(Value::Int(i)) => i,
+                Ok(Value::UInt(u)) => match i64::try_from(u) {
+                    Ok(i) => i,
+                    Err(_) => return VSS_ERANGE,
+                },
+                Ok(_) => return VSS_ETYPE,
+                Err(e) => return e,
+            };
+            write(&mut c, out, &x.to_le_bytes())
+        })?;
+        linker.func_wrap("sl_vss", "get_bool", |mut c: Caller<'_, T>, signal: i32| -> i32 {
+            match get(&mut c, signal) {
+                Ok(Value::Bool(b)) => b as i32,
+                Ok(_) => VSS_ETYPE,
+                Err(e) => e,
+            }
+        })?;
+        linker.func_wrap("sl_vss", "get_string", |mut c: Caller<'_, T>, signal: i32, buf: i32, cap: i32| -> i32 {
+            match get(&mut c, signal) {
+                Ok(Value::String(s)) => {
+                    let n = s.len().min(usize::try_from(cap).unwrap_or(0));
+                    match write(&mut c, buf, &s.as_bytes()[..n]) {
+                        0 => s.len().min(i32::MAX as usize) as i32,
+                        e => e,
+                    }
+                }
+                Ok(_) => VSS_ETYPE,
+                Err(e) => e,
+            }
+        })?;
+        linker.func_wrap("sl_vss", "set_f64", |mut c: Caller<'_, T>, signal: i32, x: f64| -> i32 {
+            set(&mut c, signal, |t| matches!(t, DataType::Float | DataType::Double).then_some(Value::Float(x)))
+        })?;
+        linker.func_wrap("sl_vss", "set_i64", |mut c: Caller<'_, T>, signal: i32, x: i64| -> i32 {
+            set(&mut c, signal, |t| match t {
+                DataType::Int(_) => Some(Value::Int(x)),
+                // A negative value for an unsigned signal is out of its range, not of its type.
+                DataType::UInt(_) => Some(u64::try_from(x).map_or(Value::Int(x), Value::UInt)),
+                _ => None,
+            })
+        })?;
+        linker.func_wrap("sl_vss", "set_bool", |mut c: Caller<'_, T>, signal: i32, b: i32| -> i32 {
+            set(&mut c, signal, |t| (t == DataType::Boolean).then_some(Value::Bool(b != 0)))
+        })?;
+        linker.func_wrap("sl_vss", "set_string", |mut c: Caller<'_, T>, signal: i32, ptr: i32, len: i32| -> i32 {
+            let Some(text) = read_str(&mut c, ptr, len) else { return VSS_EINVAL };
+            set(&mut c, signal, |t| (t == DataType::String).then_some(Value::String(text)))
+        })?;
+        linker.func_wrap("sl_vss", "version", |mut c: Caller<'_, T>, signal: i32| -> i64 {
+            let (Some(s), Some(signal)) = (store(&mut c), id(signal)) else { return VSS_ENOENT as i64 };
+            match s.get(signal) {
+                Ok(d) => d.map_or(0, |d| d.version as i64),
+                Err(e) => code(&e) as i64,
+            }
+        })?;
+        Ok(())
+    }
+
+    fn start(&self, _module: &ModuleInfo, ext: &mut silverline_hostapi::Extensions) -> anyhow::Result<()> {
+        ext.insert(VssCtx(self.store.clone()));
+        Ok(())
+    }
+
+    fn trigger(&self, _module: &ModuleInfo, source: &str, wake: Waker) -> anyhow::Result<Box<dyn Any + Send + Sync>> {
+        let signal = self.store.catalog().resolve(source)?.id;
+        Ok(Box::new(self.store.watch(signal, wake)?))
+    }
+
+    fn status(&self) -> Option<serde_json::Value> {
+        Some(serde_json::json!({ "signals": self.store.catalog().signals().len() }))
+    }
+}
