@@ -254,13 +254,8 @@ pub struct OutputPort {
 impl OutputPort {
     /// Publish one message: copied once into a shared buffer, then delivered.
     pub fn publish(&self, payload: &[u8]) -> PublishOutcome {
-        if !self.active.load(Ordering::Acquire) {
-            self.dropped_inactive.fetch_add(1, Ordering::Relaxed);
-            return PublishOutcome::DroppedInactive;
-        }
-        if self.fenced.load(Ordering::Relaxed) && !self.router.fence.is_open() {
-            self.dropped_fenced.fetch_add(1, Ordering::Relaxed);
-            return PublishOutcome::Fenced;
+        if let Some(refused) = self.closed() {
+            return refused;
         }
         if self.limit.get().is_some_and(|l| !l.admit(payload.len())) {
             self.dropped_rate.fetch_add(1, Ordering::Relaxed);
@@ -272,6 +267,33 @@ impl OutputPort {
         }
         self.published.fetch_add(1, Ordering::Relaxed);
         PublishOutcome::Sent
+    }
+
+    /// Why nothing may leave through this port now (inactive, or fenced without the Host's
+    /// lease), counted as a drop; `None` when it is open.
+    fn closed(&self) -> Option<PublishOutcome> {
+        if !self.active.load(Ordering::Acquire) {
+            self.dropped_inactive.fetch_add(1, Ordering::Relaxed);
+            return Some(PublishOutcome::DroppedInactive);
+        }
+        if self.fenced.load(Ordering::Relaxed) && !self.router.fence.is_open() {
+            self.dropped_fenced.fetch_add(1, Ordering::Relaxed);
+            return Some(PublishOutcome::Fenced);
+        }
+        None
+    }
+
+    /// May an effect other than a message (a write through a system API) leave the module
+    /// now? The same rule as a publish: active and, unless exempt, under the Host's lease. A
+    /// refusal is counted like a dropped message.
+    pub fn admit(&self) -> bool {
+        match self.closed() {
+            Some(_) => false,
+            None => {
+                self.published.fetch_add(1, Ordering::Relaxed);
+                true
+            }
+        }
     }
 
     /// Activate or deactivate the port. Returns the previous state.

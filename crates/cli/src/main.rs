@@ -30,6 +30,8 @@ enum Command {
     Token(commands::token::TokenArgs),
     /// Files for an external Mosquitto broker (`broker acl`).
     Broker(commands::broker::BrokerArgs),
+    /// Run the vehicle signal databroker (Kuksa's gRPC API) that Hosts share with `--vss-broker`.
+    VssBroker(commands::vss_broker::VssBrokerArgs),
     /// Make a module publisher's signing key (prints the public key).
     Keygen(commands::sign::KeygenArgs),
     /// Sign a module as its publisher.
@@ -90,6 +92,7 @@ fn main() {
         Command::Host(args) => commands::host::run(args),
         Command::Token(args) => commands::token::run(args),
         Command::Broker(args) => commands::broker::run(args),
+        Command::VssBroker(args) => commands::vss_broker::run(args),
         Command::Keygen(args) => commands::sign::keygen(args),
         Command::Sign(args) => commands::sign::sign(args),
         Command::Deploy(args) => commands::deploy::run(args),

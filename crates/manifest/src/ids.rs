@@ -209,6 +209,11 @@ pub const KNOWN_IMPORTS: &[(&str, &str)] = &[
     ("sl_datalayer", "sl:datalayer"),
 ];
 
+/// The name under which a module's writes through system APIs are switched like an output
+/// channel (a handover flips it with the channels; a replica's gate opens and closes it). No
+/// manifest channel can have it: `@` is not allowed in channel names.
+pub const API_WRITES: &str = "@apis";
+
 /// The API that import module `module` belongs to, if silverline ships it.
 pub fn api_of_import(module: &str) -> Option<&'static str> {
     KNOWN_IMPORTS.iter().find(|(m, _)| *m == module).map(|(_, api)| *api)

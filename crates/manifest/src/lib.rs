@@ -63,7 +63,7 @@ pub use application::{
 pub use detect::{detect_kind, parse_any, parse_any_file, AnyManifest, ManifestKind};
 pub use error::{ManifestError, ManifestErrors};
 pub use host::{HostManifest, HostMetadata, HostUuid, MAX_HOST_NAME_LEN};
-pub use ids::{api_of_import, is_api_name, KNOWN_IMPORTS, AppName, ChannelName, Endpoint, ModuleName, MAX_ENDPOINT_LEN, MAX_NAME_LEN};
+pub use ids::{api_of_import, is_api_name, API_WRITES, KNOWN_IMPORTS, AppName, ChannelName, Endpoint, ModuleName, MAX_ENDPOINT_LEN, MAX_NAME_LEN};
 pub use parse::Format;
 pub use platform::{CpuInfo, MemoryInfo, NetworkInfo, NetworkInterface, OsInfo, PlatformManifest};
 pub use topology::{Link, TopologyManifest};

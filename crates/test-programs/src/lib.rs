@@ -12,6 +12,9 @@
 //! - **The pipeline example** (`examples/pipeline`): [`PIPELINE_DIR`], its manifest
 //!   [`PIPELINE_APP`] and the WAT trio it runs.
 //!
+//! - **Other languages** ([`polyglot`]): the sunroof controller in Zig and AssemblyScript, built
+//!   from `examples/sunroof/` when a test asks (their toolchains come from PyPI and npm).
+//!
 //! All modules speak the native channel ABI (import module `sl`) described in
 //! `docs/channel-abi.md`. Payload formats:
 //!
@@ -146,3 +149,4 @@ mod tests {
 
 pub mod broker;
 pub mod netns;
+pub mod polyglot;

@@ -55,8 +55,10 @@ pub struct Signal {
 impl Signal {
     /// Refuse `v` unless it has the signal's type and is within its min, max and allowed values.
     pub fn check(&self, v: &Value) -> Result<(), VssError> {
-        if !self.datatype.admits(v) {
-            return Err(VssError::WrongType { path: self.path.clone(), datatype: self.datatype.name(), value: v.to_string() });
+        let wrong_type = || VssError::WrongType { path: self.path.clone(), datatype: self.datatype.name(), value: v.to_string() };
+        let integer = self.datatype.int_range().zip(v.as_i128());
+        if integer.is_none() && !self.datatype.admits(v) {
+            return Err(wrong_type());
         }
         let out_of = |bound: &Option<Value>, below: bool| match (bound.as_ref().and_then(Value::as_f64), v.as_f64()) {
             (Some(b), Some(x)) => if below { x < b } else { x > b },
@@ -65,6 +67,16 @@ impl Signal {
         if out_of(&self.min, true) || out_of(&self.max, false) {
             let bound = |b: &Option<Value>| b.as_ref().map_or("-".to_string(), Value::to_string);
             return Err(VssError::OutOfRange { path: self.path.clone(), value: v.to_string(), min: bound(&self.min), max: bound(&self.max) });
+        }
+        // An integer beyond the type's bits (300 for an int8, -1 for a uint8) is out of range,
+        // not of the wrong type: the writer had the right kind of value.
+        if let Some(((lo, hi), x)) = integer {
+            if x < lo || x > hi {
+                return Err(VssError::OutOfRange { path: self.path.clone(), value: v.to_string(), min: lo.to_string(), max: hi.to_string() });
+            }
+            if !self.datatype.admits(v) {
+                return Err(wrong_type());
+            }
         }
         if !self.allowed.is_empty() && !self.allowed.contains(v) {
             let allowed = self.allowed.iter().map(Value::to_string).collect::<Vec<_>>().join(", ");
@@ -79,6 +91,7 @@ impl Signal {
 pub struct Catalog {
     signals: Vec<Signal>,
     by_path: BTreeMap<String, u32>,
+    skipped: Vec<(String, String)>,
 }
 
 impl Catalog {
@@ -94,8 +107,9 @@ impl Catalog {
         let root: serde_json::Value = serde_json::from_str(text)?;
         let roots = root.as_object().ok_or_else(|| anyhow::anyhow!("expected an object of root branches"))?;
         let mut leaves = Vec::new();
+        let mut skipped = Vec::new();
         for (name, node) in roots {
-            walk(name, node, &mut leaves)?;
+            walk(name, node, &mut leaves, &mut skipped)?;
         }
         anyhow::ensure!(!leaves.is_empty(), "it holds no signals");
         leaves.sort_by(|a, b| a.path.cmp(&b.path));
@@ -104,7 +118,13 @@ impl Catalog {
             s.id = u32::try_from(i)?;
             by_path.insert(s.path.clone(), s.id);
         }
-        Ok(Catalog { signals: leaves, by_path })
+        Ok(Catalog { signals: leaves, by_path, skipped })
+    }
+
+    /// Leaves left out because their datatype is not a scalar this crate holds (arrays, struct
+    /// types), as (path, datatype): a full VSS export loads, without them.
+    pub fn skipped(&self) -> &[(String, String)] {
+        &self.skipped
     }
 
     /// The signal at `path`.
@@ -128,14 +148,14 @@ impl Catalog {
     }
 }
 
-fn walk(path: &str, node: &serde_json::Value, out: &mut Vec<Signal>) -> anyhow::Result<()> {
+fn walk(path: &str, node: &serde_json::Value, out: &mut Vec<Signal>, skipped: &mut Vec<(String, String)>) -> anyhow::Result<()> {
     let field = |k: &str| node.get(k);
     let kind = field("type").and_then(|t| t.as_str()).ok_or_else(|| anyhow::anyhow!("{path}: no `type`"))?;
     let kind = match kind {
         "branch" => {
             let children = field("children").and_then(|c| c.as_object()).ok_or_else(|| anyhow::anyhow!("{path}: a branch without `children`"))?;
             for (name, child) in children {
-                walk(&format!("{path}.{name}"), child, out)?;
+                walk(&format!("{path}.{name}"), child, out, skipped)?;
             }
             return Ok(());
         }
@@ -145,7 +165,10 @@ fn walk(path: &str, node: &serde_json::Value, out: &mut Vec<Signal>) -> anyhow::
         other => anyhow::bail!("{path}: unknown node type `{other}` (expected branch, sensor, actuator or attribute)"),
     };
     let dt = field("datatype").and_then(|d| d.as_str()).ok_or_else(|| anyhow::anyhow!("{path}: no `datatype`"))?;
-    let datatype = DataType::parse(dt).ok_or_else(|| anyhow::anyhow!("{path}: datatype `{dt}` is not supported (scalars only)"))?;
+    let Some(datatype) = DataType::parse(dt) else {
+        skipped.push((path.to_string(), dt.to_string()));
+        return Ok(());
+    };
     let value = |k: &str| -> anyhow::Result<Option<Value>> {
         match field(k) {
             None => Ok(None),
@@ -215,7 +238,26 @@ mod tests {
     fn bad_catalogs_say_where() {
         let e = Catalog::from_json(r#"{"Vehicle": {"type": "branch", "children": {"X": {"type": "sensor", "datatype": "int8", "max": 300}}}}"#).unwrap_err();
         assert!(e.to_string().contains("Vehicle.X: `max` 300 is not a int8"), "{e}");
-        let e = Catalog::from_json(r#"{"Vehicle": {"type": "branch", "children": {"X": {"type": "sensor", "datatype": "int8[]"}}}}"#).unwrap_err();
-        assert!(e.to_string().contains("Vehicle.X"), "{e}");
+    }
+
+    #[test]
+    fn arrays_and_struct_types_are_left_out_and_listed() {
+        let c = Catalog::from_json(r#"{"Vehicle": {"type": "branch", "children": {"X": {"type": "sensor", "datatype": "int8[]"},
+            "Y": {"type": "sensor", "datatype": "Types.Info"}, "Z": {"type": "sensor", "datatype": "int8"}}}}"#).unwrap();
+        assert_eq!(c.signals().len(), 1);
+        assert_eq!(c.skipped(), [("Vehicle.X".to_string(), "int8[]".to_string()), ("Vehicle.Y".to_string(), "Types.Info".to_string())]);
+    }
+
+    #[test]
+    fn integers_beyond_their_bits_are_out_of_range() {
+        let c = Catalog::from_json(r#"{"Vehicle": {"type": "branch", "children": {"I": {"type": "sensor", "datatype": "int8"},
+            "U": {"type": "sensor", "datatype": "uint8"}}}}"#).unwrap();
+        let (i, u) = (c.get("Vehicle.I").unwrap(), c.get("Vehicle.U").unwrap());
+        let e = i.check(&Value::Int(300)).unwrap_err();
+        assert!(matches!(e, VssError::OutOfRange { .. }) && e.to_string().contains("[-128, 127]"), "{e}");
+        assert!(matches!(u.check(&Value::Int(-1)), Err(VssError::OutOfRange { .. })));
+        assert!(matches!(u.check(&Value::UInt(256)), Err(VssError::OutOfRange { .. })));
+        assert!(u.check(&Value::UInt(255)).is_ok() && i.check(&Value::Int(-128)).is_ok());
+        assert!(matches!(i.check(&Value::Bool(true)), Err(VssError::WrongType { .. })));
     }
 }

@@ -27,14 +27,16 @@
 //! ```
 #![deny(missing_docs)]
 
+#[cfg(feature = "host-api")]
 mod api;
 mod catalog;
 mod store;
 mod value;
 
+#[cfg(feature = "host-api")]
 pub use api::{VssApi, VSS_EINVAL, VSS_EMPTY, VSS_ENOENT, VSS_ERANGE, VSS_ETYPE, VSS_EUNAVAILABLE};
 pub use catalog::{Catalog, Signal, SignalKind};
-pub use store::{unix_now_ns, Datapoint, LocalStore, SignalStore, StoreCounters, Watch};
+pub use store::{unix_now_ns, Datapoint, LocalStore, SignalStore, StoreCounters, Waker, Watch};
 pub use value::{DataType, Value};
 
 /// Why a signal operation was refused.

@@ -5,9 +5,12 @@ use crate::catalog::Catalog;
 use crate::value::Value;
 use crate::VssError;
 use parking_lot::{Mutex, RwLock};
-use silverline_hostapi::Waker;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
+
+/// Called after a watched signal changes; the same type as a Host API's waker, so that a
+/// module's trigger can be handed to a store directly.
+pub type Waker = Arc<dyn Fn() + Send + Sync>;
 
 /// A signal's current value.
 #[derive(Debug, Clone, PartialEq)]

@@ -57,6 +57,15 @@ impl DataType {
         }
     }
 
+    /// The values an integer type's bits hold (`None` for other types).
+    pub fn int_range(self) -> Option<(i128, i128)> {
+        match self {
+            DataType::Int(bits) => Some((-(1i128 << (bits - 1)), (1i128 << (bits - 1)) - 1)),
+            DataType::UInt(bits) => Some((0, (1i128 << bits) - 1)),
+            _ => None,
+        }
+    }
+
     /// Is `v` of this type (integers within the type's bits)?
     pub fn admits(self, v: &Value) -> bool {
         match (self, v) {
@@ -85,6 +94,15 @@ pub enum Value {
 }
 
 impl Value {
+    /// An integer's value, of either sign class.
+    pub fn as_i128(&self) -> Option<i128> {
+        match *self {
+            Value::Int(i) => Some(i.into()),
+            Value::UInt(u) => Some(u.into()),
+            _ => None,
+        }
+    }
+
     /// The value as a number, if it is one.
     pub fn as_f64(&self) -> Option<f64> {
         match *self {

@@ -1,5 +1,6 @@
-//! Rust bindings of silverline's channel ABI (import module `sl`, docs/channel-abi.md) for guest
-//! modules compiled to `wasm32-unknown-unknown` or `wasm32-wasip1`.
+//! Rust bindings of silverline's channel ABI (import module `sl`, docs/channel-abi.md) and of
+//! the vehicle signal API ([`vss`], import module `sl_vss`, docs/vss.md) for guest modules
+//! compiled to `wasm32-unknown-unknown` or `wasm32-wasip1`.
 //!
 //! This crate owns the guest's view of channels: safe wrappers over the raw imports, with the
 //! return codes turned into [`Error`]s. It must not know anything of the Host's internals.
@@ -30,6 +31,8 @@
 #![no_std]
 #![deny(missing_docs)]
 #![allow(unsafe_code)] // the FFI boundary: every call is wrapped and commented below
+
+pub mod vss;
 
 mod raw {
     #[cfg_attr(target_arch = "wasm32", link(wasm_import_module = "sl"))]

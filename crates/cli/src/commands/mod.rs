@@ -19,3 +19,4 @@ pub mod token;
 pub mod up;
 pub mod update;
 pub mod validate;
+pub mod vss_broker;

@@ -41,19 +41,37 @@ fn a_thousand_modules_run_on_one_host_which_keeps_reporting_and_refuses_one_more
 }
 
 #[test]
-fn a_module_the_host_cannot_link_ends_failed_with_the_import_named() {
+fn a_module_importing_an_api_no_host_offers_is_refused_and_a_bad_link_ends_failed() {
     let _serial = serial();
     let sys = System::start(&["h1"]);
     let api = sys.rest.0.clone();
-    let wat = sys.data.path().join("needs.wat");
-    std::fs::write(&wat, r#"(module (import "sl_vss" "get" (func (param i32) (result i32))) (memory (export "memory") 1) (func (export "sl_step") (result i32) (i32.const 0)))"#).unwrap();
-    let manifest = sys.data.path().join("needs.yaml");
-    std::fs::write(&manifest, format!("name: needs\nmodules:\n  - name: m\n    file: {}\n    trigger: {{ type: periodic, periodInNs: 100000000 }}\n", wat.display())).unwrap();
-    let out = run(&["deploy", manifest.to_str().unwrap(), "--wait", "--timeout", "60s", "--api", &api]);
+    let app = |name: &str, wat: &str| {
+        let file = sys.data.path().join(format!("{name}.wat"));
+        std::fs::write(&file, wat).unwrap();
+        let manifest = sys.data.path().join(format!("{name}.yaml"));
+        std::fs::write(&manifest, format!("name: {name}\nmodules:\n  - name: m\n    file: {}\n    trigger: {{ type: periodic, periodInNs: 100000000 }}\n", file.display())).unwrap();
+        manifest
+    };
+
+    // No Host offers sl:vss (none was started with a catalog): refused before anything runs,
+    // naming the field, the module, the import and the API.
+    let needs = app("needs", r#"(module (import "sl_vss" "get_f64" (func (param i32 i32) (result i32))) (memory (export "memory") 1) (func (export "sl_step") (result i32) (i32.const 0)))"#);
+    let out = run(&["deploy", needs.to_str().unwrap(), "--api", &api]);
+    let said = format!("{}{}", stdout(&out), stderr(&out));
+    assert!(!out.status.success(), "{said}");
+    for part in ["modules[0].file", "`m`", "`sl_vss`", "`sl:vss`"] {
+        assert!(said.contains(part), "the refusal names {part}: {said}");
+    }
+    let (status, _) = sys.rest.call("GET", "/v1/apps/needs", None);
+    assert_eq!(status, 404, "a refused application leaves nothing behind");
+
+    // An offered API but a function it does not have: the Host cannot link it, and says which.
+    let bad = app("badlink", r#"(module (import "sl" "no_such_call" (func (param i32) (result i32))) (memory (export "memory") 1) (func (export "sl_step") (result i32) (i32.const 0)))"#);
+    let out = run(&["deploy", bad.to_str().unwrap(), "--wait", "--timeout", "60s", "--api", &api]);
     let said = stdout(&out);
     assert_eq!(out.status.code(), Some(1), "{said}");
-    assert!(said.contains("failed") && said.contains("sl_vss"), "deploy --wait names the import: {said}");
-    let app = sys.rest.get("/v1/apps/needs");
+    assert!(said.contains("failed") && said.contains("no_such_call"), "deploy --wait names the import: {said}");
+    let app = sys.rest.get("/v1/apps/badlink");
     assert_eq!(app["modules"][0]["state"], "failed", "{app}");
 
     // A reader that goes away early ends the listing quietly (as `| head` does).

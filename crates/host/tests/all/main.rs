@@ -14,3 +14,4 @@ mod refabi;
 mod routing;
 mod sidecar; // the sidecar API with the real sidecars
 mod overrun; // onOverrun policies
+mod vss; // vehicle signals: the sunroof case study, checked writes, API triggers

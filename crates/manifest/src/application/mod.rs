@@ -73,6 +73,10 @@ pub struct ModuleSpec {
     pub inputs: Vec<ChannelSpec>,
     /// Output channels (topics; no wildcards).
     pub outputs: Vec<ChannelSpec>,
+    /// The output group's own `active` flag (default true). A module's writes through system
+    /// APIs (a VSS signal, a datalayer node) follow it, so that a staged shadow or a standby
+    /// replica changes nothing outside itself, also when it has no output channels.
+    pub outputs_active: bool,
     /// Resource limits.
     pub resources: Resources,
     /// Real-time or best effort.

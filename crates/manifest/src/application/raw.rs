@@ -245,8 +245,8 @@ impl ModuleSpec {
             file: self.file_as_written.clone(),
             sha256: self.sha256.clone(),
             trigger: self.trigger.to_raw(),
-            input_channels: group(&self.inputs, true),
-            output_channels: group(&self.outputs, false),
+            input_channels: group(&self.inputs, true, true),
+            output_channels: group(&self.outputs, false, self.outputs_active),
             resources: non_default(&self.resources, resources_raw),
             criticality: non_default(&self.criticality, |c| *c),
             restart: non_default(&self.restart, |r| RawRestart {
@@ -342,15 +342,21 @@ impl Trigger {
     }
 }
 
-/// Channels are written with their effective `active` flag each, so the group flag is left at
-/// its default; an empty group is left out.
-fn group(channels: &[ChannelSpec], input: bool) -> Option<RawChannelGroup> {
-    if channels.is_empty() {
+/// Channels are written with their effective `active` flag each where it differs from the
+/// group's; an empty, active group is left out.
+fn group(channels: &[ChannelSpec], input: bool, active: bool) -> Option<RawChannelGroup> {
+    if channels.is_empty() && active {
         return None;
     }
-    let channels = channels.iter().map(|c| c.to_raw(input)).collect();
+    let channels = channels
+        .iter()
+        .map(|c| RawChannel {
+            active: (c.active != active).then_some(c.active),
+            ..c.to_raw(input)
+        })
+        .collect();
     Some(RawChannelGroup {
-        active: None,
+        active: (!active).then_some(false),
         channels,
     })
 }

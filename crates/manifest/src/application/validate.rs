@@ -151,6 +151,7 @@ fn module(errs: &mut Errors, p: &str, m: &RawModule, base: &Path, names: &[&str]
         trigger,
         inputs,
         outputs,
+        outputs_active: m.output_channels.as_ref().and_then(|g| g.active).unwrap_or(true),
         resources: resources(errs, &join(p, "resources"), res, period),
         criticality: m.criticality.unwrap_or_default(),
         restart: restart(errs, &join(p, "restart"), m.restart.as_ref()),

@@ -286,3 +286,17 @@ fn filters_overlap_and_cover_as_mqtt_matches() {
     assert!(!filter_covers("a/+", "a/#"));
     assert!(!filter_covers("a/b", "a/+"));
 }
+
+#[test]
+fn an_inactive_output_group_is_kept_with_or_without_channels() {
+    let app = parse(
+        "name: g\nmodules:\n  - name: quiet\n    file: q.wasm\n    trigger: { type: periodic, periodInNs: 1000000 }\n    outputChannels: { active: false }\n  - name: mixed\n    file: m.wasm\n    trigger: { type: periodic, periodInNs: 1000000 }\n    outputChannels:\n      active: false\n      channels: [{ name: a, endpoint: g/a }, { name: b, endpoint: g/b, active: true }]\n",
+    );
+    let (quiet, mixed) = (&app.modules[0], &app.modules[1]);
+    assert!(!quiet.outputs_active && quiet.outputs.is_empty());
+    assert!(!mixed.outputs_active);
+    assert_eq!(mixed.outputs.iter().map(|c| c.active).collect::<Vec<_>>(), [false, true]);
+    let back = ApplicationManifest::from_str(&app.to_json(), &app.base_dir).unwrap_or_else(|e| panic!("{e}\n{}", app.to_json()));
+    assert_eq!(back, app, "{}", app.to_json());
+    assert!(parse("name: g\nmodules:\n  - name: m\n    file: m.wasm\n    trigger: { type: periodic, periodInNs: 1000000 }\n").modules[0].outputs_active);
+}
