@@ -4,6 +4,8 @@
 // refused write returns a negative code and changes nothing.
 
 export const OK: i32 = 0;
+// A valid write not applied: this module's outputs are inactive (a shadow, a standby replica).
+export const DROPPED_INACTIVE: i32 = 1;
 export const ENOENT: i32 = -1;
 export const EINVAL: i32 = -2;
 export const ETYPE: i32 = -3;

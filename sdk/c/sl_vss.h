@@ -18,7 +18,8 @@
  *     SL_EXPORT(sl_step) int32_t sl_step(void) {
  *         double x;
  *         if (sl_vss_get_f64(knob, &x) != SL_VSS_OK) return 0;   // no knob value yet
- *         return sl_vss_set_f64(target, x);
+ *         int32_t rc = sl_vss_set_f64(target, x);
+ *         return rc < 0 ? rc : 0;   // SL_VSS_DROPPED_INACTIVE while a shadow
  *     }
  */
 #ifndef SL_VSS_H
@@ -32,6 +33,9 @@ extern "C" {
 
 /** Success. */
 #define SL_VSS_OK 0
+/** A valid write that was not applied because this module's outputs are inactive (a staged
+ *  update's shadow, a standby replica): not an error; the active instance's write counts. */
+#define SL_VSS_DROPPED_INACTIVE 1
 /** No signal of that path (sl_vss_signal) or id. */
 #define SL_VSS_ENOENT (-1)
 /** Bad pointer or length, or a path that is not UTF-8. */
@@ -82,6 +86,7 @@ SL_VSS_IMPORT_(version) int64_t sl_vss_version(int32_t signal);
 static inline const char *sl_vss_strerror(int32_t rc) {
     switch (rc) {
     case SL_VSS_OK: return "ok";
+    case SL_VSS_DROPPED_INACTIVE: return "not applied: outputs inactive";
     case SL_VSS_ENOENT: return "no such signal";
     case SL_VSS_EINVAL: return "bad pointer or length";
     case SL_VSS_ETYPE: return "wrong type for the signal";

@@ -3,6 +3,8 @@
 //! code and changes nothing.
 
 pub const OK: i32 = 0;
+/// A valid write not applied: this module's outputs are inactive (a shadow, a standby replica).
+pub const DROPPED_INACTIVE: i32 = 1;
 pub const ENOENT: i32 = -1;
 pub const EINVAL: i32 = -2;
 pub const ETYPE: i32 = -3;

@@ -79,5 +79,7 @@ fn context(g: &CommandGrants) -> anyhow::Result<ModuleCtx> {
         }),
         sidecar: crate::sidecar::SidecarCtx::standalone(),
         ext: silverline_hostapi::Extensions::default(),
+        // A bare command is no shadow or replica: nothing gates its writes.
+        api_writes: None,
     })
 }

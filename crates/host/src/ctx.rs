@@ -19,6 +19,8 @@ pub struct ModuleCtx {
     pub(crate) refabi: Option<RefState>,
     pub(crate) sidecar: SidecarCtx,
     pub(crate) ext: Extensions,
+    /// The gate of writes through plug-in APIs (`None`: the module imports none).
+    pub(crate) api_writes: Option<Arc<silverline_channels::OutputPort>>,
 }
 
 impl ApiView for ModuleCtx {
@@ -27,6 +29,9 @@ impl ApiView for ModuleCtx {
     }
     fn extensions(&mut self) -> &mut Extensions {
         &mut self.ext
+    }
+    fn outputs_open(&self) -> bool {
+        self.api_writes.as_ref().is_none_or(|gate| gate.admit())
     }
 }
 
@@ -62,6 +67,14 @@ impl HostApi<ModuleCtx> for Wasi {
     fn add_to_linker(&self, linker: &mut Linker<ModuleCtx>) -> anyhow::Result<()> {
         Ok(wasmtime_wasi::p1::add_to_linker_sync(linker, |c: &mut ModuleCtx| &mut c.wasi)?)
     }
+}
+
+/// The import modules of the built-in APIs: whatever else a module imports comes from a plug-in.
+const BUILTIN_IMPORTS: [&str; 4] = ["sl", "sl_sidecar", "wasi_snapshot_preview1", "env"];
+
+/// Does the module import a plug-in API (and so may write outside itself through it)?
+pub(crate) fn writes_through_plugins(module: &wasmtime::Module) -> bool {
+    module.imports().any(|i| !BUILTIN_IMPORTS.contains(&i.module()))
 }
 
 /// The APIs every Host offers: channels, sidecar primitives, WASI and the reference runtime's.

@@ -207,6 +207,17 @@ fn output_port(router: &Arc<Router>, spec: &ModuleSpec, c: &silverline_manifest:
     port
 }
 
+/// The gate of a module's writes through plug-in APIs, switched like an output channel (named
+/// [`silverline_manifest::API_WRITES`]): a staged shadow, a standby replica or a fenced Host
+/// writes no signal, as it publishes no message. It carries no messages itself.
+fn api_writes_port(router: &Arc<Router>, spec: &ModuleSpec, id: &ModuleId) -> Arc<silverline_channels::OutputPort> {
+    let port = router.output_port(&format!("$apis/{id}"), spec.outputs_active);
+    if spec.replicas > 1 || spec.sidecar {
+        port.exempt_from_fence();
+    }
+    port
+}
+
 /// The shortest wait before a failed module is restarted, whatever its manifest says.
 pub const MIN_RESTART_BACKOFF: Duration = Duration::from_millis(10);
 
@@ -429,7 +440,11 @@ impl Host {
             inputs: spec.inputs.iter().map(|c| (c.name.as_str().to_string(), Arc::new(InputQueue::new(c.queue_depth)))).collect(),
             outputs: {
                 let limit = Arc::new(silverline_channels::PublishLimit::new(spec.resources.max_publish_per_second, spec.resources.max_publish_bytes_per_second));
-                spec.outputs.iter().map(|c| (c.name.as_str().to_string(), output_port(&s.router, spec, c, &limit))).collect()
+                let mut ports: Vec<_> = spec.outputs.iter().map(|c| (c.name.as_str().to_string(), output_port(&s.router, spec, c, &limit))).collect();
+                if crate::ctx::writes_through_plugins(&module) {
+                    ports.push((silverline_manifest::API_WRITES.to_string(), api_writes_port(&s.router, spec, &id)));
+                }
+                ports
             },
             sink: s.config.output.clone(),
             host_epoch: s.epoch,
@@ -507,6 +522,9 @@ impl Host {
     pub fn set_channel_active(&self, id: &ModuleId, channel: &str, active: bool) -> anyhow::Result<bool> {
         let modules = self.shared.modules.read();
         let runtime = modules.get(id).with_context(|| format!("no module `{id}` on this Host"))?;
+        if channel == silverline_manifest::API_WRITES && !runtime.outputs.iter().any(|(n, _)| n == channel) {
+            return Ok(false); // it writes through no plug-in API: nothing to switch
+        }
         let (_, port) = runtime
             .outputs
             .iter()
@@ -577,6 +595,7 @@ impl Host {
             },
             wakeup_latency: s.wakeup.status(),
             fenced: !s.router.fence().is_open(),
+            apis: s.config.apis.status(),
             modules,
         }
     }

@@ -356,7 +356,8 @@ impl ModuleRuntime {
             limits: limits.build(),
             memory: None,
             channels: ChannelCtx {
-                table: ChannelTable::new(self.inputs.clone(), self.outputs.clone()),
+                // The API-writes gate is not a channel a module can open.
+                table: ChannelTable::new(self.inputs.clone(), self.outputs.iter().filter(|(n, _)| n != silverline_manifest::API_WRITES).cloned().collect()),
                 activation: 0,
                 log: LineWriter::new(name, Stream::Log, self.sink.clone()),
             },
@@ -369,6 +370,7 @@ impl ModuleRuntime {
                 config: Arc::from(self.spec.config.as_str()),
             },
             ext: self.apis.start(&self.info())?,
+            api_writes: self.outputs.iter().find(|(n, _)| n == silverline_manifest::API_WRITES).map(|(_, port)| port.clone()),
         })
     }
 
@@ -513,6 +515,9 @@ impl ModuleRuntime {
             anyhow::bail!("`{}` is not periodic: a switch at an activation index needs a periodic module", self.id);
         }
         let index = self.outputs.iter().position(|(n, _)| n == channel);
+        if index.is_none() && channel == silverline_manifest::API_WRITES {
+            return Ok(()); // it writes through no plug-in API: nothing to switch
+        }
         let index = index.ok_or_else(|| anyhow::anyhow!("module `{}` has no output channel `{channel}`", self.id))?;
         let mut switches = self.switches.lock();
         // Checked under the lock that activations take too: no activation can slip in between.

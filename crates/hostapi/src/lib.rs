@@ -47,6 +47,11 @@ pub trait ApiView: Send + 'static {
     fn memory(&self) -> Option<Memory>;
     /// The per-instance state of every plug-in API.
     fn extensions(&mut self) -> &mut Extensions;
+    /// May the instance change anything outside itself now? False for a staged update's
+    /// shadow, a standby replica and a Host without its lease, exactly when its output
+    /// channels would drop a message. An API checks it before every write and, when false,
+    /// applies nothing and tells the module (a refusal is counted by the Host).
+    fn outputs_open(&self) -> bool;
 }
 
 /// One system API a Host offers modules.

@@ -670,7 +670,12 @@ fn module_entry<'a>(manifest: &'a serde_json::Value, name: &str) -> &'a serde_js
 
 /// Make every output channel of the (single-module) manifest a Host receives inactive.
 pub(crate) fn outputs_inactive(manifest: &mut serde_json::Value) {
-    if let Some(outputs) = manifest["modules"][0].get_mut("outputChannels") {
+    let module = &mut manifest["modules"][0];
+    // Also without output channels: the group's flag gates writes through system APIs.
+    if module.get("outputChannels").is_none() {
+        module["outputChannels"] = serde_json::json!({ "channels": [] });
+    }
+    if let Some(outputs) = module.get_mut("outputChannels") {
         outputs["active"] = false.into();
         for ch in outputs["channels"].as_array_mut().into_iter().flatten() {
             if let Some(obj) = ch.as_object_mut() {

@@ -482,6 +482,9 @@ pub struct HostStatus {
     /// given until it has reconciled (docs/protocol.md, "Fencing").
     #[serde(default)]
     pub fenced: bool,
+    /// What each plug-in API reports (counters, settings), by API name.
+    #[serde(default, skip_serializing_if = "serde_json::Map::is_empty")]
+    pub apis: serde_json::Map<String, serde_json::Value>,
     /// Modules.
     pub modules: Vec<ModuleStatus>,
 }

@@ -5,9 +5,14 @@ use crate::value::{DataType, Value};
 use crate::VssError;
 use silverline_hostapi::{range, ApiView, HostApi, ModuleInfo, Waker};
 use std::any::Any;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use wasmtime::{Caller, Linker};
 
+/// Not applied, and not an error: the module's outputs are inactive (a staged update's shadow,
+/// a standby replica, a Host without its lease), so it changes nothing outside itself. The
+/// write was valid.
+pub const VSS_DROPPED_INACTIVE: i32 = 1;
 /// No signal of that path or id.
 pub const VSS_ENOENT: i32 = -1;
 /// Bad pointer or length, or a path that is not UTF-8.
@@ -24,17 +29,27 @@ pub const VSS_EUNAVAILABLE: i32 = -6;
 /// The `sl:vss` API over a signal store.
 pub struct VssApi {
     store: Arc<dyn SignalStore>,
+    counters: Arc<WriteCounters>,
+}
+
+/// What became of modules' writes, across the Host.
+#[derive(Debug, Default)]
+struct WriteCounters {
+    applied: AtomicU64,
+    refused: AtomicU64,
+    dropped_inactive: AtomicU64,
 }
 
 impl VssApi {
     /// The API over `store`.
     pub fn new(store: Arc<dyn SignalStore>) -> VssApi {
-        VssApi { store }
+        VssApi { store, counters: Arc::default() }
     }
 }
 
-/// Each module instance reaches the store through this, in its extensions.
-struct VssCtx(Arc<dyn SignalStore>);
+/// Each module instance reaches the store (and the Host's write counters) through this, in its
+/// extensions.
+struct VssCtx(Arc<dyn SignalStore>, Arc<WriteCounters>);
 
 fn code(e: &VssError) -> i32 {
     match e {
@@ -49,18 +64,38 @@ fn store<T: ApiView>(c: &mut Caller<'_, T>) -> Option<Arc<dyn SignalStore>> {
     c.data_mut().extensions().get::<VssCtx>().map(|v| v.0.clone())
 }
 
+fn counters<T: ApiView>(c: &mut Caller<'_, T>) -> Option<Arc<WriteCounters>> {
+    c.data_mut().extensions().get::<VssCtx>().map(|v| v.1.clone())
+}
+
 fn id(id: i32) -> Option<u32> {
     u32::try_from(id).ok()
 }
 
 /// Apply `set` with the value the guest gave, as the signal's datatype takes it.
-fn set<T: ApiView>(c: &mut Caller<'_, T>, signal: i32, make: impl FnOnce(DataType) -> Option<Value>) -> i32 {
-    let (Some(s), Some(signal)) = (store(c), id(signal)) else { return VSS_ENOENT };
-    let Some(sig) = s.catalog().by_id(signal) else { return VSS_ENOENT };
-    let Some(v) = make(sig.datatype) else { return VSS_ETYPE };
+fn set<T: ApiView>(c: &mut Caller<'_, T>, signal: i32, make: impl FnOnce(DataType) -> Result<Value, i32>) -> i32 {
+    let (Some(s), Some(counters)) = (store(c), counters(c)) else { return VSS_ENOENT };
+    let refused = |rc: i32| {
+        counters.refused.fetch_add(1, Ordering::Relaxed);
+        rc
+    };
+    let Some((signal, sig)) = id(signal).and_then(|id| Some((id, s.catalog().by_id(id)?))) else { return refused(VSS_ENOENT) };
+    // Checked before the gate: a shadow learns that its write was wrong exactly as the
+    // primary would.
+    let v = match make(sig.datatype).and_then(|v| sig.check(&v).map(|()| v).map_err(|e| code(&e))) {
+        Ok(v) => v,
+        Err(rc) => return refused(rc),
+    };
+    if !c.data().outputs_open() {
+        counters.dropped_inactive.fetch_add(1, Ordering::Relaxed);
+        return VSS_DROPPED_INACTIVE;
+    }
     match s.set(signal, v) {
-        Ok(()) => 0,
-        Err(e) => code(&e),
+        Ok(()) => {
+            counters.applied.fetch_add(1, Ordering::Relaxed);
+            0
+        }
+        Err(e) => refused(code(&e)),
     }
 }
 
@@ -144,22 +179,26 @@ impl<T: ApiView> HostApi<T> for VssApi {
             }
         })?;
         linker.func_wrap("sl_vss", "set_f64", |mut c: Caller<'_, T>, signal: i32, x: f64| -> i32 {
-            set(&mut c, signal, |t| matches!(t, DataType::Float | DataType::Double).then_some(Value::Float(x)))
+            set(&mut c, signal, |t| matches!(t, DataType::Float | DataType::Double).then_some(Value::Float(x)).ok_or(VSS_ETYPE))
         })?;
         linker.func_wrap("sl_vss", "set_i64", |mut c: Caller<'_, T>, signal: i32, x: i64| -> i32 {
             set(&mut c, signal, |t| match t {
-                DataType::Int(_) => Some(Value::Int(x)),
+                DataType::Int(_) => Ok(Value::Int(x)),
                 // A negative value for an unsigned signal is out of its range, not of its type.
-                DataType::UInt(_) => Some(u64::try_from(x).map_or(Value::Int(x), Value::UInt)),
-                _ => None,
+                DataType::UInt(_) => Ok(u64::try_from(x).map_or(Value::Int(x), Value::UInt)),
+                _ => Err(VSS_ETYPE),
             })
         })?;
         linker.func_wrap("sl_vss", "set_bool", |mut c: Caller<'_, T>, signal: i32, b: i32| -> i32 {
-            set(&mut c, signal, |t| (t == DataType::Boolean).then_some(Value::Bool(b != 0)))
+            set(&mut c, signal, |t| (t == DataType::Boolean).then_some(Value::Bool(b != 0)).ok_or(VSS_ETYPE))
         })?;
         linker.func_wrap("sl_vss", "set_string", |mut c: Caller<'_, T>, signal: i32, ptr: i32, len: i32| -> i32 {
-            let Some(text) = read_str(&mut c, ptr, len) else { return VSS_EINVAL };
-            set(&mut c, signal, |t| (t == DataType::String).then_some(Value::String(text)))
+            let text = read_str(&mut c, ptr, len);
+            set(&mut c, signal, |t| match (t, text) {
+                (_, None) => Err(VSS_EINVAL),
+                (DataType::String, Some(text)) => Ok(Value::String(text)),
+                _ => Err(VSS_ETYPE),
+            })
         })?;
         linker.func_wrap("sl_vss", "version", |mut c: Caller<'_, T>, signal: i32| -> i64 {
             let (Some(s), Some(signal)) = (store(&mut c), id(signal)) else { return VSS_ENOENT as i64 };
@@ -172,7 +211,7 @@ impl<T: ApiView> HostApi<T> for VssApi {
     }
 
     fn start(&self, _module: &ModuleInfo, ext: &mut silverline_hostapi::Extensions) -> anyhow::Result<()> {
-        ext.insert(VssCtx(self.store.clone()));
+        ext.insert(VssCtx(self.store.clone(), self.counters.clone()));
         Ok(())
     }
 
@@ -182,6 +221,13 @@ impl<T: ApiView> HostApi<T> for VssApi {
     }
 
     fn status(&self) -> Option<serde_json::Value> {
-        Some(serde_json::json!({ "signals": self.store.catalog().signals().len() }))
+        let n = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        let c = &self.counters;
+        Some(serde_json::json!({
+            "signals": self.store.catalog().signals().len(),
+            "writes_applied": n(&c.applied),
+            "writes_refused": n(&c.refused),
+            "writes_dropped_inactive": n(&c.dropped_inactive),
+        }))
     }
 }

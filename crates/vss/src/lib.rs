@@ -34,7 +34,7 @@ mod store;
 mod value;
 
 #[cfg(feature = "host-api")]
-pub use api::{VssApi, VSS_EINVAL, VSS_EMPTY, VSS_ENOENT, VSS_ERANGE, VSS_ETYPE, VSS_EUNAVAILABLE};
+pub use api::{VssApi, VSS_DROPPED_INACTIVE, VSS_EINVAL, VSS_EMPTY, VSS_ENOENT, VSS_ERANGE, VSS_ETYPE, VSS_EUNAVAILABLE};
 pub use catalog::{Catalog, Signal, SignalKind};
 pub use store::{unix_now_ns, Datapoint, LocalStore, SignalStore, StoreCounters, Waker, Watch};
 pub use value::{DataType, Value};

@@ -31,7 +31,9 @@ pub trait SignalStore: Send + Sync {
     fn get(&self, id: u32) -> Result<Option<Datapoint>, VssError>;
     /// Set signal `id` to `v` after the catalog's checks; a refused write changes nothing.
     fn set(&self, id: u32, v: Value) -> Result<(), VssError>;
-    /// Call `wake` after every change of signal `id`, for as long as the [`Watch`] lives.
+    /// Call `wake` after every change of signal `id`, for as long as the [`Watch`] lives. It
+    /// runs on the writer's thread (a local store) or on the store's own I/O thread (a remote
+    /// one): keep it short, and read the value elsewhere, not from inside `wake`.
     fn watch(&self, id: u32, wake: Waker) -> Result<Watch, VssError>;
 }
 

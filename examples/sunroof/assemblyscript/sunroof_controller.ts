@@ -27,5 +27,6 @@ export function sl_step(): i32 {
   } else {
     ema += ALPHA * (x - ema);
   }
-  return setF64(target, ema);
+  const written = setF64(target, ema);
+  return written < 0 ? written : 0; // DROPPED_INACTIVE: a shadow, not the active one
 }

@@ -30,5 +30,6 @@ SL_EXPORT(sl_step) int32_t sl_step(void) {
     } else {
         ema += ALPHA * (x - ema);
     }
-    return sl_vss_set_f64(target, ema);
+    rc = sl_vss_set_f64(target, ema);
+    return rc < 0 ? rc : 0; /* SL_VSS_DROPPED_INACTIVE: a shadow, not the active controller */
 }

@@ -17,5 +17,6 @@ SL_EXPORT(sl_init) int32_t sl_init(void) {
 
 SL_EXPORT(sl_step) int32_t sl_step(void) {
     uint32_t level = (step++ / STEPS_PER_LEVEL) % (sizeof PROFILE / sizeof PROFILE[0]);
-    return sl_vss_set_f64(knob, PROFILE[level]);
+    int32_t rc = sl_vss_set_f64(knob, PROFILE[level]);
+    return rc < 0 ? rc : 0;
 }

@@ -25,5 +25,6 @@ SL_EXPORT(sl_step) int32_t sl_step(void) {
     } else if (rc != SL_VSS_EMPTY) {
         return rc;
     }
-    return sl_vss_set_i64(position, (int64_t)(at + 0.5));
+    rc = sl_vss_set_i64(position, (int64_t)(at + 0.5));
+    return rc < 0 ? rc : 0;
 }

@@ -49,7 +49,7 @@ pub extern "C" fn sl_step() -> i32 {
     let Some(c) = (unsafe { (*core::ptr::addr_of_mut!(CONTROLLER)).as_mut() }) else { return 1 };
     match c.knob.get_f64() {
         Ok(None) => 0, // nobody has turned the knob yet
-        Ok(Some(x)) => c.target.set_f64(c.ema.step(x)).map_or_else(code, |()| 0),
+        Ok(Some(x)) => c.target.set_f64(c.ema.step(x)).map_or_else(code, |_| 0),
         Err(e) => code(e),
     }
 }

@@ -27,5 +27,6 @@ export fn sl_step() i32 {
     } else {
         ema += alpha * (x - ema);
     }
-    return vss.set_f64(target, ema);
+    const written = vss.set_f64(target, ema);
+    return if (written < 0) written else 0; // DROPPED_INACTIVE: a shadow, not the active one
 }

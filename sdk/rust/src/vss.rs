@@ -46,6 +46,20 @@ fn check(rc: i32) -> Result<(), VssError> {
     }
 }
 
+/// What became of a valid write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Written {
+    /// Applied.
+    Applied,
+    /// `1`: not applied because this module's outputs are inactive (a staged update's shadow, a
+    /// standby replica); the active instance's write is the one that counts.
+    DroppedInactive,
+}
+
+fn written(rc: i32) -> Result<Written, VssError> {
+    check(rc).map(|()| if rc == 1 { Written::DroppedInactive } else { Written::Applied })
+}
+
 /// `-5`, "no value yet", is a reading, not a failure.
 const EMPTY: i32 = -5;
 
@@ -91,27 +105,27 @@ impl Signal {
     }
 
     /// Write a float or double signal.
-    pub fn set_f64(self, value: f64) -> Result<(), VssError> {
+    pub fn set_f64(self, value: f64) -> Result<Written, VssError> {
         // SAFETY: no memory is shared.
-        check(unsafe { raw::set_f64(self.0, value) })
+        written(unsafe { raw::set_f64(self.0, value) })
     }
 
     /// Write an integer signal of any width.
-    pub fn set_i64(self, value: i64) -> Result<(), VssError> {
+    pub fn set_i64(self, value: i64) -> Result<Written, VssError> {
         // SAFETY: no memory is shared.
-        check(unsafe { raw::set_i64(self.0, value) })
+        written(unsafe { raw::set_i64(self.0, value) })
     }
 
     /// Write a boolean signal.
-    pub fn set_bool(self, value: bool) -> Result<(), VssError> {
+    pub fn set_bool(self, value: bool) -> Result<Written, VssError> {
         // SAFETY: no memory is shared.
-        check(unsafe { raw::set_bool(self.0, value as i32) })
+        written(unsafe { raw::set_bool(self.0, value as i32) })
     }
 
     /// Write a string signal.
-    pub fn set_string(self, value: &str) -> Result<(), VssError> {
+    pub fn set_string(self, value: &str) -> Result<Written, VssError> {
         // SAFETY: the Host reads `len` bytes at `ptr` during the call only.
-        check(unsafe { raw::set_string(self.0, value.as_ptr(), value.len() as i32) })
+        written(unsafe { raw::set_string(self.0, value.as_ptr(), value.len() as i32) })
     }
 
     /// How many times the signal has been written (0: never).

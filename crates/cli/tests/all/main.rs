@@ -13,6 +13,7 @@ mod realtime;
 mod robustness;
 mod run;
 mod security;
+mod sunroof; // the automotive case study: databroker, vcu and zcu, kuksa-client
 mod tls;
 mod update;
 mod validate;

@@ -157,7 +157,11 @@ fn refused_writes_are_error_codes_and_change_nothing() {
     assert_eq!((first.value, first.version), (Value::Int(42), 1), "the refused writes before it changed nothing");
     let switch = store.catalog().resolve("Vehicle.Cabin.Sunroof.Switch").unwrap().id;
     assert_eq!(store.get(switch).unwrap(), None, "the refused string write left the switch unset");
-    assert!(store.counters.refused.load(std::sync::atomic::Ordering::Relaxed) >= 2, "out-of-range and not-allowed writes are counted");
+    // The watch ran inside the write; the API counts it once the write returns.
+    assert!(host.wait_for(WAIT, |s| s.apis["sl:vss"]["writes_applied"].as_u64() >= Some(1)), "the marker write is counted");
+    let status = host.status();
+    let counters = &status.apis["sl:vss"];
+    assert!(counters["writes_refused"].as_u64().unwrap() >= 5, "wrong-type, out-of-range, not-allowed, bad-pointer and unknown-signal writes are counted: {counters}");
     assert!(host.wait_for(WAIT, |s| s.module("refuse/m").is_some_and(|m| m.activations >= 1)));
     assert_eq!(host.status().module("refuse/m").unwrap().state, ModuleState::Running);
 }
@@ -241,4 +245,36 @@ fn the_controller_in_c_zig_assemblyscript_and_rust_writes_the_same_targets() {
     assert_eq!(c, rust, "C (Wasm) and Rust (the filter, native) agree to the bit");
     assert_eq!(targets_of(zig.to_str().unwrap(), &knobs), c, "Zig agrees with C");
     assert_eq!(targets_of(asc.to_str().unwrap(), &knobs), c, "AssemblyScript agrees with C");
+}
+
+#[test]
+fn a_module_whose_outputs_are_inactive_writes_no_signal_until_they_open() {
+    let (host, _lines, store) = vss_host();
+    let dir = tempfile::tempdir().unwrap();
+    let wat = dir.path().join("writer.wat");
+    // Writes Position = 7 every step; a valid write that is not applied returns 1, not an error.
+    std::fs::write(
+        &wat,
+        r#"(module
+  (import "sl_vss" "signal" (func $signal (param i32 i32) (result i32)))
+  (import "sl_vss" "set_i64" (func $set_i64 (param i32 i64) (result i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 0) "Vehicle.Cabin.Sunroof.Position")
+  (func (export "sl_step") (result i32) (local $rc i32)
+    (local.set $rc (call $set_i64 (call $signal (i32.const 0) (i32.const 30)) (i64.const 7)))
+    (if (i32.eq (local.get $rc) (i32.const 1)) (then (return (i32.const 0))))
+    (local.get $rc)))"#,
+    )
+    .unwrap();
+    // As a staged update's shadow is deployed: its output group inactive.
+    host.deploy_app(&app(&format!("name: shadow\nmodules:\n  - name: w\n    file: {}\n    trigger: {{ type: periodic, periodInNs: 20000000 }}\n    outputChannels: {{ active: false }}\n", wat.display()))).unwrap();
+    let gate = |s: &silverline_host::HostStatus| s.module("shadow/w").and_then(|m| m.channels.iter().find(|c| c.name == silverline_manifest::API_WRITES).cloned());
+    assert!(host.wait_for(WAIT, move |s| gate(s).is_some_and(|g| g.dropped >= 3)), "the shadow's writes are dropped and counted");
+    let position = store.catalog().resolve(POSITION).unwrap().id;
+    assert_eq!(store.get(position).unwrap(), None, "no write of the shadow reached the signal");
+    assert_eq!(host.status().module("shadow/w").unwrap().step_errors, 0, "a dropped write is not an error");
+
+    let positions = record(&store, POSITION);
+    host.set_channel_active(&id("shadow/w"), silverline_manifest::API_WRITES, true).unwrap();
+    assert_eq!(positions.until("the first write once active", |_| true), [Value::Int(7)]);
 }

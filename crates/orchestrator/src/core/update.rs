@@ -73,7 +73,8 @@ fn flip(from: &ModuleRecord, to: &mut ModuleRecord) -> (Vec<Outgoing>, u64) {
     };
     to.took_over_at = index;
     let mut commands = Vec::new();
-    for channel in outputs {
+    // Writes through system APIs (vehicle signals, ...) hand over with the channels.
+    for channel in outputs.into_iter().chain([silverline_manifest::API_WRITES.to_string()]) {
         for (m, active) in [(from, false), (&*to, true)] {
             if let Some(host) = &m.host {
                 let kind = CommandKind::SetChannelActive { module: m.id.clone(), channel: channel.clone(), active, from_activation: index };
