@@ -72,7 +72,7 @@ impl RemoteStore {
             Some(t) => Some(MetadataValue::try_from(format!("Bearer {t}")).map_err(|_| unavailable("the token is not valid header text".into()))?),
             None => None,
         };
-        let endpoint = Endpoint::from_shared(url.to_string()).map_err(|e| unavailable(format!("not a URL: {e}")))?.connect_timeout(timeout);
+        let endpoint = Endpoint::from_shared(url.to_string()).map_err(|e| unavailable(format!("not a URL: {e}")))?.connect_timeout(timeout).tcp_nodelay(true);
         let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).thread_name("vss-remote").enable_all().build().map_err(|e| unavailable(format!("no runtime: {e}")))?;
         let opened = block(runtime.handle(), timeout, open(endpoint, Bearer(bearer))).unwrap_or_else(|| Err(format!("no answer within {timeout:?}")));
         let (client, catalog) = match opened {

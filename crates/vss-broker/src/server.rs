@@ -127,7 +127,9 @@ impl Databroker {
             shutdown.await;
             state.closing.send_replace(true);
         };
-        let incoming = tonic::transport::server::TcpIncoming::from(listener);
+        // Small messages answered at once: without NODELAY, Nagle's algorithm and delayed ACKs
+        // hold a reply back for tens of milliseconds.
+        let incoming = tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
         let serving = tonic::transport::Server::builder().add_service(v1).add_service(v2).serve_with_incoming_shutdown(incoming, stop);
         let mut closing = self.state.closing.subscribe();
         let grace = async move {
