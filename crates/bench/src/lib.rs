@@ -21,6 +21,7 @@
 #![deny(missing_docs)]
 
 mod broker;
+pub mod native_sunroof;
 mod host_call;
 mod instantiate;
 mod latency;

@@ -58,6 +58,8 @@ pub struct Core {
     pub(crate) lease: Duration,
     sidecar_blobs: crate::failover::SidecarBlobs,
     baseline: crate::failover::Baseline,
+    /// The import modules of each stored blob, read once: blobs never change under their sha256.
+    imports_of: Mutex<BTreeMap<String, Vec<String>>>,
 }
 
 impl Core {
@@ -73,6 +75,7 @@ impl Core {
             events: Default::default(),
             topology: None,
             lease: Duration::from_secs(3),
+            imports_of: Mutex::default(),
             sidecar_blobs,
             baseline: Default::default(),
         })
@@ -247,10 +250,8 @@ impl Core {
             let sha = spec.sha256.clone().ok_or_else(|| {
                 ApiError::invalid(&path, "missing", "the sha256 of a module uploaded with PUT /v1/blobs (`silverline deploy` does this)")
             })?;
-            let Some(wasm) = self.store.blob(&sha) else {
-                return Err(ApiError::invalid(&path, &sha, "the sha256 of a module uploaded with PUT /v1/blobs"));
-            };
-            let mut apis = imports.required(&wasm, &format!("modules[{i}].file"), spec.name.as_str())?;
+            let at = format!("modules[{i}].file");
+            let mut apis = imports.required(&self.blob_imports(&sha, &path, &at)?, &at, spec.name.as_str())?;
             if let silverline_manifest::Trigger::Api { api, .. } = &spec.trigger {
                 imports.check_offered(api, &format!("modules[{i}].trigger.api"), spec.name.as_str())?;
                 apis.push(api.clone());
@@ -288,6 +289,20 @@ impl Core {
             }
         }
         Ok(AppRecord { name: manifest.name.as_str().to_string(), manifest: json, modules, generation })
+    }
+
+    /// The import modules of stored blob `sha` (`sha_at`, `file_at`: the manifest paths to name
+    /// when it is missing or does not parse).
+    fn blob_imports(&self, sha: &str, sha_at: &str, file_at: &str) -> Result<Vec<String>, ApiError> {
+        if let Some(known) = self.imports_of.lock().get(sha) {
+            return Ok(known.clone());
+        }
+        let Some(wasm) = self.store.blob(sha) else {
+            return Err(ApiError::invalid(sha_at, sha, "the sha256 of a module uploaded with PUT /v1/blobs"));
+        };
+        let imports = crate::imports::import_modules(&wasm).map_err(|e| ApiError::invalid(file_at, "a binary that does not parse", &format!("a WebAssembly module ({e})")))?;
+        self.imports_of.lock().insert(sha.to_string(), imports.clone());
+        Ok(imports)
     }
 
     /// What the registered Hosts offer, for [`Self::record_for`] (taken briefly: placement

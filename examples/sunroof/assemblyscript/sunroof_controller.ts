@@ -1,5 +1,6 @@
 // The sunroof controller in AssemblyScript: the same EMA as c/sunroof_controller.c, step for
 // step, so the two binaries write the same targets for the same knob readings.
+import { log } from "../../../sdk/assemblyscript/silverline";
 import { signal, getF64, lastF64, setF64, OK, EMPTY } from "../../../sdk/assemblyscript/sl_vss";
 
 // EMA weight of the newest knob reading per step.
@@ -13,7 +14,9 @@ let seeded = false;
 export function sl_init(): i32 {
   knob = signal("Vehicle.Cabin.Sunroof.Knob");
   target = signal("Vehicle.Cabin.Sunroof.TargetPosition");
-  return knob < 0 || target < 0 ? 1 : 0;
+  if (knob < 0 || target < 0) return 1;
+  log("sunroof controller (AssemblyScript) ready");
+  return 0;
 }
 
 export function sl_step(): i32 {

@@ -1,5 +1,6 @@
 //! The sunroof controller in Zig: the same EMA as c/sunroof_controller.c, step for step, so the
 //! two binaries write the same targets for the same knob readings.
+const sl = @import("silverline");
 const vss = @import("sl_vss");
 
 /// EMA weight of the newest knob reading per step.
@@ -13,7 +14,9 @@ var seeded = false;
 export fn sl_init() i32 {
     knob = vss.signal("Vehicle.Cabin.Sunroof.Knob");
     target = vss.signal("Vehicle.Cabin.Sunroof.TargetPosition");
-    return @intFromBool(knob < 0 or target < 0);
+    if (knob < 0 or target < 0) return 1;
+    sl.print("sunroof controller (Zig) ready");
+    return 0;
 }
 
 export fn sl_step() i32 {

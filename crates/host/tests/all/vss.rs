@@ -63,6 +63,21 @@ impl Recorder {
     }
 }
 
+/// `text` written to `dir/NAME.wat`; its path.
+fn wat_file(dir: &tempfile::TempDir, name: &str, text: &str) -> String {
+    let file = dir.path().join(format!("{name}.wat"));
+    std::fs::write(&file, text).unwrap();
+    file.display().to_string()
+}
+
+/// The trigger of a module activated on each knob change.
+const ON_KNOB: &str = "{ type: api, api: \"sl:vss\", source: Vehicle.Cabin.Sunroof.Knob }";
+
+/// Application `name` of one module `m` running `file` (`extra`: more manifest lines of it).
+fn one_module(name: &str, file: &str, trigger: &str, extra: &str) -> silverline_manifest::ApplicationManifest {
+    app(&format!("name: {name}\nmodules:\n  - name: m\n    file: {file}\n    trigger: {trigger}\n{extra}"))
+}
+
 fn float(v: &Value) -> f64 {
     v.as_f64().unwrap_or_else(|| panic!("not a number: {v:?}"))
 }
@@ -153,13 +168,8 @@ const REFUSALS_WAT: &str = r#"(module
 fn refused_writes_are_error_codes_and_change_nothing() {
     let (host, _lines, store) = vss_host();
     let dir = tempfile::tempdir().unwrap();
-    let wat = dir.path().join("refusals.wat");
-    std::fs::write(&wat, REFUSALS_WAT).unwrap();
     let positions = record(&store, POSITION);
-    host.deploy_app(&app(&format!(
-        "name: refuse\nmodules:\n  - name: m\n    file: {}\n    trigger: {{ type: periodic, periodInNs: 50000000 }}\n",
-        wat.display()
-    )))
+    host.deploy_app(&one_module("refuse", &wat_file(&dir, "refusals", REFUSALS_WAT), "{ type: periodic, periodInNs: 50000000 }", ""))
     .unwrap();
 
     let first = positions.seen.recv_timeout(WAIT).expect("the module wrote its marker: every refusal returned its code");
@@ -182,10 +192,10 @@ fn refused_writes_are_error_codes_and_change_nothing() {
 fn a_signal_can_trigger_a_module_on_each_change() {
     let (host, _lines, store) = vss_host();
     let dir = tempfile::tempdir().unwrap();
-    let wat = dir.path().join("follow.wat");
     // On each knob change: shade = trunc(knob).
-    std::fs::write(
-        &wat,
+    let wat = wat_file(
+        &dir,
+        "follow",
         r#"(module
   (import "sl_vss" "signal" (func $signal (param i32 i32) (result i32)))
   (import "sl_vss" "get_f64" (func $get_f64 (param i32 i32) (result i32)))
@@ -197,13 +207,8 @@ fn a_signal_can_trigger_a_module_on_each_change() {
     (local.set $rc (call $get_f64 (call $signal (i32.const 0) (i32.const 26)) (i32.const 256)))
     (if (local.get $rc) (then (return (local.get $rc))))
     (call $set_i64 (call $signal (i32.const 64) (i32.const 36)) (i64.trunc_f64_s (f64.load (i32.const 256))))))"#,
-    )
-    .unwrap();
-    host.deploy_app(&app(&format!(
-        "name: follow\nmodules:\n  - name: m\n    file: {}\n    trigger: {{ type: api, api: \"sl:vss\", source: {KNOB} }}\n",
-        wat.display()
-    )))
-    .unwrap();
+    );
+    host.deploy_app(&one_module("follow", &wat, ON_KNOB, "")).unwrap();
     assert!(host.wait_for(WAIT, |s| s.module("follow/m").is_some_and(|m| m.state == ModuleState::Running)));
     let shade = record(&store, SHADE);
     let knob = store.catalog().resolve(KNOB).unwrap().id;
@@ -220,12 +225,8 @@ fn a_signal_can_trigger_a_module_on_each_change() {
 #[test]
 fn a_trigger_on_an_unknown_signal_is_refused_at_deploy() {
     let (host, _lines, _store) = vss_host();
-    let err = host
-        .deploy_app(&app(&format!(
-            "name: bad\nmodules:\n  - name: m\n    file: {}\n    trigger: {{ type: api, api: \"sl:vss\", source: Vehicle.No.Such }}\n",
-            silverline_test_programs::IDLE_WAT
-        )))
-        .unwrap_err();
+    let trigger = "{ type: api, api: \"sl:vss\", source: Vehicle.No.Such }";
+    let err = host.deploy_app(&one_module("bad", silverline_test_programs::IDLE_WAT, trigger, "")).unwrap_err();
     assert!(format!("{err:#}").contains("Vehicle.No.Such"), "{err:#}");
     assert!(host.status().module("bad/m").is_none_or(|m| m.state != ModuleState::Running));
 }
@@ -233,15 +234,14 @@ fn a_trigger_on_an_unknown_signal_is_refused_at_deploy() {
 #[path = "../../../../examples/sunroof/rust/ema.rs"]
 mod rust_controller;
 
-/// The targets a controller binary writes for `knobs`, one activation per knob change.
-fn targets_of(controller: &str, knobs: &[f64]) -> Vec<f64> {
-    let (host, _lines, store) = vss_host();
-    host.deploy_app(&app(&format!(
-        "name: ctl\nmodules:\n  - name: controller\n    file: {controller}\n    trigger: {{ type: api, api: \"sl:vss\", source: {KNOB} }}\n"
-    )))
+/// The targets a controller binary writes for `knobs`, one activation per knob change, and the
+/// lines it logged.
+fn targets_of(controller: &str, knobs: &[f64]) -> (Vec<f64>, Vec<String>) {
+    let (host, lines, store) = vss_host();
+    host.deploy_app(&one_module("ctl", controller, ON_KNOB, ""))
     .unwrap();
     assert!(
-        host.wait_for(WAIT, |s| s.module("ctl/controller").is_some_and(|m| m.state == ModuleState::Running)),
+        host.wait_for(WAIT, |s| s.module("ctl/m").is_some_and(|m| m.state == ModuleState::Running)),
         "{controller} starts"
     );
     let targets = record(&store, TARGET);
@@ -252,7 +252,7 @@ fn targets_of(controller: &str, knobs: &[f64]) -> Vec<f64> {
         let written = targets.until("the controller's target", |_| true);
         out.push(float(&written[0]));
     }
-    out
+    (out, lines.of("ctl/m"))
 }
 
 #[test]
@@ -263,23 +263,27 @@ fn the_controller_in_c_zig_assemblyscript_and_rust_writes_the_same_targets() {
     let zig = silverline_test_programs::polyglot::sunroof_controller_zig().unwrap_or_else(|e| panic!("{e}"));
     let asc = silverline_test_programs::polyglot::sunroof_controller_assemblyscript().unwrap_or_else(|e| panic!("{e}"));
 
-    let c = targets_of(SUNROOF_CONTROLLER_C, &knobs);
+    let (c, _) = targets_of(SUNROOF_CONTROLLER_C, &knobs);
     let mut ema = rust_controller::Ema::default();
     let rust: Vec<f64> = knobs.iter().map(|&k| ema.step(k)).collect();
     assert_eq!(c.len(), knobs.len());
     assert_eq!(c, rust, "C (Wasm) and Rust (the filter, native) agree to the bit");
-    assert_eq!(targets_of(zig.to_str().unwrap(), &knobs), c, "Zig agrees with C");
-    assert_eq!(targets_of(asc.to_str().unwrap(), &knobs), c, "AssemblyScript agrees with C");
+    for (language, file) in [("Zig", zig), ("AssemblyScript", asc)] {
+        let (targets, said) = targets_of(file.to_str().unwrap(), &knobs);
+        assert_eq!(targets, c, "{language} agrees with C");
+        // Its init logs through the channel API's SDK of its language.
+        assert!(said.iter().any(|l| l == &format!("sunroof controller ({language}) ready")), "{language}: {said:?}");
+    }
 }
 
 #[test]
 fn a_module_whose_outputs_are_inactive_writes_no_signal_until_they_open() {
     let (host, _lines, store) = vss_host();
     let dir = tempfile::tempdir().unwrap();
-    let wat = dir.path().join("writer.wat");
     // Writes Position = 7 every step; a valid write that is not applied returns 1, not an error.
-    std::fs::write(
-        &wat,
+    let wat = wat_file(
+        &dir,
+        "writer",
         r#"(module
   (import "sl_vss" "signal" (func $signal (param i32 i32) (result i32)))
   (import "sl_vss" "set_i64" (func $set_i64 (param i32 i64) (result i32)))
@@ -289,157 +293,16 @@ fn a_module_whose_outputs_are_inactive_writes_no_signal_until_they_open() {
     (local.set $rc (call $set_i64 (call $signal (i32.const 0) (i32.const 30)) (i64.const 7)))
     (if (i32.eq (local.get $rc) (i32.const 1)) (then (return (i32.const 0))))
     (local.get $rc)))"#,
-    )
-    .unwrap();
+    );
     // As a staged update's shadow is deployed: its output group inactive.
-    host.deploy_app(&app(&format!(
-        "name: shadow\nmodules:\n  - name: w\n    file: {}\n    trigger: {{ type: periodic, periodInNs: 20000000 }}\n    outputChannels: {{ active: false }}\n",
-        wat.display()
-    )))
-    .unwrap();
-    let gate = |s: &silverline_host::HostStatus| s.module("shadow/w").and_then(|m| m.channels.iter().find(|c| c.name == silverline_manifest::API_WRITES).cloned());
+    host.deploy_app(&one_module("shadow", &wat, "{ type: periodic, periodInNs: 20000000 }", "    outputChannels: { active: false }\n")).unwrap();
+    let gate = |s: &silverline_host::HostStatus| s.module("shadow/m").and_then(|m| m.channels.iter().find(|c| c.name == silverline_manifest::API_WRITES).cloned());
     assert!(host.wait_for(WAIT, move |s| gate(s).is_some_and(|g| g.dropped >= 3)), "the shadow's writes are dropped and counted");
     let position = store.catalog().resolve(POSITION).unwrap().id;
     assert_eq!(store.get(position).unwrap(), None, "no write of the shadow reached the signal");
-    assert_eq!(host.status().module("shadow/w").unwrap().step_errors, 0, "a dropped write is not an error");
+    assert_eq!(host.status().module("shadow/m").unwrap().step_errors, 0, "a dropped write is not an error");
 
     let positions = record(&store, POSITION);
-    host.set_channel_active(&id("shadow/w"), silverline_manifest::API_WRITES, true).unwrap();
+    host.set_channel_active(&id("shadow/m"), silverline_manifest::API_WRITES, true).unwrap();
     assert_eq!(positions.until("the first write once active", |_| true), [Value::Int(7)]);
-}
-
-/// Median and 99th percentile of `xs`, in µs.
-fn median_p99(xs: &mut [Duration]) -> (f64, f64) {
-    xs.sort();
-    let us = |d: Duration| d.as_secs_f64() * 1e6;
-    (us(xs[xs.len() / 2]), us(xs[(xs.len() * 99 / 100).min(xs.len() - 1)]))
-}
-
-/// A module that, on each change of the knob, calls `get_f64` (the knob) and `set_i64` (the
-/// roof's position) `n` times each, then writes the target once: the cost of `2n` host calls
-/// seen from outside.
-fn calls_wat(n: u32) -> String {
-    format!(
-        r#"(module
-  (import "sl_vss" "signal" (func $signal (param i32 i32) (result i32)))
-  (import "sl_vss" "set_f64" (func $set_f64 (param i32 f64) (result i32)))
-  (import "sl_vss" "set_i64" (func $set_i64 (param i32 i64) (result i32)))
-  (import "sl_vss" "get_f64" (func $get_f64 (param i32 i32) (result i32)))
-  (memory (export "memory") 1)
-  (data (i32.const 0) "Vehicle.Cabin.Sunroof.TargetPosition")
-  (data (i32.const 64) "Vehicle.Cabin.Sunroof.Knob")
-  (data (i32.const 128) "Vehicle.Cabin.Sunroof.Position")
-  (func (export "sl_step") (result i32) (local $k i32) (local $p i32) (local $i i32)
-    (local.set $k (call $signal (i32.const 64) (i32.const 26)))
-    (local.set $p (call $signal (i32.const 128) (i32.const 30)))
-    (block $done (loop $more
-      (br_if $done (i32.ge_u (local.get $i) (i32.const {n})))
-      (drop (call $get_f64 (local.get $k) (i32.const 256)))
-      (drop (call $set_i64 (local.get $p) (i64.const 1)))
-      (local.set $i (i32.add (local.get $i) (i32.const 1)))
-      (br $more)))
-    (call $set_f64 (call $signal (i32.const 0) (i32.const 36)) (f64.const 2))))"#
-    )
-}
-
-/// Knob set → target written, `samples` times, as `observer` sees it.
-fn round_trips(observer: &Arc<dyn SignalStore>, samples: usize) -> Vec<Duration> {
-    let (knob, target) = (observer.catalog().resolve(KNOB).unwrap().id, observer.catalog().resolve(TARGET).unwrap().id);
-    let (tx, rx) = crossbeam_channel::unbounded();
-    let _watch = observer.watch(target, Arc::new(move || drop(tx.send(Instant::now())))).unwrap();
-    let mut out = Vec::new();
-    for i in 0..samples + 10 {
-        while rx.try_recv().is_ok() {}
-        let t = Instant::now();
-        observer.set(knob, Value::Float((i % 100) as f64)).unwrap();
-        let seen = rx.recv_timeout(WAIT).expect("the controller answered");
-        if i >= 10 {
-            out.push(seen - t); // the first ones warm caches and connections
-        }
-    }
-    out
-}
-
-use std::time::{Duration, Instant};
-
-/// The sunroof controller's knob → target round trip, Wasm vs the same filter native, on the
-/// same databroker; and the cost of a `sl:vss` call in-Host and over gRPC.
-#[test]
-#[ignore = "benchmark: cargo test --release -p silverline-host --test integration vss_benchmark -- --ignored --nocapture"]
-fn vss_benchmark() {
-    let catalog = || Catalog::from_file(std::path::Path::new(CATALOG)).unwrap();
-    let broker = silverline_vss_broker::spawn("127.0.0.1:0".parse().unwrap(), LocalStore::new(catalog()), silverline_vss_broker::Auth::Token("bench".into())).unwrap();
-    let remote = || -> Arc<dyn SignalStore> { silverline_vss_broker::RemoteStore::connect(&broker.url(), Some("bench"), silverline_vss_broker::DEFAULT_TIMEOUT).unwrap() };
-    let controller = |store: Arc<dyn SignalStore>, file: &str| {
-        let mut config = HostConfig::new();
-        config.api(Arc::new(silverline_vss::VssApi::new(store))).unwrap();
-        let (host, _) = host_with(config);
-        host.deploy_app(&app(&format!(
-            "name: b\nmodules:\n  - name: c\n    file: {file}\n    trigger: {{ type: api, api: \"sl:vss\", source: {KNOB} }}\n"
-        )))
-        .unwrap();
-        assert!(host.wait_for(WAIT, |s| s.module("b/c").is_some_and(|m| m.state == ModuleState::Running)));
-        host
-    };
-    let samples = 300;
-
-    // Round trip through the databroker: the Wasm controller on a Host whose store is the broker.
-    let host = controller(remote(), SUNROOF_CONTROLLER_C);
-    let mut wasm = round_trips(&remote(), samples);
-    drop(host);
-    // The same filter as a native thread on its own connection to the same broker (it ends
-    // with its watch, at the end of this block).
-    let mut native = {
-        let native_store = remote();
-        let (kick, woken) = crossbeam_channel::unbounded::<()>();
-        let _w = native_store.watch(native_store.catalog().resolve(KNOB).unwrap().id, Arc::new(move || drop(kick.send(())))).unwrap();
-        let worker_store = native_store.clone();
-        std::thread::spawn(move || {
-            let (knob, target) = (worker_store.catalog().resolve(KNOB).unwrap().id, worker_store.catalog().resolve(TARGET).unwrap().id);
-            let mut ema = rust_controller::Ema::default();
-            while woken.recv().is_ok() {
-                if let Ok(Some(d)) = worker_store.get(knob) {
-                    let _ = worker_store.set(target, Value::Float(ema.step(d.value.as_f64().unwrap_or(0.0))));
-                }
-            }
-        });
-        round_trips(&remote(), samples)
-    };
-    let (wm, wp) = median_p99(&mut wasm);
-    let (nm, np) = median_p99(&mut native);
-    println!("| knob set → target written, via the databroker | Wasm (C, event-triggered) | native (Rust thread) | ratio |");
-    println!("| median | {wm:.0} µs | {nm:.0} µs | {:.3}x |", wm / nm);
-    println!("| p99 | {wp:.0} µs | {np:.0} µs | {:.3}x |", wp / np);
-
-    // Per-call cost: 2n calls in one activation, minus the same activation with none.
-    let per_call = |store: Arc<dyn SignalStore>, n: u32, reps: usize| -> f64 {
-        let dir = tempfile::tempdir().unwrap();
-        let time = |n: u32| {
-            let file = dir.path().join(format!("calls{n}.wat"));
-            std::fs::write(&file, calls_wat(n)).unwrap();
-            let host = controller(store.clone(), file.to_str().unwrap());
-            let mut t = round_trips(&store, reps);
-            drop(host);
-            median_p99(&mut t).0
-        };
-        (time(n) - time(0)) / f64::from(2 * n)
-    };
-    let local = LocalStore::new(catalog());
-    let in_host = per_call(local.clone(), 20_000, 30);
-    let grpc = per_call(remote(), 200, 30);
-    // Native: the same get + set pairs straight on the store.
-    let native_call = |store: &dyn SignalStore, n: u32| {
-        let (knob, position) = (store.catalog().resolve(KNOB).unwrap().id, store.catalog().resolve(POSITION).unwrap().id);
-        let t = Instant::now();
-        for _ in 0..n {
-            let _ = store.get(knob);
-            let _ = store.set(position, Value::Int(1));
-        }
-        t.elapsed().as_secs_f64() * 1e6 / f64::from(2 * n)
-    };
-    let local_native = native_call(&*local, 200_000);
-    let grpc_native = native_call(&*remote(), 1_000);
-    println!("| sl:vss call (get_f64 / set_f64, mean of both) | from Wasm | native on the same store | ratio |");
-    println!("| in-Host store | {:.3} µs | {:.3} µs | {:.2}x |", in_host, local_native, in_host / local_native);
-    println!("| over gRPC (databroker on loopback) | {:.1} µs | {:.1} µs | {:.3}x |", grpc, grpc_native, grpc / grpc_native);
 }
