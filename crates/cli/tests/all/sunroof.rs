@@ -138,6 +138,10 @@ fn the_controller_moves_from_the_vcu_to_the_zcu_while_the_roof_keeps_following()
     // last. The benchmark reports the real gap; this only says the roof was never abandoned.
     let seen = seen.lock();
     let worst = seen.windows(2).map(|w| w[1] - w[0]).max().unwrap();
+    let closest = seen.windows(2).map(|w| w[1] - w[0]).min().unwrap();
+    // Reported, not asserted (timing): benchmarks.md has the figures. Two writers in one period
+    // would show as a gap of a few milliseconds.
+    println!("gaps between the controller's targets across the move: longest {worst:?}, shortest {closest:?} (period 100 ms)");
     assert!(worst < Duration::from_secs(1), "the controller stalled for {worst:?} during the move");
     let last = observer.get(target).unwrap().map(|d| d.value);
     assert!(matches!(last, Some(Value::Float(x)) if (0.0..=100.0).contains(&x)), "targets stay in the signal's range: {last:?}");
