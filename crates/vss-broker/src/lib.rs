@@ -69,7 +69,7 @@ mod v1;
 mod v2;
 
 pub use auth::Auth;
-pub use remote::{RemoteStore, DEFAULT_TIMEOUT};
+pub use remote::{RemoteStore, DEFAULT_TIMEOUT, RETRY_AFTER};
 pub use server::{serve, spawn, BrokerCounters, BrokerHandle, Databroker, SHUTDOWN_GRACE};
 
 /// The name both `GetServerInfo`s answer.

@@ -11,7 +11,7 @@ use silverline_vss::{unix_now_ns, Catalog, Datapoint, LocalStore, Signal, Signal
 use std::collections::BTreeSet;
 use std::future::Future;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tonic::metadata::{Ascii, MetadataValue};
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::{Channel, Endpoint};
@@ -19,6 +19,11 @@ use tonic::{Code, Request, Status};
 
 /// How long a call waits for the broker unless told otherwise.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// After a call the broker did not answer in time, calls fail at once for this long: a silent
+/// broker then costs a module one timeout a second, not one per call (which would hold its
+/// activations for as long as the broker is gone).
+pub const RETRY_AFTER: Duration = Duration::from_secs(1);
 
 /// Adds `authorization: Bearer <token>` to every call.
 #[derive(Clone)]
@@ -60,6 +65,8 @@ pub struct RemoteStore {
     /// [`Watch`] type a [`LocalStore`] hands out.
     notifier: Arc<LocalStore>,
     streams: Mutex<BTreeSet<u32>>,
+    /// Until when calls fail without asking: set when a call went unanswered.
+    silent_until: Mutex<Option<Instant>>,
 }
 
 impl RemoteStore {
@@ -92,6 +99,7 @@ impl RemoteStore {
             runtime: Some(runtime),
             seen: Mutex::new(vec![(i64::MIN, 0); n]),
             streams: Mutex::default(),
+            silent_until: Mutex::default(),
         }))
     }
 
@@ -109,10 +117,20 @@ impl RemoteStore {
         T: Send + 'static,
         F: Future<Output = Result<T, Status>> + Send + 'static,
     {
+        if let Some(until) = *self.silent_until.lock() {
+            if Instant::now() < until {
+                return Err(VssError::Unavailable(format!("{}: the databroker did not answer a moment ago (asking again in at most {RETRY_AFTER:?})", s.path)));
+            }
+        }
         match block(self.handle()?, self.timeout, call) {
-            Some(Ok(v)) => Ok(v),
-            Some(Err(status)) => Err(vss_error(s, &status)),
-            None => Err(VssError::Unavailable(format!("{}: no answer from the databroker within {:?}", s.path, self.timeout))),
+            Some(answer) => {
+                *self.silent_until.lock() = None;
+                answer.map_err(|status| vss_error(s, &status))
+            }
+            None => {
+                *self.silent_until.lock() = Some(Instant::now() + RETRY_AFTER);
+                Err(VssError::Unavailable(format!("{}: no answer from the databroker within {:?}", s.path, self.timeout)))
+            }
         }
     }
 

@@ -183,3 +183,33 @@ fn up_runs_the_sunroof_demo_on_its_databroker() {
         }
     }
 }
+
+#[test]
+fn a_silent_databroker_costs_one_timeout_not_one_per_call() {
+    let _serial = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let broker = Databroker::start(dir.path());
+    let token = std::fs::read_to_string(&broker.token_file).unwrap();
+    let timeout = Duration::from_millis(300);
+    let store = silverline_vss_broker::RemoteStore::connect(&broker.url, Some(token.trim()), timeout).unwrap();
+    let knob = store.catalog().resolve("Vehicle.Cabin.Sunroof.Knob").unwrap().id;
+    store.set(knob, Value::Float(10.0)).unwrap();
+
+    // The broker stops answering (as a hung process or a cut link does, with no reset).
+    let pid = broker._proc.0.id().to_string();
+    let signal = |sig: &str| assert!(std::process::Command::new("kill").args([sig, &pid]).status().unwrap().success());
+    signal("-STOP");
+    let t = Instant::now();
+    assert!(matches!(store.get(knob), Err(silverline_vss::VssError::Unavailable(_))));
+    assert!(t.elapsed() >= timeout, "the first call waited for its answer");
+    let t = Instant::now();
+    for _ in 0..20 {
+        assert!(matches!(store.set(knob, Value::Float(20.0)), Err(silverline_vss::VssError::Unavailable(_))));
+    }
+    assert!(t.elapsed() < timeout, "the next calls failed at once, not after a timeout each ({:?} for 20)", t.elapsed());
+
+    // Back: calls go through again once the retry time has passed; nothing refused was applied.
+    signal("-CONT");
+    let value = eventually(10, "the databroker answers again", || store.get(knob).ok());
+    assert_eq!(value.map(|d| d.value), Some(Value::Float(10.0)));
+}
