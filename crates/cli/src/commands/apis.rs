@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 /// Optional APIs of a Host.
-#[derive(clap::Args, Debug, Clone, Default)]
+#[derive(clap::Args, Debug, Clone)]
 pub struct ApiArgs {
     /// Offer the vehicle signal API `sl:vss` (docs/vss.md) over the signals of this VSS JSON
     /// catalog (a COVESA `vss-tools` JSON export), kept in this Host.
@@ -22,6 +22,11 @@ pub struct ApiArgs {
     /// The databroker's bearer token, in this file (`silverline vss-broker --token-file`).
     #[arg(long, value_name = "FILE", requires = "vss_broker")]
     pub vss_token_file: Option<PathBuf>,
+    /// How long a module's `sl:vss` call waits for the databroker before it gets
+    /// `SL_VSS_EUNAVAILABLE` (then calls fail at once for a second): well below the activation
+    /// watchdog, so that a silent broker never gets a module stopped.
+    #[arg(long, default_value = "250ms", value_parser = humantime::parse_duration, requires = "vss_broker")]
+    pub vss_timeout: std::time::Duration,
 }
 
 impl ApiArgs {
@@ -36,7 +41,7 @@ impl ApiArgs {
                 Some(file) => Some(std::fs::read_to_string(file).with_context(|| format!("reading the VSS token file {}", file.display()))?.trim().to_string()),
                 None => None,
             };
-            let store = silverline_vss_broker::RemoteStore::connect(url, token.as_deref(), silverline_vss_broker::DEFAULT_TIMEOUT)
+            let store = silverline_vss_broker::RemoteStore::connect(url, token.as_deref(), self.vss_timeout)
                 .with_context(|| format!("connecting to the VSS databroker {url}"))?;
             config.api(Arc::new(silverline_vss::VssApi::new(store)))?;
         }
