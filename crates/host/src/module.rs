@@ -376,7 +376,7 @@ impl ModuleRuntime {
 
     /// What plug-in APIs learn about this instance.
     pub(crate) fn info(&self) -> silverline_hostapi::ModuleInfo {
-        silverline_hostapi::ModuleInfo { id: self.id.as_str().to_string(), app: self.app.clone(), config: Arc::from(self.spec.config.as_str()) }
+        silverline_hostapi::ModuleInfo { id: self.id.as_str().to_string(), app: self.app.clone(), module: self.spec.name.as_str().to_string(), config: Arc::from(self.spec.config.as_str()) }
     }
 
     fn refabi_state(&self) -> RefState {

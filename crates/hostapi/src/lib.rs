@@ -90,6 +90,8 @@ pub struct ModuleInfo {
     pub id: String,
     /// Application name.
     pub app: String,
+    /// The module's name in its application (the same for its shadow and its replicas).
+    pub module: String,
     /// The module's `config` text from its manifest.
     pub config: Arc<str>,
 }

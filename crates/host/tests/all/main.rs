@@ -3,6 +3,7 @@
 mod common;
 mod compute;
 mod containment;
+mod datalayer; // the industrial datalayer: handles, ownership, field input
 mod density;
 mod errors;
 mod event;
