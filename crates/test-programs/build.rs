@@ -44,7 +44,7 @@ fn main() {
     let source_dirs = [manifest_dir.join("guests/c"), pipeline.join("c"), workspace.join("examples/sunroof/c")];
 
     println!("cargo:rerun-if-changed=build.rs");
-    for header in ["silverline.h", "sl_vss.h"] {
+    for header in ["silverline.h", "sl_vss.h", "sl_datalayer.h"] {
         println!("cargo:rerun-if-changed={}", sdk.join(header).display());
     }
     println!("cargo:rerun-if-env-changed=SILVERLINE_CLANG");

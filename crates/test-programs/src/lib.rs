@@ -23,6 +23,7 @@
 //! | [`SENSOR_C`] | periodic | out | `{u64 seq = activation, f64 sin(0.1*seq)}` (16 B LE) |
 //! | [`FILTER_EMA_C`] | event `in` | in, out | EMA (alpha 0.25) of the f64: `{u64 seq, f64 ema}` |
 //! | [`SINK_C`] | event `in` | in | prints `seq=<u64> value=<%.3f>` to WASI stdout |
+//! | [`DL_FOLLOW_C`] | periodic | - | claims `plant/cart/velocity_cmd`, writes −`plant/pendulum/angle` to it (`sl:datalayer`) |
 //! | [`COUNTER_C`] | periodic | out | decimal ASCII step count, `"1"`, `"2"`, ... |
 //! | [`ECHO_C`] | event `in` | in, out | republishes every message unchanged (up to 1 MiB) |
 //! | [`PROBE_C`] | any | in, out, report (all optional) | ABI edge cases, one-line text report |
@@ -102,6 +103,7 @@ mod tests {
     fn c_guests_are_wasm_with_the_right_entry_points() {
         let expected = [
             "counter",
+            "dl_follow",
             "echo",
             "filter_ema",
             "hello_cmd",
@@ -127,7 +129,11 @@ mod tests {
                 assert!(contains(&bytes, "_start"), "{stem} exports _start");
             } else {
                 // The sunroof's modules talk through vehicle signals, the others through channels.
-                let api = if stem.starts_with("sunroof_") { "sl_vss" } else { "channel_open" };
+                let api = match stem {
+                    s if s.starts_with("sunroof_") => "sl_vss",
+                    s if s.starts_with("dl_") => "sl_datalayer",
+                    _ => "channel_open",
+                };
                 for export in ["_initialize", "sl_init", "sl_step", api] {
                     assert!(contains(&bytes, export), "{stem} mentions {export}");
                 }

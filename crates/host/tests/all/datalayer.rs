@@ -127,3 +127,29 @@ fn owned_read_only_mistyped_out_of_range_and_stale_handles_are_refused_with_thei
     assert!(host.wait_for(WAIT, |_| dl.read(rc).ok().and_then(|(v, _)| v) == Some(Value::I64(0))), "the intruder's write is accepted once the owner is gone");
     assert_eq!(dl.owner(drive).unwrap(), None);
 }
+
+#[test]
+fn a_c_module_claims_the_drive_and_follows_the_angle() {
+    let (host, dl) = datalayer_host();
+    let (angle, drive) = (dl.resolve("plant/pendulum/angle").unwrap(), dl.resolve("plant/cart/velocity_cmd").unwrap());
+    let (tx, rx) = crossbeam_channel::unbounded();
+    let _w = dl
+        .watch(
+            drive,
+            Arc::new(move || {
+                let _ = tx.send(());
+            }),
+        )
+        .unwrap();
+    let c = silverline_test_programs::DL_FOLLOW_C;
+    host.deploy_app(&app(&format!("name: c\nmodules:\n  - name: follow\n    file: {c}\n    trigger: {{ type: periodic, periodInNs: 10000000 }}\n"))).unwrap();
+    assert!(host.wait_for(WAIT, |s| s.module("c/follow").is_some_and(|m| m.state == ModuleState::Running)));
+    assert_eq!(dl.owner(drive).unwrap().as_deref(), Some("c/follow"), "claimed in sl_init");
+    // Field I/O refreshes the angle; the module answers on its next step.
+    dl.write(angle, Writer::Io, Value::F64(0.5)).unwrap();
+    let deadline = std::time::Instant::now() + WAIT;
+    while dl.read(drive).unwrap().0 != Some(Value::F64(-0.5)) {
+        rx.recv_timeout(deadline.saturating_duration_since(std::time::Instant::now())).expect("the module writes the drive");
+    }
+    assert!(matches!(dl.write(drive, Writer::Module("c/other"), Value::F64(0.0)), Err(silverline_datalayer::DlError::Owned { .. })));
+}
